@@ -1,0 +1,35 @@
+"""synthwright: clean, labelled, documented training datasets from models on your own hardware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChatRequest", "ClassificationSample", "DialogueSample", "Engine", "Generation", "QASample",
+    "Sampling", "SynthwrightError", "Turn", "generate_samples", "load_engine",
+]
+
+_LAZY = {
+    "ChatRequest": "synthwright.engines.base",
+    "Engine": "synthwright.engines.base",
+    "Generation": "synthwright.engines.base",
+    "Sampling": "synthwright.engines.base",
+    "load_engine": "synthwright.engines.registry",
+    "ClassificationSample": "synthwright.samples",
+    "QASample": "synthwright.samples",
+    "DialogueSample": "synthwright.samples",
+    "Turn": "synthwright.samples",
+    "SynthwrightError": "synthwright.errors",
+    "generate_samples": "synthwright.generate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Heavy modules (torch, transformers) load on first use, not on `import synthwright`."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'synthwright' has no attribute {name!r}")

@@ -1,0 +1,146 @@
+"""A batched decode loop for causal LMs with a KV cache.
+
+Why not `model.generate`: a batch there runs until its longest row ends, so short rows keep
+costing compute. Here finished rows leave the batch (and the KV cache) at once, every row
+samples from its own seeded generator (so a request's output does not depend on its
+neighbours' random draws), and grammar masks are filled before the forward pass so rows that
+can only stop are finished without paying for one more step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .base import FinishReason, Sampling
+
+
+@dataclass
+class RowResult:
+    tokens: list[int] = field(default_factory=list)
+    finish_reason: FinishReason = "length"
+    seconds: float = 0.0
+
+
+def sample_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[torch.Generator]) -> torch.Tensor:
+    """Next token per row from float32 logits (B, V); each row draws from its own generator.
+
+    Exact nucleus sampling without sorting the vocabulary: the nucleus is found in a top-k window
+    that grows until it holds `top_p` of every row's mass, then each row inverts its CDF with
+    one uniform draw. A full sort costs ~100 ms a step at (64, 49152) on 2 cores; this costs ~2 ms.
+    """
+    if sampling.temperature == 0.0:
+        return logits.argmax(dim=-1)
+    probs = (logits / sampling.temperature).softmax(dim=-1)
+    uniforms = torch.cat([torch.rand(1, generator=g) for g in generators])
+    vocab = probs.shape[-1]
+    if sampling.top_p >= 1.0:
+        cdf = probs.cumsum(dim=-1)
+        pick = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None]).squeeze(-1)
+        return pick.clamp_(max=vocab - 1)
+    k = min(64, vocab)
+    while True:
+        top, index = probs.topk(k, dim=-1)
+        cdf = top.cumsum(dim=-1)
+        if k == vocab or bool((cdf[:, -1] >= sampling.top_p).all()):
+            break
+        k = min(k * 4, vocab)
+    # Keep a token while the mass before it is below top_p; the top token always stays.
+    kept = ((cdf - top) < sampling.top_p).sum(dim=-1)
+    mass = cdf.gather(-1, (kept - 1)[:, None]).squeeze(-1)
+    slot = torch.searchsorted(cdf, (uniforms * mass)[:, None]).squeeze(-1)
+    slot = torch.minimum(slot, kept - 1)
+    return index.gather(-1, slot[:, None]).squeeze(-1)
+
+
+@torch.inference_mode()
+def decode_batch(
+    model: Any,
+    prompts: list[list[int]],
+    *,
+    sampling: Sampling,
+    seeds: list[int],
+    stop_ids: set[int],
+    pad_id: int,
+    grammar: Any = None,
+    matchers: list[Any] | None = None,
+) -> list[RowResult]:
+    """Continue every prompt until a stop token, grammar completion or `max_new_tokens`."""
+    from transformers import DynamicCache
+
+    device = model.device
+    start = time.perf_counter()
+    n = len(prompts)
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, width), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        input_ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        attention[row, width - len(p):] = 1
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    input_ids, attention, positions = input_ids.to(device), attention.to(device), positions.to(device)
+
+    generators = []
+    for s in seeds:
+        g = torch.Generator(device="cpu")
+        g.manual_seed(s)
+        generators.append(g)
+    results = [RowResult() for _ in range(n)]
+    active = list(range(n))
+    bitmask = grammar.allocate(n) if grammar is not None else None
+
+    cache = DynamicCache()
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    next_pos = positions[:, -1:] + 1
+    logits = out.logits[:, -1, :].float().cpu()
+    if grammar is not None:
+        grammar.fill(matchers, bitmask)
+
+    while active:
+        if grammar is not None:
+            grammar.apply(logits, bitmask)
+        chosen = sample_tokens(logits, sampling, [generators[i] for i in active]).tolist()
+        now = time.perf_counter() - start
+        keep: list[int] = []
+        for row, idx in enumerate(active):
+            tok, res = chosen[row], results[idx]
+            res.seconds = now
+            if tok in stop_ids:
+                res.finish_reason = "stop"
+                continue
+            res.tokens.append(tok)
+            if matchers is not None and not matchers[idx].accept_token(tok):
+                res.finish_reason = "stop"  # cannot happen with a correct mask; the parse step reports it
+                continue
+            if len(res.tokens) >= sampling.max_new_tokens:
+                res.finish_reason = "length"
+                continue
+            keep.append(row)
+        if grammar is not None and keep:
+            only_stop = grammar.fill([matchers[active[r]] for r in keep], bitmask)
+            if only_stop.any():
+                for r, done in zip(list(keep), only_stop.tolist()):
+                    if done:
+                        results[active[r]].finish_reason = "stop"
+                pos_keep = [i for i, done in enumerate(only_stop.tolist()) if not done]
+                keep = [keep[i] for i in pos_keep]
+                if pos_keep and len(pos_keep) < only_stop.numel():
+                    bitmask[: len(pos_keep)] = bitmask[pos_keep].clone()
+        if not keep:
+            break
+        tokens = torch.tensor([chosen[r] for r in keep], dtype=torch.long, device=device)[:, None]
+        if len(keep) < len(active):
+            index = torch.tensor(keep, dtype=torch.long, device=device)
+            cache.batch_select_indices(index)
+            attention, next_pos = attention[index], next_pos[index]
+        active = [active[r] for r in keep]
+        attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=-1)
+        out = model(input_ids=tokens, attention_mask=attention, position_ids=next_pos,
+                    past_key_values=cache, use_cache=True)
+        next_pos = next_pos + 1
+        logits = out.logits[:, -1, :].float().cpu()
+    return results

@@ -1,0 +1,180 @@
+"""Local models through transformers: batched, length-bucketed, grammar-constrained."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ..errors import ConfigError, HardwareError, ModelNotFoundError, require
+from .base import ChatRequest, Engine, Generation, Sampling, parse_into
+from .decoding import decode_batch
+from .gguf_cache import cached_gguf
+from .hardware import pick_device, pick_dtype
+from .model_source import DEFAULT_HUB_ID, ModelSource, default_model_missing
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+STOP_STRINGS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "</s>")
+
+
+class TransformersEngine(Engine):
+    """A causal LM on this machine. Requests are sorted by prompt length into batches of `batch_size`."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        spec: str = "",
+        batch_size: int = 64,
+        device: str = "auto",
+        dtype: str = "auto",
+        quantization: Literal["4bit", "8bit"] | None = None,
+        adapter: str | None = None,
+        merge_adapter: bool = True,
+    ):
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
+        self.source = source if adapter is None else ModelSource(source.model, source.gguf_file, adapter)
+        self.spec = spec or self.source.label
+        self.batch_size = batch_size
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        self.quantization = quantization
+        self.tokenizer, self.model = self._load(merge_adapter)
+        self.stop_ids = self._stop_ids()
+        self._grammar = None
+
+    def _load(self, merge_adapter: bool) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        source = cached_gguf(self.source) if self.source.gguf_file else self.source
+        kwargs: dict[str, Any] = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+        # GGUF weights are dequantized at load only in float32; we cast to the working dtype after.
+        load_kwargs: dict[str, Any] = {"dtype": "float32" if source.gguf_file else self.dtype}
+        if self.quantization is not None:
+            load_kwargs.update(self._quantization_kwargs())
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source.model, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(source.model, **kwargs, **load_kwargs)
+        except (OSError, ValueError) as exc:
+            if self.source.model == DEFAULT_HUB_ID:
+                raise default_model_missing() from exc
+            raise ModelNotFoundError(
+                f"Could not load model '{self.source.label}' ({str(exc).splitlines()[0][:200]});"
+                " check the path or Hub id, or pass a local model directory."
+            ) from exc
+        if self.quantization is None:
+            model = model.to(device=self.device, dtype=self.dtype)
+        if self.source.adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, self.source.adapter)
+            if merge_adapter and self.quantization is None:
+                model = model.merge_and_unload()
+        model.eval()
+        if not tokenizer.chat_template:
+            tokenizer.chat_template = CHATML_TEMPLATE
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer, model
+
+    def _quantization_kwargs(self) -> dict[str, Any]:
+        import torch
+
+        if not self.device.startswith("cuda"):
+            raise HardwareError(
+                f"{self.quantization} quantization needs a CUDA GPU and none is available;"
+                " drop quantization to run in full precision on this machine."
+            )
+        require("bitsandbytes", extra="gpu", feature=f"{self.quantization} quantization")
+        from transformers import BitsAndBytesConfig
+
+        if self.quantization == "4bit":
+            config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                        bnb_4bit_compute_dtype=self.dtype, bnb_4bit_use_double_quant=True)
+        else:
+            config = BitsAndBytesConfig(load_in_8bit=True)
+        return {"quantization_config": config, "device_map": {"": self.device}, "dtype": self.dtype or torch.bfloat16}
+
+    def _stop_ids(self) -> set[int]:
+        ids = set()
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids.update(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+        vocab = self.tokenizer.get_vocab()
+        ids.update(vocab[s] for s in STOP_STRINGS if s in vocab)
+        return ids
+
+    @property
+    def grammar(self):
+        if self._grammar is None:
+            from .grammar import SchemaGrammar
+
+            vocab_size = self.model.get_output_embeddings().weight.shape[0]
+            self._grammar = SchemaGrammar(self.tokenizer, vocab_size, sorted(self.stop_ids))
+        return self._grammar
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec, "engine": "transformers", "model": self.source.label,
+            "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+            "quantization": self.quantization, "batch_size": self.batch_size,
+        }
+
+    def encode(self, request: ChatRequest) -> list[int]:
+        text = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def generate(
+        self,
+        requests: list[ChatRequest],
+        *,
+        schema: type[BaseModel] | None = None,
+        sampling: Sampling | None = None,
+    ) -> list[Generation]:
+        sampling = sampling or Sampling()
+        if schema is not None:
+            self.grammar.compile(schema)  # fail fast on a bad schema, before any compute
+        prompts = [self.encode(r) for r in requests]
+        seeds = [sampling.seed_for(i, r) for i, r in enumerate(requests)]
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        results: list[Generation | None] = [None] * len(requests)
+        for start in range(0, len(order), self.batch_size):
+            bucket = order[start:start + self.batch_size]
+            for i, gen in zip(bucket, self._generate_bucket([prompts[i] for i in bucket],
+                                                            [seeds[i] for i in bucket], schema, sampling)):
+                results[i] = gen
+        return results  # type: ignore[return-value]
+
+    def _generate_bucket(self, prompts: list[list[int]], seeds: list[int],
+                         schema: type[BaseModel] | None, sampling: Sampling) -> list[Generation]:
+        matchers = self.grammar.matchers(schema, len(prompts)) if schema is not None else None
+        started = time.perf_counter()
+        try:
+            rows = decode_batch(
+                self.model, prompts, sampling=sampling, seeds=seeds, stop_ids=self.stop_ids,
+                pad_id=self.tokenizer.pad_token_id, grammar=self.grammar if schema is not None else None,
+                matchers=matchers,
+            )
+        except RuntimeError as exc:  # out of memory and kin: report per request, do not crash the run
+            message = f"engine error: {str(exc).splitlines()[0][:300]}"
+            spent = time.perf_counter() - started
+            return [Generation(error=message, prompt_tokens=len(p), finish_reason="error", seconds=spent)
+                    for p in prompts]
+        gens = []
+        for prompt, row in zip(prompts, rows):
+            text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            parsed, error = parse_into(schema, text, row.finish_reason)
+            gens.append(Generation(text=text, parsed=parsed, error=error, prompt_tokens=len(prompt),
+                                   completion_tokens=len(row.tokens), finish_reason=row.finish_reason,
+                                   seconds=row.seconds))
+        return gens
+
+    def close(self) -> None:
+        self.model = None
+        self._grammar = None
