@@ -55,13 +55,24 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 
 
 def schema_for(name: str) -> type[BaseModel]:
-    """The sample schema registered under `name`."""
-    try:
+    """A registered schema name, or 'package.module:ClassName' for your own pydantic model."""
+    if name in SCHEMAS:
         return SCHEMAS[name]
-    except KeyError:
-        raise SchemaError(
-            f"Unknown schema '{name}'; choose one of: {', '.join(SCHEMAS)}."
-        ) from None
+    if ":" in name:
+        import importlib
+
+        module_name, _, attr = name.partition(":")
+        try:
+            found = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):
+            raise SchemaError(f"Cannot import schema '{name}'; check the module path and class name.") from None
+        if not (isinstance(found, type) and issubclass(found, BaseModel)):
+            raise SchemaError(f"'{name}' is not a pydantic model class; point --schema at a BaseModel subclass.")
+        assert_bounded(found)
+        return found
+    raise SchemaError(
+        f"Unknown schema '{name}'; choose one of {', '.join(SCHEMAS)}, or give module:Class for your own."
+    )
 
 
 def classification_schema(labels: list[str]) -> type[BaseModel]:

@@ -32,6 +32,7 @@ class Sampling(BaseModel):
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_new_tokens: int = Field(default=256, ge=1, le=32768, description="Upper bound on generated tokens per request.")
     seed: int = Field(default=0, description="Base seed; request i uses seed + i unless the request sets its own.")
+    repetition_penalty: float = Field(default=1.0, ge=1.0, le=2.0, description="Penalty (CTRL-style) on tokens this generation already produced; 1.0 is off. Small models loop less at 1.1-1.2.")
 
     def seed_for(self, index: int, request: ChatRequest) -> int:
         return request.seed if request.seed is not None else self.seed + index

@@ -56,6 +56,11 @@ def sample_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[tor
     return index.gather(-1, slot[:, None]).squeeze(-1)
 
 
+def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL-style: make every already generated token less likely (shrink a positive logit, grow a negative one)."""
+    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+
+
 @torch.inference_mode()
 def decode_batch(
     model: Any,
@@ -89,6 +94,8 @@ def decode_batch(
         g.manual_seed(s)
         generators.append(g)
     results = [RowResult() for _ in range(n)]
+    penalize = sampling.repetition_penalty != 1.0
+    seen = torch.zeros((n, model.get_output_embeddings().weight.shape[0]), dtype=torch.bool) if penalize else None
     active = list(range(n))
     bitmask = grammar.allocate(n) if grammar is not None else None
 
@@ -101,6 +108,8 @@ def decode_batch(
         grammar.fill(matchers, bitmask)
 
     while active:
+        if penalize:
+            logits = penalize_repeats(logits, seen, sampling.repetition_penalty)
         if grammar is not None:
             grammar.apply(logits, bitmask)
         chosen = sample_tokens(logits, sampling, [generators[i] for i in active]).tolist()
@@ -133,10 +142,14 @@ def decode_batch(
         if not keep:
             break
         tokens = torch.tensor([chosen[r] for r in keep], dtype=torch.long, device=device)[:, None]
+        if penalize:
+            seen[torch.arange(len(active)), torch.tensor(chosen)] = True
         if len(keep) < len(active):
             index = torch.tensor(keep, dtype=torch.long, device=device)
             cache.batch_select_indices(index)
             attention, next_pos = attention[index], next_pos[index]
+            if penalize:
+                seen = seen[index.cpu()]
         active = [active[r] for r in keep]
         attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=-1)
         out = model(input_ids=tokens, attention_mask=attention, position_ids=next_pos,

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import ConfigError, EngineSpecError, MissingExtraError
+from ..samples import assert_bounded
 from .base import ChatRequest, Engine, Generation, Sampling, parse_into
 from .retry import backoff_seconds, is_retryable, status_of
 
@@ -98,7 +99,9 @@ class LangChainEngine(Engine):
             kwargs = {"include_raw": True}
             if self.structured_method:
                 kwargs["method"] = self.structured_method
-            runnable = model.with_structured_output(schema, **kwargs)
+            # A dict schema: the provider constrains, and we validate the raw text ourselves, the
+            # same way for every engine (the OpenAI SDK's own pydantic parsing raises instead).
+            runnable = model.with_structured_output(assert_bounded(schema), **kwargs)
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             return list(pool.map(lambda r: self._one(runnable, r, schema), requests))
 
@@ -123,13 +126,7 @@ class LangChainEngine(Engine):
         usage = getattr(raw, "usage_metadata", None) or {}
         meta = getattr(raw, "response_metadata", None) or {}
         finish = "length" if meta.get("finish_reason") in ("length", "max_tokens") else "stop"
-        parsed, error = None, None
-        if schema is not None:
-            candidate = output.get("parsed")
-            if isinstance(candidate, schema):
-                parsed = candidate
-            else:
-                parsed, error = parse_into(schema, text, finish)
+        parsed, error = parse_into(schema, text, finish)
         return Generation(text=text, parsed=parsed, error=error, prompt_tokens=usage.get("input_tokens", 0),
                           completion_tokens=usage.get("output_tokens", 0), finish_reason=finish,
                           seconds=time.perf_counter() - started)

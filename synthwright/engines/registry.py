@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineSpecError
+from ..errors import ConfigError, EngineSpecError
 from .base import Engine
 
 # Providers LangChain's init_chat_model knows, as written before the colon in a spec.
@@ -63,8 +64,22 @@ def load_engine(spec: Any, **options: Any) -> Engine:
     if kind == "vllm":
         from .vllm_engine import VLLMEngine
 
-        return VLLMEngine(spec[len("vllm:"):], spec=spec, **options)
+        return VLLMEngine(spec[len("vllm:"):], spec=spec, **options)  # extra options go to vllm.LLM
     from .model_source import resolve_local
     from .transformers_engine import TransformersEngine
 
+    check_options(TransformersEngine, options)
     return TransformersEngine(resolve_local(spec), spec=spec, **options)
+
+
+def check_options(engine_class: type, options: dict[str, Any]) -> None:
+    """Reject options the engine does not take, naming the ones it does."""
+    params = inspect.signature(engine_class.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "spec"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"Unknown engine option(s) {', '.join(unknown)} for {engine_class.__name__}; valid options are: {', '.join(allowed)}."
+        )

@@ -1,0 +1,106 @@
+"""Tokens/s of new text: a naive `model.generate` loop vs the engine, unconstrained and constrained.
+
+All runs share one process and one prompt set. The naive loop is what a user writes first: the
+model as transformers loads it, one request at a time. The engine runs in its default dtype
+(bf16 on CPUs with AMX, else fp32) and, for an apples-to-apples figure, in fp32 as well.
+
+    python benchmarks/engine_throughput.py [--model default] [--requests 64] [--max-new-tokens 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TOPICS = ["a lost card", "mortgage rates", "a refund", "a transfer abroad", "account fees", "a savings account",
+          "a credit limit", "a fraud alert"]
+
+
+def build_requests(n: int):
+    from synthwright import ChatRequest
+
+    return [ChatRequest.user(f"Write a short message from a bank customer about {TOPICS[i % len(TOPICS)]}."
+                             f" Reply as JSON with fields text and label. (#{i})") for i in range(n)]
+
+
+def naive_loop(engine, requests, max_new_tokens: int, temperature: float) -> tuple[int, float]:
+    """One request at a time through `model.generate`, with the model in fp32 as transformers loads it."""
+    import torch
+
+    model = engine.model.float()
+    tokens, started = 0, time.perf_counter()
+    for i, r in enumerate(requests):
+        ids = torch.tensor([engine.encode(r)])
+        torch.manual_seed(i)
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                             do_sample=True, temperature=temperature, pad_token_id=engine.tokenizer.pad_token_id)
+        tokens += out.shape[1] - ids.shape[1]
+    return tokens, time.perf_counter() - started
+
+
+def timed(engine, requests, schema, sampling) -> tuple[int, float, float]:
+    started = time.perf_counter()
+    gens = engine.generate(requests, schema=schema, sampling=sampling)
+    seconds = time.perf_counter() - started
+    valid = sum(g.parsed is not None for g in gens) / len(gens) if schema is not None else float("nan")
+    return sum(g.completion_tokens for g in gens), seconds, valid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--naive-requests", type=int, default=16, help="the naive loop's rate is measured on this many")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    args = parser.parse_args()
+
+    import torch
+    import transformers
+    from rich.console import Console
+    from rich.table import Table
+
+    from synthwright import ClassificationSample, Sampling, load_engine
+
+    transformers.utils.logging.set_verbosity_error()
+    requests = build_requests(args.requests)
+    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=0.95)
+    rows = []
+
+    engine = load_engine(args.model, batch_size=args.batch_size)
+    engine.generate(requests[:4], schema=ClassificationSample, sampling=Sampling(max_new_tokens=8))  # warm-up + grammar compile
+    default_dtype = str(engine.dtype).replace("torch.", "")
+    b = timed(engine, requests, None, sampling)
+    c = timed(engine, requests, ClassificationSample, sampling)
+    rows.append((f"(b) engine, unconstrained, {default_dtype}", *b))
+    rows.append((f"(c) engine, constrained to ClassificationSample, {default_dtype}", *c))
+    if default_dtype != "float32":
+        fp32 = load_engine(args.model, batch_size=args.batch_size, dtype="float32")
+        fp32.generate(requests[:4], sampling=Sampling(max_new_tokens=4))
+        rows.append(("(b32) engine, unconstrained, float32", *timed(fp32, requests, None, sampling)))
+        rows.append(("(c32) engine, constrained, float32", *timed(fp32, requests, ClassificationSample, sampling)))
+        del fp32
+    a_tokens, a_seconds = naive_loop(engine, requests[:args.naive_requests], args.max_new_tokens, args.temperature)
+    rows.insert(0, ("(a) naive model.generate loop, float32", a_tokens, a_seconds, float("nan")))
+
+    rate = {name.split(")")[0] + ")": tok / sec for name, tok, sec, _ in rows}
+    table = Table(title=f"{args.model}: {args.requests} requests, max_new_tokens={args.max_new_tokens}, "
+                        f"batch {args.batch_size}, {torch.get_num_threads()} threads")
+    for col in ("run", "new tokens", "seconds", "tokens/s", "schema-valid"):
+        table.add_column(col)
+    for name, tok, sec, valid in rows:
+        table.add_row(name, str(tok), f"{sec:.1f}", f"{tok / sec:.1f}", "" if valid != valid else f"{valid:.0%}")
+    console = Console()
+    console.print(table)
+    console.print(f"b/a = {rate['(b)'] / rate['(a)']:.1f}   (target >= 8)")
+    console.print(f"c/b = {rate['(c)'] / rate['(b)']:.2f}  (target >= 0.85)")
+    if "(b32)" in rate:
+        console.print(f"b32/a = {rate['(b32)'] / rate['(a)']:.1f}   c32/b32 = {rate['(c32)'] / rate['(b32)']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
