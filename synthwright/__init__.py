@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ChatRequest", "ClassificationSample", "DialogueSample", "Engine", "Generation", "QASample",
-    "Sampling", "SynthwrightError", "Turn", "generate_samples", "load_engine",
+    "Recipe", "Sampling", "SynthwrightError", "Turn", "generate_samples", "load_engine", "load_recipe", "plan_run", "run",
 ]
 
 _LAZY = {
@@ -23,6 +23,10 @@ _LAZY = {
     "Turn": "synthwright.samples",
     "SynthwrightError": "synthwright.errors",
     "generate_samples": "synthwright.generate",
+    "Recipe": "synthwright.recipe",
+    "load_recipe": "synthwright.recipe",
+    "run": "synthwright.pipeline",
+    "plan_run": "synthwright.pipeline",
 }
 
 

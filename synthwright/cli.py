@@ -48,6 +48,9 @@ def _quiet_libraries() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -97,6 +100,51 @@ def generate(
     if len(samples) < n:
         err.print(f"[bold red]error:[/] only {len(samples)} of {n} samples validated.")
         raise typer.Exit(1)
+
+
+@app.command("run")
+@cli_command
+def run_command(
+    recipe: str = typer.Argument(..., help="Recipe YAML file."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help="Engine spec overriding the recipe's teacher."),
+    out: Optional[str] = typer.Option(None, "--out", help="Run directory (default: the recipe's output.dir or runs/<name>)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Stop after accepting this many samples (a quick try)."),
+    restart: bool = typer.Option(False, "--restart", help="Start over even if the run directory holds a run (it is kept aside)."),
+) -> None:
+    """Generate a recipe's dataset; running the same command again resumes."""
+    from .pipeline import run
+    from .summary import print_summary
+
+    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True)
+    print_summary(result)
+
+
+@app.command()
+@cli_command
+def plan(
+    recipe: str = typer.Argument(..., help="Recipe YAML file."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help="Engine spec overriding the recipe's teacher."),
+    out: Optional[str] = typer.Option(None, "--out", help="Run directory where plan.json is written."),
+) -> None:
+    """Make the plan (scenarios, personas, slots) and write plan.json without generating samples."""
+    from .pipeline import plan_run
+    from .summary import print_plan
+
+    summary, slots = plan_run(recipe, teacher=teacher, out=out)
+    print_plan(summary, slots)
+
+
+@app.command()
+@cli_command
+def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> None:
+    """Check a recipe (fields, files, seeds, engine spec) without running it."""
+    from .engines import engine_kind
+    from .recipe import load_recipe
+
+    r = load_recipe(recipe)
+    engine_kind(r.teacher.model)
+    total = sum(r.count.for_categories(max(1, len(r.categories)))) if r.categories else "per document chunk"
+    Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {r.teacher.model})")
 
 
 def main() -> None:

@@ -18,6 +18,6 @@ def _template(name: str):
     return env.from_string(path.read_text(encoding="utf-8"))
 
 
-def render(name: str, **variables: Any) -> str:
-    """Render `prompts/<name>.jinja`; a missing variable is an error, never an empty string."""
-    return _template(name).render(**variables).strip()
+def render(template: str, /, **variables: Any) -> str:
+    """Render `prompts/<template>.jinja`; a missing variable is an error, never an empty string."""
+    return _template(template).render(**variables).strip()

@@ -1,0 +1,1 @@
+"""Agents: the planner turns a recipe into slots; the executor turns slots into samples."""

@@ -1,0 +1,56 @@
+"""The executor: a slot → a chat request, and a generation → a candidate sample."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from typing import Any
+
+from ..engines import ChatRequest
+from ..prompts import render
+from ..recipe import Recipe
+from ..tasks import Task
+
+
+def request_seed(*parts: Any) -> int:
+    return int(hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+class Executor:
+    """Renders slot prompts with rotating few-shot examples from seeds and accepted samples."""
+
+    def __init__(self, recipe: Recipe, task: Task, seeds: list[dict[str, Any]]):
+        self.recipe = recipe
+        self.task = task
+        self.descriptions = {c.name: c.description for c in recipe.categories}
+        self.system = render("system")
+        # category → list of (example text, slot it came from; None for a person's seed)
+        self.pool: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        self.uses: Counter = Counter()
+        for s in seeds:
+            text = task.example(s)
+            if text:
+                self.pool[s["label"]].append((text, None))
+
+    def add_accepted(self, record: dict[str, Any], slot_id: str, category: str) -> None:
+        self.pool[category].append((self.task.example(record), slot_id))
+
+    def examples_for(self, slot: dict[str, Any]) -> list[str]:
+        """The least-used examples of this category from other slots, so that no example dominates."""
+        k = self.recipe.few_shot
+        candidates = [text for text, source in self.pool.get(slot["category"], []) if source != slot["slot_id"]]
+        if not k or not candidates:
+            return []
+        chosen = sorted(dict.fromkeys(candidates), key=lambda t: (self.uses[t], request_seed(slot["slot_id"], t)))[:k]
+        self.uses.update(chosen)
+        return [c if len(c) <= 300 else c[:300] + "…" for c in chosen]
+
+    def request(self, slot: dict[str, Any], round_: int, k: int) -> tuple[ChatRequest, int]:
+        seed = request_seed(self.recipe.seed, slot["slot_id"], round_, k)
+        prompt = render(
+            self.task.template, description=self.recipe.description, language=self.recipe.language,
+            category=slot["category"], category_description=self.descriptions.get(slot["category"], ""),
+            scenario=slot["scenario"], persona=slot["persona"], style=slot["style"], length=slot["length"],
+            context=slot.get("context"), roles=self.recipe.roles, examples=self.examples_for(slot),
+        )
+        return ChatRequest.user(prompt, system=self.system, seed=seed), seed

@@ -1,0 +1,41 @@
+"""Grounding documents for QA: a folder of .txt/.md files split into overlapping chunks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def chunk_text(text: str, size: int, overlap: int) -> list[str]:
+    """Split on paragraph boundaries into chunks of about `size` characters, sharing `overlap`."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    chunks: list[str] = []
+    current = ""
+    for para in paragraphs:
+        while len(para) > size:  # a paragraph longer than a chunk is cut at a sentence end where possible
+            cut = para.rfind(". ", 0, size)
+            cut = cut + 1 if cut > size // 2 else size
+            pieces = (para[:cut].strip(), para[cut:].strip())
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(pieces[0])
+            para = pieces[1]
+        if current and len(current) + len(para) + 2 > size:
+            chunks.append(current)
+            tail = current[-overlap:] if overlap else ""
+            current = (tail[tail.find(" ") + 1:] + "\n\n" if tail else "") + para
+        else:
+            current = f"{current}\n\n{para}" if current else para
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def load_chunks(folder: Path, size: int, overlap: int) -> dict[str, str]:
+    """Chunk id ('file.md#2') → chunk text, in a stable order."""
+    chunks: dict[str, str] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".txt", ".md") and p.is_file()):
+        for i, chunk in enumerate(chunk_text(path.read_text(encoding="utf-8"), size, overlap)):
+            chunks[f"{path.relative_to(folder).as_posix()}#{i}"] = chunk
+    return chunks

@@ -1,0 +1,1 @@
+"""Evaluators: filters before the judge, the judge, dataset metrics and reports."""

@@ -1,0 +1,249 @@
+"""`run`: recipe → plan → executor → filters → (judge) → dataset, resumable from the run store."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .agents.executor import Executor
+from .agents.planner import make_plan
+from .engines import Engine, load_engine
+from .errors import ConfigError
+from .evaluators.filters import Candidate, FilterState, apply_filters
+from .evaluators.normalize import normalize
+from .output import write_outputs
+from .progress import RunProgress
+from .recipe import Recipe, load_recipe
+from .seeds import read_seeds
+from .store import RunStore
+from .tasks import task_for
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    dataset: Any
+    stats: dict[str, Any]
+
+
+@dataclass
+class BatchReport:
+    round: int
+    requested: int
+    accepted: int
+    rejected: int
+    store: RunStore
+
+
+def resolve_recipe(recipe: Recipe | str | Path | dict, teacher: str | None = None, **overrides: Any) -> Recipe:
+    if isinstance(recipe, Recipe):
+        data = recipe.model_dump()
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        recipe = Recipe.model_validate(data)
+    else:
+        recipe = load_recipe(recipe, **overrides)
+    if teacher is not None:
+        recipe = recipe.model_copy(update={"teacher": recipe.teacher.model_copy(update={"model": teacher, "options": {}})})
+    return recipe
+
+
+def out_dir_for(recipe: Recipe, out: str | Path | None) -> Path:
+    return Path(out or recipe.output.dir or Path("runs") / recipe.name)
+
+
+def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
+    """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside."""
+    path = out_dir / "run.sqlite"
+    if path.exists():
+        store = RunStore(path)
+        previous = store.get("fingerprint")
+        if previous == recipe.fingerprint() and not restart:
+            return store
+        store.close()
+        if not restart:
+            raise ConfigError(
+                f"The recipe changed since the run in '{out_dir}' started, so it cannot resume;"
+                " pass --restart to start over (the old run is kept) or choose another --out."
+            )
+        keep = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        keep.mkdir(parents=True)
+        for name in ("run.sqlite", "run.sqlite-wal", "run.sqlite-shm", "plan.json", "recipe.yaml", "stats.json",
+                     "dataset", "data"):
+            if (out_dir / name).exists():
+                shutil.move(str(out_dir / name), str(keep / name))
+    store = RunStore(path)
+    with store.transaction():
+        store.put("fingerprint", recipe.fingerprint())
+        store.put("recipe", recipe.frozen())
+    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.frozen(), sort_keys=False, allow_unicode=True))
+    return store
+
+
+def requests_for(missing: int, round_: int, overgenerate: float) -> int:
+    """Round 0 asks once per missing sample; later rounds ask more, since those slots proved hard."""
+    return missing if round_ == 0 else math.ceil(missing * overgenerate ** round_)
+
+
+def plan_run(recipe: Recipe | str | Path | dict, *, teacher: str | None = None, out: str | Path | None = None,
+             engine: Engine | None = None, restart: bool = False, **overrides: Any) -> tuple[dict[str, Any], list[dict]]:
+    """Make (or load) the plan for a recipe and write plan.json, without generating samples."""
+    recipe = resolve_recipe(recipe, teacher, **overrides)
+    out_dir = out_dir_for(recipe, out)
+    store = open_store(recipe, out_dir, restart)
+    try:
+        return ensure_plan(store, recipe, out_dir, lambda: engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
+    finally:
+        store.close()
+
+
+def ensure_plan(store: RunStore, recipe: Recipe, out_dir: Path, get_engine: Callable[[], Engine]) -> tuple[dict, list[dict]]:
+    plan = store.get("plan")
+    if plan is None:
+        plan, slots = make_plan(recipe, get_engine())
+        store.save_plan(plan, slots)
+        (out_dir / "plan.json").write_text(json.dumps({**plan, "slot_list": slots}, indent=2, ensure_ascii=False))
+    return plan, store.slots()
+
+
+def run(
+    recipe: Recipe | str | Path | dict,
+    *,
+    teacher: str | None = None,
+    out: str | Path | None = None,
+    limit: int | None = None,
+    restart: bool = False,
+    engine: Engine | None = None,
+    progress: bool | RunProgress = False,
+    on_batch: Callable[[BatchReport], None] | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
+
+    `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
+    spec with a ready engine; `overrides` replace top-level recipe fields.
+    """
+    recipe = resolve_recipe(recipe, teacher, **overrides)
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}.")
+    out_dir = out_dir_for(recipe, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    task = task_for(recipe.task)
+    seeds = read_seeds(recipe)
+    store = open_store(recipe, out_dir, restart)
+    bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
+    loaded: list[Engine] = []
+
+    def get_engine() -> Engine:
+        if not loaded:
+            bar.phase(f"loading teacher {recipe.teacher.model} …")
+            loaded.append(engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
+        return loaded[0]
+
+    try:
+        if store.get("plan") is None:
+            bar.phase("planning: scenarios and personas …")
+        plan, slots = ensure_plan(store, recipe, out_dir, get_engine)
+        by_id = {s["slot_id"]: s for s in slots}
+        executor = Executor(recipe, task, seeds)
+        state = FilterState(accepted_keys=store.accepted_keys(),
+                            seed_keys={normalize(task.example(s)) for s in seeds})
+        for s in store.samples("accepted"):
+            executor.add_accepted(s["data"], s["slot_id"], s["category"])
+        target = sum(s["quota"] for s in slots)
+        schema = task.schema(recipe)
+        missing_now = store.missing_per_slot()
+        if missing_now and store.rounds_done() < recipe.budget.max_rounds:
+            eng = get_engine()
+            bar.start(recipe.name, target, target - sum(missing_now.values()), len(slots), len(slots) - len(missing_now))
+            allowance = limit  # samples this invocation may still accept; None is unlimited
+            for round_ in range(store.rounds_done(), recipe.budget.max_rounds):
+                missing = store.missing_per_slot()
+                if not missing or allowance == 0:
+                    break
+                work = [(by_id[sid], k) for sid, m in missing.items()
+                        for k in range(requests_for(m, round_, recipe.budget.overgenerate))]
+                if allowance is not None:
+                    work = work[:allowance]
+                accepted = _run_round(recipe, task, schema, eng, executor, store, state, work, round_, missing, bar,
+                                      on_batch, allowance, len(slots))
+                if allowance is not None:
+                    allowance -= accepted
+                    if allowance == 0:
+                        break  # stopped by --limit: this round is not finished
+                store.put("rounds_done", round_ + 1)
+            bar.stop()
+        bar.phase("writing the dataset …")
+        dataset, stats = write_outputs(store, recipe, out_dir)
+        stats["planner_notes"] = plan.get("notes", [])
+        return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
+    finally:
+        bar.stop()
+        store.close()
+
+
+def _run_round(recipe, task, schema, engine, executor, store, state, work, round_, missing, bar, on_batch,
+               allowance, slot_count) -> int:
+    """Generate `work` in engine-sized batches, each written in one transaction; returns samples accepted."""
+    chunk = getattr(engine, "batch_size", 64)
+    room = dict(missing)  # samples each slot may still accept
+    total_accepted = 0
+    engine_info = engine.describe()
+    for start in range(0, len(work), chunk):
+        batch = work[start:start + chunk]
+        requests, seeds = zip(*(executor.request(slot, round_, k) for slot, k in batch))
+        t0 = time.perf_counter()
+        gens = engine.generate(list(requests), schema=schema, sampling=recipe.sampling)
+        store.put("generation_seconds", store.get("generation_seconds", 0.0) + time.perf_counter() - t0)
+        candidates: list[Candidate | None] = []
+        for (slot, _), gen in zip(batch, gens):
+            if gen.parsed is None:
+                candidates.append(None)
+                continue
+            record = task.record(gen.parsed, slot)
+            candidates.append(Candidate(data=record, text=task.text_of(record), category=slot["category"],
+                                        slot_id=slot["slot_id"]))
+        live = [c for c in candidates if c is not None]
+        apply_filters(live, state, recipe.filters)
+        accepted_now = 0
+        for c in live:
+            if not c.alive:
+                continue
+            if room.get(c.slot_id, 0) <= 0:
+                c.reject("quota", "the slot's quota was already met")
+            elif allowance is not None and total_accepted + accepted_now >= allowance:
+                c.reject("limit", "--limit reached")
+            else:
+                room[c.slot_id] -= 1
+                accepted_now += 1
+                state.accepted_keys.add(c.key)
+        calls, samples = [], []
+        for (slot, _), request, seed, gen, c in zip(batch, requests, seeds, gens, candidates):
+            calls.append({"slot_id": slot["slot_id"], "round": round_, "seed": seed, "request": request.model_dump(),
+                          "response": gen.text, "error": gen.error, "finish_reason": gen.finish_reason,
+                          "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                          "seconds": gen.seconds, "engine": engine_info})
+            if c is None:
+                samples.append([{"category": slot["category"], "data": {"raw": gen.text}, "dedup_key": "",
+                                 "status": "rejected", "filter": "parse", "reason": gen.error}])
+            else:
+                samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
+                                 "filter": c.filter, "reason": c.reason}])
+        store.record_batch(calls, samples)
+        for c in live:
+            if c.alive:
+                executor.add_accepted(c.data, c.slot_id, c.category)
+        total_accepted += accepted_now
+        bar.update(accepted=accepted_now, generated=len(batch), rejected=len(batch) - accepted_now,
+                   tokens=sum(g.completion_tokens for g in gens),
+                   slots_done=slot_count - sum(1 for v in room.values() if v > 0), slots_total=slot_count)
+        if on_batch is not None:
+            on_batch(BatchReport(round=round_, requested=len(batch), accepted=accepted_now,
+                                 rejected=len(batch) - accepted_now, store=store))
+    return total_accepted

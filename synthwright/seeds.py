@@ -1,0 +1,43 @@
+"""Seed examples written by people: inline in the recipe or in a JSONL/CSV file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from .errors import ConfigError
+
+
+def read_seeds(recipe: Any) -> list[dict[str, Any]]:
+    """Seed rows, each with a 'label' naming a recipe category (inline examples included)."""
+    names = {c.name for c in recipe.categories}
+    rows = [{"text": ex, "label": c.name} for c in recipe.categories for ex in c.examples]
+    if recipe.seeds is None:
+        return rows
+    path = recipe.resolve(recipe.seeds)
+    if not path.is_file():
+        raise ConfigError(f"Seed file '{recipe.seeds}' does not exist (looked in {path}); fix seeds: in the recipe.")
+    if path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            loaded = [(i + 2, dict(r)) for i, r in enumerate(csv.DictReader(f))]
+    elif path.suffix in (".jsonl", ".json"):
+        loaded = []
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                loaded.append((i, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"Line {i} of seed file '{recipe.seeds}' is not valid JSON ({exc.msg}); fix that line.") from None
+    else:
+        raise ConfigError(f"Seed file '{recipe.seeds}' must be .jsonl or .csv.")
+    for line, row in loaded:
+        label = row.get("label", row.get("category"))
+        if label is None:
+            raise ConfigError(f"Seed on line {line} of '{recipe.seeds}' has no label; add a 'label' field naming a category.")
+        if label not in names:
+            raise ConfigError(f"Seed on line {line} of '{recipe.seeds}' has label '{label}', which is not a category of the recipe;"
+                              f" use one of: {', '.join(sorted(names))}.")
+        rows.append({**row, "label": label})
+    return rows

@@ -1,0 +1,166 @@
+"""The run store: one SQLite file that is the single source of truth for a run.
+
+It holds the frozen recipe, the plan, every model call, every sample with its slot,
+provenance and fate. A batch is written in one transaction, so `kill -9` loses at most the
+batch in flight, and a unique index makes a duplicate accepted sample impossible.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_initial", """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE slots (
+            slot_id TEXT PRIMARY KEY, position INTEGER NOT NULL, category TEXT NOT NULL,
+            quota INTEGER NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE calls (
+            call_id INTEGER PRIMARY KEY, slot_id TEXT NOT NULL, round INTEGER NOT NULL, seed INTEGER NOT NULL,
+            request TEXT NOT NULL, response TEXT NOT NULL, error TEXT, finish_reason TEXT,
+            prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, seconds REAL NOT NULL,
+            engine TEXT NOT NULL, created REAL NOT NULL);
+        CREATE TABLE samples (
+            sample_id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(call_id),
+            slot_id TEXT NOT NULL, category TEXT NOT NULL, data TEXT NOT NULL, dedup_key TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+            filter TEXT, reason TEXT, created REAL NOT NULL);
+        CREATE UNIQUE INDEX samples_one_accepted_text ON samples(dedup_key) WHERE status = 'accepted';
+        CREATE INDEX samples_slot ON samples(slot_id, status);
+        CREATE INDEX calls_slot ON calls(slot_id);
+    """),
+    ("002_verdicts", """
+        CREATE TABLE verdicts (
+            sample_id INTEGER PRIMARY KEY REFERENCES samples(sample_id), judge TEXT NOT NULL,
+            data TEXT NOT NULL, passed INTEGER NOT NULL, created REAL NOT NULL);
+    """),
+]
+
+
+class RunStore:
+    """Open (creating or migrating) the store at `path`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name not in done:
+                with self.transaction():
+                    for statement in filter(str.strip, sql.split(";")):
+                        self.db.execute(statement)
+                    self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # meta -----------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def put(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, json.dumps(value)))
+
+    # plan -----------------------------------------------------------------
+    def save_plan(self, plan: dict[str, Any], slots: list[dict[str, Any]]) -> None:
+        with self.transaction():
+            self.put("plan", plan)
+            self.db.executemany("INSERT INTO slots VALUES (?, ?, ?, ?, ?)",
+                                [(s["slot_id"], i, s["category"], s["quota"], json.dumps(s)) for i, s in enumerate(slots)])
+
+    def slots(self) -> list[dict[str, Any]]:
+        return [json.loads(r[0]) for r in self.db.execute("SELECT data FROM slots ORDER BY position")]
+
+    def accepted_per_slot(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT slot_id, COUNT(*) FROM samples WHERE status = 'accepted' GROUP BY slot_id")
+        return {r[0]: r[1] for r in rows}
+
+    def missing_per_slot(self) -> dict[str, int]:
+        accepted = self.accepted_per_slot()
+        rows = self.db.execute("SELECT slot_id, quota FROM slots ORDER BY position")
+        return {r[0]: r[1] - accepted.get(r[0], 0) for r in rows if r[1] > accepted.get(r[0], 0)}
+
+    def accepted_keys(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT dedup_key FROM samples WHERE status = 'accepted'")}
+
+    def rounds_done(self) -> int:
+        return self.get("rounds_done", 0)
+
+    # batches --------------------------------------------------------------
+    def record_batch(self, calls: list[dict[str, Any]], samples: list[list[dict[str, Any]]]) -> None:
+        """Write calls and, for each call, its samples with their fates, in one transaction."""
+        now = time.time()
+        with self.transaction():
+            for call, call_samples in zip(calls, samples):
+                cur = self.db.execute(
+                    "INSERT INTO calls (slot_id, round, seed, request, response, error, finish_reason, prompt_tokens,"
+                    " completion_tokens, seconds, engine, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (call["slot_id"], call["round"], call["seed"], json.dumps(call["request"]), call["response"],
+                     call.get("error"), call.get("finish_reason"), call["prompt_tokens"], call["completion_tokens"],
+                     call["seconds"], json.dumps(call["engine"]), now))
+                for s in call_samples:
+                    self.db.execute(
+                        "INSERT INTO samples (call_id, slot_id, category, data, dedup_key, status, filter, reason, created)"
+                        " VALUES (?,?,?,?,?,?,?,?,?)",
+                        (cur.lastrowid, call["slot_id"], s["category"], json.dumps(s["data"]), s["dedup_key"],
+                         s["status"], s.get("filter"), s.get("reason"), now))
+
+    def reject(self, sample_ids: Iterable[int], filter_name: str, reasons: Iterable[str]) -> None:
+        with self.transaction():
+            self.db.executemany("UPDATE samples SET status = 'rejected', filter = ?, reason = ? WHERE sample_id = ?",
+                                [(filter_name, r, i) for i, r in zip(sample_ids, reasons)])
+
+    # reading --------------------------------------------------------------
+    def samples(self, status: str | None = None) -> list[dict[str, Any]]:
+        query = ("SELECT s.sample_id, s.slot_id, s.category, s.data, s.status, s.filter, s.reason, c.round, c.seed,"
+                 " c.engine, c.call_id FROM samples s JOIN calls c USING (call_id)")
+        args: tuple = ()
+        if status is not None:
+            query += " WHERE s.status = ?"
+            args = (status,)
+        rows = []
+        for r in self.db.execute(query + " ORDER BY s.sample_id", args):
+            row = dict(r)
+            row["data"] = json.loads(row["data"])
+            row["engine"] = json.loads(row["engine"])
+            rows.append(row)
+        return rows
+
+    def call_stats(self) -> dict[str, Any]:
+        r = self.db.execute("SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
+                            " COALESCE(SUM(error IS NOT NULL),0) FROM calls").fetchone()
+        return {"calls": r[0], "prompt_tokens": r[1], "completion_tokens": r[2], "failed_calls": r[3]}
+
+    def fate_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT COALESCE(filter, status), COUNT(*) FROM samples GROUP BY 1")
+        return {r[0]: r[1] for r in rows}
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

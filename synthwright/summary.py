@@ -1,0 +1,44 @@
+"""Closing tables for the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_summary(result: Any, console: Console | None = None) -> None:
+    console = console or Console()
+    stats = result.stats
+    table = Table(title=f"{stats['recipe']}: {stats['accepted']} of {stats['target']} samples → {result.out_dir}")
+    for col in ("category", "target", "accepted"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for cat, row in stats["per_category"].items():
+        style = "" if row["accepted"] >= row["target"] else "yellow"
+        table.add_row(cat, str(row["target"]), str(row["accepted"]), style=style)
+    console.print(table)
+    funnel = ", ".join(f"{k} {v}" for k, v in sorted(stats["funnel"].items()))
+    console.print(f"samples by fate: {funnel}")
+    console.print(f"splits: {', '.join(f'{k} {v}' for k, v in stats['splits'].items())} · calls {stats['calls']}"
+                  f" · {stats['completion_tokens']} tokens · {stats['completion_tokens_per_second'] or '-'} tok/s")
+    if stats["shortfall"]:
+        console.print(f"[yellow]shortfall: {stats['shortfall']} samples missing after {stats['rounds']} rounds;"
+                      " raise budget.max_rounds and run the same command again to continue.[/]")
+    for note in stats.get("planner_notes", []):
+        console.print(f"[yellow]planner: {note}[/]")
+
+
+def print_plan(plan: dict[str, Any], slots: list[dict[str, Any]], console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"plan for {plan['recipe']}: {plan['total']} samples in {plan['slots']} slots")
+    table.add_column("category")
+    table.add_column("quota", justify="right")
+    table.add_column("scenarios")
+    for cat in plan["categories"]:
+        table.add_row(cat["name"], str(cat["quota"]), "; ".join(cat["scenarios"]))
+    console.print(table)
+    console.print(f"personas: {'; '.join(plan['personas'])}")
+    console.print(f"styles: {', '.join(plan['styles'])} · lengths: {', '.join(plan['lengths'])}")
+    for note in plan.get("notes", []):
+        console.print(f"[yellow]note: {note}[/]")
