@@ -86,6 +86,20 @@ def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
     return store
 
 
+def interleave(work: list[tuple[dict, int]]) -> list[tuple[dict, int]]:
+    """Round-robin over categories, so a run cut short (--limit, a kill) is still balanced."""
+    queues: dict[str, list] = {}
+    for item in work:
+        queues.setdefault(item[0]["category"], []).append(item)
+    out = []
+    while queues:
+        for cat in list(queues):
+            out.append(queues[cat].pop(0))
+            if not queues[cat]:
+                del queues[cat]
+    return out
+
+
 def requests_for(missing: int, round_: int, overgenerate: float) -> int:
     """Round 0 asks once per missing sample; later rounds ask more, since those slots proved hard."""
     return missing if round_ == 0 else math.ceil(missing * overgenerate ** round_)
@@ -159,6 +173,7 @@ def run(
         target = sum(s["quota"] for s in slots)
         schema = task.schema(recipe)
         missing_now = store.missing_per_slot()
+        stopped_by_limit = False
         if missing_now and store.rounds_done() < recipe.budget.max_rounds:
             eng = get_engine()
             bar.start(recipe.name, target, target - sum(missing_now.values()), len(slots), len(slots) - len(missing_now))
@@ -167,8 +182,8 @@ def run(
                 missing = store.missing_per_slot()
                 if not missing or allowance == 0:
                     break
-                work = [(by_id[sid], k) for sid, m in missing.items()
-                        for k in range(requests_for(m, round_, recipe.budget.overgenerate))]
+                work = interleave([(by_id[sid], k) for sid, m in missing.items()
+                                   for k in range(requests_for(m, round_, recipe.budget.overgenerate))])
                 if allowance is not None:
                     work = work[:allowance]
                 accepted = _run_round(recipe, task, schema, eng, executor, store, state, work, round_, missing, bar,
@@ -176,12 +191,14 @@ def run(
                 if allowance is not None:
                     allowance -= accepted
                     if allowance == 0:
-                        break  # stopped by --limit: this round is not finished
+                        stopped_by_limit = True
+                        break  # this round is not finished; the next invocation redoes it
                 store.put("rounds_done", round_ + 1)
             bar.stop()
         bar.phase("writing the dataset …")
         dataset, stats = write_outputs(store, recipe, out_dir)
         stats["planner_notes"] = plan.get("notes", [])
+        stats["stopped_by_limit"] = stopped_by_limit
         return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
     finally:
         bar.stop()

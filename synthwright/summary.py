@@ -22,7 +22,10 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     console.print(f"samples by fate: {funnel}")
     console.print(f"splits: {', '.join(f'{k} {v}' for k, v in stats['splits'].items())} · calls {stats['calls']}"
                   f" · {stats['completion_tokens']} tokens · {stats['completion_tokens_per_second'] or '-'} tok/s")
-    if stats["shortfall"]:
+    if stats.get("stopped_by_limit"):
+        console.print(f"[yellow]stopped at --limit; {stats['shortfall']} samples still to make: run the same command"
+                      " without --limit to continue.[/]")
+    elif stats["shortfall"]:
         console.print(f"[yellow]shortfall: {stats['shortfall']} samples missing after {stats['rounds']} rounds;"
                       " raise budget.max_rounds and run the same command again to continue.[/]")
     for note in stats.get("planner_notes", []):

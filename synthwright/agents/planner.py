@@ -1,8 +1,14 @@
-"""The planner: recipe → plan. Model-written scenarios and personas, then a stratified allocation."""
+"""The planner: recipe → plan. Model-written scenarios and personas, then a stratified allocation.
+
+Small models write a single short phrase far better than a list, so each phrase is its own
+request (over-asked by 2x), kept only if it looks like a phrase, and deduplicated. Where too
+few survive, built-in fallbacks fill in and the plan's notes say so.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -14,47 +20,55 @@ from .allocation import allocate
 
 FALLBACK_PERSONAS = [
     "a busy professional writing between meetings", "a student on a tight budget",
-    "a retired person who rarely uses apps", "a small-business owner", "a non-native speaker of the language",
+    "a retired person who rarely uses apps", "a small-business owner", "a non-native speaker",
+    "a parent writing on behalf of a teenager", "a nurse who works night shifts", "a frequent traveller",
+]
+FALLBACK_SITUATIONS = [
+    "it happened for the first time", "it happened again after an earlier attempt to fix it",
+    "while travelling abroad", "late in the evening, in a hurry", "on behalf of a family member",
 ]
 QUESTION_KINDS = ["a factual question", "a how-to question", "a why question", "a question about a specific detail"]
+PHRASE_CHARS = 90
 
 
-def _schema(k: int, max_chars: int) -> type[BaseModel]:
-    item = Annotated[str, Field(min_length=3, max_length=max_chars)]
-    return create_model("PhraseList", items=(list[item], Field(min_length=k, max_length=k)))
+def plausible_phrase(text: str, max_chars: int = PHRASE_CHARS) -> bool:
+    """A short natural-language phrase: 2-20 words, mostly letters, no markup, not cut off."""
+    text = text.strip()
+    words = text.split()
+    if not 2 <= len(words) <= 20 or len(text) >= max_chars - 1:
+        return False
+    if re.search(r"[\[\]{}<>|_#@\\]", text) or any(len(w) > 20 for w in words):
+        return False
+    letters = sum(ch.isalpha() or ch.isspace() for ch in text)
+    return letters / len(text) >= 0.85
 
 
-def _unique(items: list[str]) -> list[str]:
-    seen, out = set(), []
-    for item in items:
-        key = " ".join(item.lower().split()).strip(" .")
-        if key and key not in seen:
+def _phrase_schema(field: str) -> type[BaseModel]:
+    return create_model("Phrase", **{field: (str, Field(min_length=5, max_length=PHRASE_CHARS))})
+
+
+def ask_phrases(engine: Engine, prompt: str, field: str, k: int, seed: int, sampling: Sampling) -> list[str]:
+    """Up to k distinct plausible phrases for one prompt (2k requests, different seeds)."""
+    requests = [ChatRequest.user(prompt, seed=seed + i) for i in range(2 * k)]
+    found: list[str] = []
+    seen: set[str] = set()
+    for gen in engine.generate(requests, schema=_phrase_schema(field), sampling=sampling):
+        if gen.parsed is None:
+            continue
+        phrase = getattr(gen.parsed, field).strip().rstrip(".")
+        key = " ".join(phrase.lower().split())
+        if plausible_phrase(phrase) and key not in seen:
             seen.add(key)
-            out.append(item.strip().rstrip("."))
-    return out
-
-
-def _ask_lists(engine: Engine, prompts: list[str], k: int, max_chars: int, sampling: Sampling) -> list[list[str] | None]:
-    """One phrase list per prompt; two tries each; None where both fail (the caller falls back)."""
-    schema = _schema(k, max_chars)
-    results: list[list[str] | None] = [None] * len(prompts)
-    for attempt in range(2):
-        todo = [i for i, r in enumerate(results) if r is None]
-        if not todo:
-            break
-        requests = [ChatRequest.user(prompts[i], seed=sampling.seed + 7919 * attempt + i) for i in todo]
-        for i, gen in zip(todo, engine.generate(requests, schema=schema, sampling=sampling)):
-            if gen.parsed is not None:
-                items = _unique(gen.parsed.items)
-                results[i] = items or None
-    return results
+            found.append(phrase)
+    return found[:k]
 
 
 def make_plan(recipe: Recipe, engine: Engine) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Returns (plan summary, slots). The summary records where each axis came from."""
-    sampling = Sampling(temperature=0.8, top_p=0.95, max_new_tokens=400, seed=recipe.seed, repetition_penalty=1.1)
+    """Returns (plan summary, slots). The summary's notes say where fallbacks replaced model output."""
+    sampling = Sampling(temperature=0.9, top_p=0.95, max_new_tokens=64, seed=recipe.seed, repetition_penalty=1.1)
     notes: list[str] = []
     contexts: dict[str, str] | None = None
+    k = recipe.axes.scenarios_per_category
     if recipe.task == "qa" and recipe.documents is not None:
         contexts = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
                                recipe.documents.overlap_chars)
@@ -64,23 +78,24 @@ def make_plan(recipe: Recipe, engine: Engine) -> tuple[dict[str, Any], list[dict
     else:
         categories = [c.name for c in recipe.categories]
         descriptions = {c.name: c.description for c in recipe.categories}
-        prompts = [render("planner_scenarios", description=recipe.description, task=recipe.task, name=c.name,
-                          category_description=c.description, k=recipe.axes.scenarios_per_category)
-                   for c in recipe.categories]
-        lists = _ask_lists(engine, prompts, recipe.axes.scenarios_per_category, 120, sampling)
         scenarios = {}
-        for c, found in zip(recipe.categories, lists):
-            if found is None:
-                notes.append(f"scenarios for '{c.name}' could not be generated; used its description")
-            scenarios[c.name] = found or [c.description or c.name]
+        for i, c in enumerate(recipe.categories):
+            prompt = render("planner_scenarios", description=recipe.description, task=recipe.task, name=c.name,
+                            category_description=c.description)
+            found = ask_phrases(engine, prompt, "situation", k, recipe.seed + 1000 * i, sampling)
+            if len(found) < k:
+                notes.append(f"'{c.name}': {len(found)} of {k} scenarios from the model, the rest built-in")
+                found += [s for s in FALLBACK_SITUATIONS if s not in found][: k - len(found)]
+            scenarios[c.name] = found
     if recipe.axes.personas == "auto":
-        found = _ask_lists(engine, [render("planner_personas", description=recipe.description, k=recipe.axes.auto_personas)],
-                           recipe.axes.auto_personas, 100, sampling)[0]
-        if found is None:
-            notes.append("personas could not be generated; used the built-in list")
-        personas = found or FALLBACK_PERSONAS
+        n = recipe.axes.auto_personas
+        personas = ask_phrases(engine, render("planner_personas", description=recipe.description), "person", n,
+                               recipe.seed + 999_999, sampling)
+        if len(personas) < n:
+            notes.append(f"{len(personas)} of {n} personas from the model, the rest built-in")
+            personas += [p for p in FALLBACK_PERSONAS if p not in personas][: n - len(personas)]
     else:
-        personas = recipe.axes.personas
+        personas = list(recipe.axes.personas)
     quotas = recipe.count.for_categories(len(categories))
     slots = allocate(categories, quotas, scenarios, personas, recipe.axes.styles, recipe.axes.lengths,
                      seed=recipe.seed, contexts=contexts)
