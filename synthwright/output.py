@@ -64,7 +64,11 @@ def write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any, 
     dataset = None
     if rows:
         features = Dataset.from_list(rows).features
-        dataset = DatasetDict({name: Dataset.from_list(part, features=features) for name, part in splits.items()})
+        dataset = DatasetDict({
+            name: Dataset.from_list(part, features=features) if part
+            else Dataset.from_dict({k: [] for k in features}, features=features)
+            for name, part in splits.items()
+        })
         if "hf" in recipe.output.formats:
             staging = out_dir / ".dataset-partial"
             shutil.rmtree(staging, ignore_errors=True)
