@@ -44,7 +44,7 @@ class BatchReport:
 
 def resolve_recipe(recipe: Recipe | str | Path | dict, teacher: str | None = None, **overrides: Any) -> Recipe:
     if isinstance(recipe, Recipe):
-        data = recipe.model_dump()
+        data = {**recipe.model_dump(), "base_dir": recipe.base_dir}
         data.update({k: v for k, v in overrides.items() if v is not None})
         recipe = Recipe.model_validate(data)
     else:

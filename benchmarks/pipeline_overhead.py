@@ -1,0 +1,78 @@
+"""Throughput of `synthwright run` against the raw engine on the same prompts, in one process.
+
+The plan is made first (not timed). Then `run()` is timed end to end (executor, filters, store
+writes, dataset output), and the exact requests it sent (read back from the run store, same
+seeds) are replayed through `engine.generate` in batches of the same size.
+
+    python benchmarks/pipeline_overhead.py [--recipe recipes/banking-intents.yaml] [--categories 8] [--per-category 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default=str(Path(__file__).parent.parent / "recipes" / "banking-intents.yaml"))
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--categories", type=int, default=8)
+    parser.add_argument("--per-category", type=int, default=8)
+    args = parser.parse_args()
+
+    import transformers
+    from rich.console import Console
+    from rich.table import Table
+
+    import synthwright
+    from synthwright.engines import ChatRequest
+    from synthwright.store import RunStore
+    from synthwright.tasks import task_for
+
+    transformers.utils.logging.set_verbosity_error()
+    recipe = synthwright.load_recipe(args.recipe)
+    recipe = recipe.model_copy(update={"categories": recipe.categories[: args.categories], "seeds": None,
+                                       "count": recipe.count.model_copy(update={"per_category": args.per_category, "total": None}),
+                                       "budget": recipe.budget.model_copy(update={"max_rounds": 1})})
+    engine = synthwright.load_engine(args.model, **recipe.teacher.options)
+    out = Path(tempfile.mkdtemp(prefix="pipeline-overhead-"))
+    synthwright.plan_run(recipe, out=out, engine=engine)
+
+    started = time.perf_counter()
+    result = synthwright.run(recipe, out=out, engine=engine)
+    pipeline_seconds = time.perf_counter() - started
+
+    store = RunStore(out / "run.sqlite")
+    rows = store.db.execute("SELECT request, completion_tokens FROM calls ORDER BY call_id").fetchall()
+    store.close()
+    requests = [ChatRequest.model_validate(json.loads(r[0])) for r in rows]
+    pipeline_tokens = sum(r[1] for r in rows)
+    schema = task_for(recipe.task).schema(recipe)
+    batch = engine.batch_size
+    started = time.perf_counter()
+    raw_tokens = 0
+    for i in range(0, len(requests), batch):
+        gens = engine.generate(requests[i:i + batch], schema=schema, sampling=recipe.sampling)
+        raw_tokens += sum(g.completion_tokens for g in gens)
+    raw_seconds = time.perf_counter() - started
+
+    table = Table(title=f"{len(requests)} requests from {recipe.name} ({args.categories} categories x {args.per_category}), "
+                        f"{args.model}, batch {batch}")
+    for col in ("run", "completion tokens", "seconds", "tokens/s"):
+        table.add_column(col)
+    p_rate, r_rate = pipeline_tokens / pipeline_seconds, raw_tokens / raw_seconds
+    table.add_row("raw engine.generate, same requests and seeds", str(raw_tokens), f"{raw_seconds:.1f}", f"{r_rate:.1f}")
+    table.add_row("synthwright run (executor + filters + store + output)", str(pipeline_tokens), f"{pipeline_seconds:.1f}",
+                  f"{p_rate:.1f}")
+    console = Console()
+    console.print(table)
+    console.print(f"accepted {result.stats['accepted']} of {result.stats['target']}")
+    console.print(f"pipeline / raw = {p_rate / r_rate:.2f}  (target >= 0.80)")
+
+
+if __name__ == "__main__":
+    main()
