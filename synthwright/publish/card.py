@@ -279,7 +279,8 @@ def _making(c: CardInputs) -> str:
              table(["field", "value"], [["name", r.get("name")], ["task", r.get("task")],
                                         ["language", r.get("language")],
                                         ["categories", len(r.get("categories") or [])],
-                                        ["count", r.get("count")], ["seeds file", r.get("seeds") or "none"],
+                                        ["count", _count_text(r.get("count") or {})],
+                                        ["seeds file", r.get("seeds") or "none"],
                                         ["documents", (r.get("documents") or {}).get("path", "none")],
                                         ["few-shot examples per prompt", r.get("few_shot")],
                                         ["seed", r.get("seed")]]),
@@ -318,6 +319,12 @@ def _making(c: CardInputs) -> str:
     parts.append(_verdict_summary(c) if c.verdicts else
                  ("No LLM judge verdicts are stored for this run: the samples passed the filters above only."))
     return "\n\n".join(parts)
+
+
+def _count_text(count: dict[str, Any]) -> str:
+    if count.get("per_category"):
+        return f"{count['per_category']} per category"
+    return f"{count.get('total', '?')} in total"
 
 
 def _verdict_summary(c: CardInputs) -> str:
@@ -429,12 +436,7 @@ def _limitations(c: CardInputs) -> str:
     teacher = (r.get("teacher") or {}).get("model", "default")
     judged = bool(c.verdicts)
     stats = c.run.stats or {}
-    lines = [
-        "## Intended use and limitations",
-        "**Intended use:** training and prototyping models for the task the recipe describes, for example to"
-        " bootstrap a classifier before real data exists, to augment rare classes, or to test a pipeline end to end.",
-        "**Not intended for:** measuring how a model will do on real users. Evaluate on real, labelled data.",
-        "**Limitations:**",
+    bullets = [
         f"- Every sample was written by `{teacher}`. It inherits that model's knowledge, errors, biases and style;"
         " synthetic text is usually cleaner and less varied than what real people write.",
         "- Labels are the categories the teacher was *asked* to write for, not judgements by a person. "
@@ -446,13 +448,20 @@ def _limitations(c: CardInputs) -> str:
         " personal-data lookalike the model may have produced.",
     ]
     if stats.get("shortfall"):
-        lines.append(f"- The run fell {stats['shortfall']} samples short of its target, so classes are not perfectly balanced.")
-    lines.append("- The teacher model's own license and terms of use may restrict what its outputs may be used for;"
-                 " check them before using this dataset commercially.")
+        bullets.append(f"- The run fell {stats['shortfall']} samples short of its target, so classes are not perfectly balanced.")
+    bullets.append("- The teacher model's own license and terms of use may restrict what its outputs may be used for;"
+                   " check them before using this dataset commercially.")
+    parts = [
+        "## Intended use and limitations",
+        "**Intended use:** training and prototyping models for the task the recipe describes, for example to"
+        " bootstrap a classifier before real data exists, to augment rare classes, or to test a pipeline end to end.",
+        "**Not intended for:** measuring how a model will do on real users; evaluate on real, labelled data.",
+        "**Limitations:**\n\n" + "\n".join(bullets),
+    ]
     if c.license == "other":
-        lines.append("\n**License:** the publisher has not chosen a license for this dataset yet (see [`LICENSE`](LICENSE));"
+        parts.append("**License:** the publisher has not chosen a license for this dataset yet (see [`LICENSE`](LICENSE));"
                      " ask before reusing it.")
-    return "\n".join(lines)
+    return "\n\n".join(parts)
 
 
 def _reproduce(c: CardInputs) -> str:

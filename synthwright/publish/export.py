@@ -68,7 +68,8 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
                           " set language to a code such as en, de or fr.")
     target = Path(to)
     _check_target(target, run)
-    dsd = _hub_features(load_splits(run), run)
+    dsd, empty = _non_empty(load_splits(run), run)
+    dsd = _hub_features(dsd, run)
     samples, verdicts, slots, calls = read_store(run)
 
     staging = target.parent / f".{target.name}.partial"
@@ -98,8 +99,10 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
         shutil.rmtree(target)
     staging.rename(target)
     files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
-    notes = [] if license or run.recipe.get("license") else [
-        "no license chosen: the card says 'license: other'; pass --license (e.g. cc-by-4.0) to choose one"]
+    notes = [f"split '{name}' has no samples and was left out (load_dataset cannot read an empty split)"
+             for name in empty]
+    if not (license or run.recipe.get("license")):
+        notes.append("no license chosen: the card says 'license: other'; pass --license (e.g. cc-by-4.0) to choose one")
     return ExportResult(path=target, files=files, rows={n: len(ds) for n, ds in dsd.items()}, license=license_id,
                         notes=notes)
 
@@ -129,6 +132,16 @@ def _check_target(target: Path, run: RunDir) -> None:
         if any(target.iterdir()) and not is_export(target):
             raise ConfigError(f"--to '{target}' is not empty and holds no synthwright export, so it will not be"
                               " overwritten; choose a new or empty folder.")
+
+
+def _non_empty(dsd: Any, run: RunDir) -> tuple[Any, list[str]]:
+    from datasets import DatasetDict
+
+    empty = [name for name, ds in dsd.items() if len(ds) == 0]
+    if len(empty) == len(dsd):
+        raise ConfigError(f"The run in '{run.path}' has no accepted samples, so there is nothing to export;"
+                          " run `synthwright run` until it accepts some.")
+    return DatasetDict({name: ds for name, ds in dsd.items() if len(ds)}), empty
 
 
 def _hub_features(dsd: Any, run: RunDir) -> Any:
