@@ -79,7 +79,12 @@ class FakeHub:
             return 200, {"errors": [], "warnings": []}
         if path.startswith("/api/datasets/"):
             parts = path[len("/api/datasets/"):].split("/")
-            repo, action, rest = "/".join(parts[:2]), parts[2], unquote("/".join(parts[3:]))
+            repo = "/".join(parts[:2])
+            if len(parts) == 2:  # repo_info, which create_repo(exist_ok=True) asks after a 401/403
+                if repo not in self.repos:
+                    return 404, {"error": "Repository not found"}
+                return 200, {"id": repo, "private": self.repos[repo]["private"], "sha": "0" * 40}
+            action, rest = parts[2], unquote("/".join(parts[3:]))
             return self._repo_api(method, repo, action, rest, query, body)
         if method == "POST" and path.startswith("/datasets/") and path.endswith(".git/info/lfs/objects/batch"):
             data = json.loads(body)
@@ -146,7 +151,10 @@ class FakeHub:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with hub._lock:
                     hub.requests.append({"method": self.command, "path": url.path, "headers": headers})
-                    status, payload = hub.handle(self.command, url.path, parse_qs(url.query), headers, body)
+                    try:
+                        status, payload = hub.handle(self.command, url.path, parse_qs(url.query), headers, body)
+                    except Exception as exc:  # a bug here must show up as a 500, not a dropped connection
+                        status, payload = 500, {"error": f"fake hub: {type(exc).__name__}: {exc}"}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
