@@ -340,7 +340,8 @@ def _verdict_summary(c: CardInputs) -> str:
              f" ({pct(passed, len(all_v))})."]
     if scores:
         lines.append(table(["score", "mean", "min", "max", "verdicts"],
-                           [[k, f"{sum(v) / len(v):.2f}", min(v), max(v), len(v)] for k, v in sorted(scores.items())]))
+                           [[k, f"{sum(v) / len(v):.2f}", f"{min(v):g}", f"{max(v):g}", len(v)]
+                            for k, v in sorted(scores.items())]))
     return "\n\n".join(lines)
 
 
