@@ -26,7 +26,6 @@ from .card import HUB_LICENSES, CardInputs, _hub_languages, check_card, render_c
 from .rundir import RunDir, load_splits, open_run, read_store, redact
 
 MAX_SHARD_BYTES = 500 * 1024 * 1024  # what `push_to_hub` uses by default
-MANAGED = ("README.md", "data", "plots", "recipe.yaml", "plan.json", "stats.json", "report.md", "eval.json", "LICENSE")
 UNCHOSEN_LICENSE = """No license has been chosen for this dataset yet.
 
 Until its publisher picks one, no permission to copy, modify or redistribute it is granted.
