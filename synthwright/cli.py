@@ -147,6 +147,62 @@ def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> Non
     Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {r.teacher.model})")
 
 
+@app.command()
+@cli_command
+def export(
+    out: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
+    to: str = typer.Option(..., "--to", help="Folder to write the Hub dataset to (new, empty, or a previous export)."),
+    license: Optional[str] = typer.Option(None, "--license", help="Hub license id, e.g. cc-by-4.0, apache-2.0, mit (default: the recipe's, else 'other')."),
+) -> None:
+    """Write a run as a Hugging Face dataset: Parquet shards per split and a README.md dataset card."""
+    from .publish.export import export_dataset
+
+    result = export_dataset(out, to, license=license)
+    rows = ", ".join(f"{k} {v}" for k, v in result.rows.items())
+    Console().print(f"[green]exported[/] {sum(result.rows.values())} samples ({rows}) to {result.path}"
+                    f" · {len(result.files)} files · license {result.license}", highlight=False, soft_wrap=True)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@app.command()
+@cli_command
+def push(
+    out: str = typer.Argument(..., help="Run directory, or a folder written by `synthwright export`."),
+    repo: str = typer.Option(..., "--repo", help="Dataset repo on the Hub, USER/NAME or ORG/NAME."),
+    private: bool = typer.Option(False, "--private", help="Create the repo as private (only when it does not exist yet)."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Branch to commit to (created from main if missing; default main)."),
+    license: Optional[str] = typer.Option(None, "--license", help="Hub license id when pushing a run directory (default: the recipe's, else 'other')."),
+) -> None:
+    """Upload a run's dataset and card to the Hugging Face Hub in one commit (HF_TOKEN or `hf auth login`)."""
+    from huggingface_hub.utils import disable_progress_bars
+
+    from .publish.push import push_dataset
+
+    disable_progress_bars()
+    err.print(f"pushing {out} to {repo} …", highlight=False)
+    result = push_dataset(out, repo, private=private, revision=revision, license=license)
+    Console().print(f"[green]pushed[/] {len(result.files)} files to {result.url} ({result.revision})",
+                    highlight=False, soft_wrap=True)
+    Console().print(f"commit: {result.commit_url}", highlight=False, soft_wrap=True)
+    if result.deleted:
+        Console().print(f"removed stale files: {', '.join(result.deleted)}", highlight=False)
+
+
+@app.command()
+@cli_command
+def view(
+    out: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
+    to: Optional[str] = typer.Option(None, "--to", help="HTML file to write (default: OUT/review.html)."),
+) -> None:
+    """Write one self-contained HTML page to browse a run's samples, accepted and rejected."""
+    from .view import write_review_page
+
+    path = write_review_page(out, to)
+    Console().print(f"[green]wrote[/] {path} · open it in a browser; filters live in the URL,"
+                    " e.g. review.html#status=rejected", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     app()
 

@@ -64,6 +64,10 @@ class EngineError(SynthwrightError):
     """A model call failed (network, server, rate limit); `retryable` says if retrying may help."""
 
 
+class HubError(SynthwrightError):
+    """Talking to the Hugging Face Hub failed: no token, no permission, no connection, a server error."""
+
+
 def require(package: str, *, extra: str, feature: str):
     """Import an optional package, or raise MissingExtraError naming the extra."""
     import importlib

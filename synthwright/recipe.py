@@ -139,6 +139,9 @@ class Recipe(_Closed):
     output: OutputConfig = Field(default_factory=OutputConfig)
     few_shot: int = Field(default=3, ge=0, le=10, description="Examples shown in each executor prompt.")
     seed: int = Field(default=0, description="Seed for planning and sampling.")
+    license: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9][a-z0-9.+-]*$",
+                                description="Hub license id for the published dataset, e.g. cc-by-4.0 or apache-2.0;"
+                                            " `synthwright export --license` overrides it.")
 
     base_dir: str = Field(default=".", exclude=True, description="Folder relative paths resolve against (set by the loader).")
 
@@ -164,8 +167,8 @@ class Recipe(_Closed):
         return self.model_dump(mode="json")
 
     def fingerprint(self) -> str:
-        """What must stay the same for a run to resume: everything but the output and budget."""
-        data = self.model_dump(mode="json", exclude={"output", "budget"})
+        """What must stay the same for a run to resume: everything but the output, budget and license."""
+        data = self.model_dump(mode="json", exclude={"output", "budget", "license"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

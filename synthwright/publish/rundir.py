@@ -1,0 +1,176 @@
+"""Read a finished run directory: the frozen recipe, plan, stats, dataset splits, samples with their fates,
+judge verdicts, and the report files other tools may have added (report.md, plots, eval.json).
+
+Everything here only reads; the optional files are looked for and never required.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # what `datasets` accepts as a split name in file patterns
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp")
+# Where plots may live, relative to the run directory; other folders (dataset/, data/, previous-*) are not looked at.
+IMAGE_FOLDERS = (".", "plots", "figures", "report")
+# Keys whose values are secrets (api_key, openai_api_key, hf_token, client_secret…), not max_new_tokens.
+SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|token|secret|password|passwd|authorization|credentials?)$", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+@dataclass
+class RunDir:
+    """What a run directory holds, read once."""
+
+    path: Path
+    recipe: dict[str, Any]
+    plan: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    report_md: str | None = None
+    eval: Any = None
+    images: list[Path] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.recipe.get("name") or self.path.name
+
+    @property
+    def task(self) -> str:
+        return self.recipe.get("task", "classification")
+
+    @property
+    def category_key(self) -> str:
+        return {"classification": "label", "qa": "topic", "dialogue": "intent"}.get(self.task, "label")
+
+    def split_names(self) -> list[str]:
+        return list((self.recipe.get("output") or {}).get("splits") or {"train": 1.0})
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with the values of secret-looking keys (api_key, token, password…) replaced."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if SECRET_KEY.search(str(k)) and v not in (None, "") else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def open_run(path: str | Path) -> RunDir:
+    """Read the run directory at `path`; ConfigError when it is not one."""
+    path = Path(path)
+    if not (path / "run.sqlite").is_file():
+        raise ConfigError(f"'{path}' is not a synthwright run directory (it has no run.sqlite);"
+                          " pass the --out directory of a `synthwright run`.")
+    recipe = None
+    if (path / "recipe.yaml").is_file():
+        try:
+            recipe = yaml.safe_load((path / "recipe.yaml").read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            recipe = None
+    if not isinstance(recipe, dict):
+        recipe = _store_meta(path, "recipe")
+    if not isinstance(recipe, dict):
+        raise ConfigError(f"The run in '{path}' has no readable recipe (recipe.yaml);"
+                          " run `synthwright run` on it again to rewrite it.")
+    plan = _read_json(path / "plan.json") or {}
+    stats = _read_json(path / "stats.json") or {}
+    report = path / "report.md"
+    evaluation = _read_json(path / "eval.json") if (path / "eval.json").is_file() else None
+    return RunDir(path=path, recipe=redact(recipe), plan=plan, stats=stats,
+                  report_md=report.read_text(encoding="utf-8") if report.is_file() else None,
+                  eval=evaluation, images=find_images(path))
+
+
+def find_images(path: Path) -> list[Path]:
+    """Plot images in the run directory (top level, plots/, figures/, report/), sorted by path."""
+    found: set[Path] = set()
+    for folder in IMAGE_FOLDERS:
+        base = path / folder
+        if base.is_dir():
+            pattern = "*" if folder == "." else "**/*"
+            found.update(p for p in base.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(found)
+
+
+def _store_meta(path: Path, key: str) -> Any:
+    from ..store import RunStore
+
+    store = RunStore(path / "run.sqlite")
+    try:
+        return store.get(key)
+    finally:
+        store.close()
+
+
+def load_splits(run: RunDir):
+    """The run's dataset as a DatasetDict, in the recipe's split order.
+
+    Read from what the run wrote (`dataset/`, else `data/*.parquet`, else `data/*.jsonl`), so an export
+    is exactly the dataset the run reported; ConfigError when the run has no accepted samples yet.
+    """
+    from datasets import Dataset, DatasetDict, load_from_disk
+
+    order = run.split_names()
+    data = run.path / "data"
+    if (run.path / "dataset" / "dataset_dict.json").is_file():
+        loaded = load_from_disk(str(run.path / "dataset"))
+        splits = {name: loaded[name] for name in loaded}
+    elif list(data.glob("*.parquet")):
+        import pyarrow.parquet as pq
+
+        splits = {p.stem: Dataset(pq.read_table(p)) for p in data.glob("*.parquet")}
+    elif list(data.glob("*.jsonl")):
+        splits = {}
+        for p in data.glob("*.jsonl"):
+            rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+            splits[p.stem] = Dataset.from_list(rows)
+    else:
+        raise ConfigError(f"The run in '{run.path}' has no dataset yet (no accepted samples);"
+                          " run `synthwright run` until it accepts some, then try again.")
+    for name in splits:
+        if not SPLIT_NAME.match(name):
+            raise ConfigError(f"Split name '{name}' cannot be used on the Hub; rename it in output.splits to letters,"
+                              " digits and underscores (e.g. validation) and run again.")
+    ordered = [n for n in order if n in splits] + sorted(n for n in splits if n not in order)
+    return DatasetDict({name: splits[name] for name in ordered})
+
+
+def verdicts_by_sample(db) -> dict[int, list[dict[str, Any]]]:
+    """Judge verdicts per sample id, from the run store's `verdicts` table (empty when there is none)."""
+    try:
+        rows = db.execute("SELECT sample_id, judge, data, passed FROM verdicts ORDER BY sample_id").fetchall()
+    except Exception:  # an old store without the table: no judge ran
+        return {}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for sample_id, judge, data, passed in rows:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = {"raw": data}
+        out.setdefault(sample_id, []).append({"judge": judge, "passed": bool(passed), "data": parsed})
+    return out
+
+
+def read_store(run: RunDir) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]], list[dict[str, Any]], dict]:
+    """(every sample with its fate, verdicts by sample id, slots, call stats) from the run store."""
+    from ..store import RunStore
+
+    store = RunStore(run.path / "run.sqlite")
+    try:
+        return store.samples(), verdicts_by_sample(store.db), store.slots(), store.call_stats()
+    finally:
+        store.close()
