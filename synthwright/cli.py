@@ -110,12 +110,18 @@ def run_command(
     out: Optional[str] = typer.Option(None, "--out", help="Run directory (default: the recipe's output.dir or runs/<name>)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Stop after accepting this many samples (a quick try)."),
     restart: bool = typer.Option(False, "--restart", help="Start over even if the run directory holds a run (it is kept aside)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the teacher on Ray actors: 'auto' (a running cluster), 'local', or an address."),
+    actors: int = typer.Option(2, "--actors", help="With --ray: engine actors."),
+    cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", help="With --ray: CPUs per actor."),
+    gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", help="With --ray: GPUs per actor."),
 ) -> None:
     """Generate a recipe's dataset; running the same command again resumes."""
     from .pipeline import run
     from .summary import print_summary
 
-    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True)
+    ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
+                                           "gpus_per_actor": gpus_per_actor}
+    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
     print_summary(result)
 
 

@@ -136,12 +136,15 @@ def run(
     engine: Engine | None = None,
     progress: bool | RunProgress = False,
     on_batch: Callable[[BatchReport], None] | None = None,
+    ray: Any = None,
     **overrides: Any,
 ) -> RunResult:
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
 
     `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
-    spec with a ready engine; `overrides` replace top-level recipe fields.
+    spec with a ready engine; `ray` (a RayConfig or dict) runs the teacher on a pool of Ray
+    actors while this process keeps the plan and the store; `overrides` replace top-level
+    recipe fields.
     """
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
@@ -157,7 +160,13 @@ def run(
     def get_engine() -> Engine:
         if not loaded:
             bar.phase(f"loading teacher {recipe.teacher.model} …")
-            loaded.append(engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
+            if engine is None and ray is not None:
+                from .scale import RayConfig, RayEnginePool
+
+                config = ray if isinstance(ray, RayConfig) else RayConfig.model_validate(ray)
+                loaded.append(RayEnginePool(recipe.teacher.model, recipe.teacher.options, config))
+            else:
+                loaded.append(engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
         return loaded[0]
 
     try:
@@ -203,6 +212,8 @@ def run(
     finally:
         bar.stop()
         store.close()
+        if loaded and engine is None and ray is not None:
+            loaded[0].close()
 
 
 def _run_round(recipe, task, schema, engine, executor, store, state, work, round_, missing, bar, on_batch,
@@ -212,12 +223,26 @@ def _run_round(recipe, task, schema, engine, executor, store, state, work, round
     room = dict(missing)  # samples each slot may still accept
     total_accepted = 0
     engine_info = engine.describe()
-    for start in range(0, len(work), chunk):
-        batch = work[start:start + chunk]
-        requests, seeds = zip(*(executor.request(slot, round_, k) for slot, k in batch))
+    rendered: dict[int, tuple] = {}
+
+    def batches():
+        # Prompts are rendered when the engine asks for the next batch, so few-shot examples
+        # include everything accepted so far (a sequential engine asks only after the last
+        # batch was stored).
+        for index, start in enumerate(range(0, len(work), chunk)):
+            batch = work[start:start + chunk]
+            requests, seeds = zip(*(executor.request(slot, round_, k) for slot, k in batch))
+            rendered[index] = (batch, requests, seeds)
+            yield list(requests)
+
+    stream = engine.generate_batches(batches(), schema=schema, sampling=recipe.sampling)
+    while True:
         t0 = time.perf_counter()
-        gens = engine.generate(list(requests), schema=schema, sampling=recipe.sampling)
+        index, gens = next(stream, (None, None))
+        if index is None:
+            break
         store.put("generation_seconds", store.get("generation_seconds", 0.0) + time.perf_counter() - t0)
+        batch, requests, seeds = rendered.pop(index)
         candidates: list[Candidate | None] = []
         for (slot, _), gen in zip(batch, gens):
             if gen.parsed is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -94,6 +94,21 @@ class Engine(ABC):
         sampling: Sampling | None = None,
     ) -> list[Generation]:
         """Generate one `Generation` per request, in request order."""
+
+    def generate_batches(
+        self,
+        batches: Iterable[list[ChatRequest]],
+        *,
+        schema: type[BaseModel] | None = None,
+        sampling: Sampling | None = None,
+    ) -> Iterator[tuple[int, list[Generation]]]:
+        """Yield (batch index, generations) as each batch finishes; `batches` is pulled lazily.
+
+        This default runs the batches one after another, so a consumer sees each result before
+        the next batch is built; pools of workers override it to keep several in flight.
+        """
+        for index, batch in enumerate(batches):
+            yield index, self.generate(batch, schema=schema, sampling=sampling)
 
     def generate_one(self, request: ChatRequest, **kwargs: Any) -> Generation:
         return self.generate([request], **kwargs)[0]
