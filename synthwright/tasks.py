@@ -6,18 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
-from .samples import _Sample
+from .samples import QASample, _Sample
 
 
 class GeneratedText(_Sample):
     """Classification: the model writes only the text; the slot supplies the label."""
 
     text: str = Field(min_length=1, max_length=600, description="The message, exactly as the person would write it.")
-
-
-class GeneratedQA(_Sample):
-    question: str = Field(min_length=1, max_length=400, description="A question a real user would ask.")
-    answer: str = Field(min_length=1, max_length=800, description="A correct, self-contained answer.")
 
 
 class Exchange(_Sample):
@@ -51,7 +46,7 @@ class QATask(Task):
     template = "qa"
 
     def schema(self, recipe: Any) -> type[BaseModel]:
-        return GeneratedQA
+        return QASample
 
     def record(self, parsed: BaseModel, slot: Any) -> dict[str, Any]:
         return {"question": parsed.question.strip(), "answer": parsed.answer.strip(),
