@@ -99,6 +99,12 @@ def generate(
         raise typer.Exit(1)
 
 
+from .modalities.cli import image_app, tabular_app  # noqa: E402
+
+app.add_typer(tabular_app, name="tabular")
+app.add_typer(image_app, name="image")
+
+
 def main() -> None:
     app()
 

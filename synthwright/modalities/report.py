@@ -148,3 +148,58 @@ def write_tabular_report(stats: dict[str, Any], real: pd.DataFrame, synth: pd.Da
     atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines) + "\n"))
     write_json(out / "stats.json", stats)
     return out
+
+
+# ---- images -----------------------------------------------------------------------------------
+
+
+def _per_class_bars(path: Path, per_class: dict[str, dict[str, float]]) -> str:
+    plt = _plt()
+    names = list(per_class)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(names) + 2), 4))
+    ax.bar(x - 0.27, [per_class[n]["real_holdout_accuracy"] for n in names], width=0.27, color=REAL, label="real holdout accuracy")
+    ax.bar(x, [per_class[n]["accuracy"] for n in names], width=0.27, color=SYNTH, label="synthetic accuracy")
+    ax.bar(x + 0.27, [per_class[n]["confidence"] for n in names], width=0.27, color="#2ca02c", label="synthetic confidence")
+    ax.set_xticks(x, [n[:10] for n in names], rotation=45 if len(names) > 8 else 0, ha="right" if len(names) > 8 else "center")
+    ax.set(ylim=(0, 1.05), title="Judge classifier on synthetic images, per class", xlabel="class", ylabel="share / mean probability")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def write_image_report(stats: dict[str, Any], real, synth, out: str | Path) -> Path:
+    from .image_data import save_grid
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    judge, fid, cp = stats["judge"], stats["fid"], stats["copies"]
+    save_grid(synth.images, synth.labels, synth.classes, out / "synthetic_grid.png", title="Synthetic images, one row per class")
+    save_grid(real.images, real.labels, real.classes, out / "real_grid.png", title="Real images, one row per class")
+    plots = {
+        "Synthetic samples": "synthetic_grid.png",
+        "Real samples": "real_grid.png",
+        "Per-class judge scores": _per_class_bars(out / "per_class.png", judge["per_class"]),
+        "Nearest real image": _quantile_plot(out / "nearest_neighbour.png",
+                                             {"synthetic": cp["nn_synthetic_quantiles"], "real holdout": cp["nn_holdout_quantiles"]},
+                                             "Distance to the nearest real training image", "RMS pixel distance (0 = identical image)"),
+    }
+    lines = [
+        "# Synthetic image report", "",
+        f"Real images: {stats['rows']['real']} ({stats['rows']['real_holdout']} held out for the judge), synthetic images: {stats['rows']['synthetic']}.", "",
+        "| measure | synthetic | real holdout (reference) | meaning |", "|---|---|---|---|",
+        f"| judge accuracy | {_fmt(judge['synthetic_accuracy'])} | {_fmt(judge['real_holdout_accuracy'])} | a CNN trained on real images recognises the requested class |",
+        f"| judge confidence | {_fmt(judge['synthetic_confidence'])} | | mean probability of the requested class |",
+        f"| FID-style distance | {_fmt(fid['synthetic'])} | {_fmt(fid['real_holdout'])} | Fréchet distance in the judge's feature space; lower is closer |",
+        f"| median nearest-real distance | {_fmt(cp['nn_synthetic_median'])} | {_fmt(cp['nn_holdout_median'])} | RMS pixel distance to the closest training image |",
+        f"| exact copies | {_fmt(cp['exact_copy_rate'])} | | identical to a training image |",
+        f"| near copies | {_fmt(cp['near_copy_rate'])} | 0.01 | closer than 99% of real holdout images are |",
+        "",
+        "## Per class", "", "| class | n | accuracy | confidence | real holdout accuracy |", "|---|---|---|---|---|",
+    ]
+    lines += [f"| {k} | {v['n']} | {_fmt(v['accuracy'])} | {_fmt(v['confidence'])} | {_fmt(v['real_holdout_accuracy'])} |" for k, v in judge["per_class"].items()]
+    lines.append("")
+    for title, name in plots.items():
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines) + "\n"))
+    write_json(out / "stats.json", stats)
+    return out

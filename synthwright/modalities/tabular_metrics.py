@@ -208,8 +208,12 @@ def _row_hashes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(canon, index=False).to_numpy()
 
 
-def privacy(real_train: pd.DataFrame, real_holdout: pd.DataFrame, synth: pd.DataFrame, seed: int = 0) -> dict[str, float]:
-    """DCR of synthetic rows vs of real unseen rows, and exact-copy rates."""
+def privacy(real_train: pd.DataFrame, real_holdout: pd.DataFrame, synth: pd.DataFrame, seed: int = 0,
+            seen: pd.DataFrame | None = None) -> dict[str, float]:
+    """DCR of synthetic rows vs of real unseen rows, and exact-copy rates.
+
+    `seen` is every row the generator may have seen (default: `real_train`); copies count against it.
+    """
     from sklearn.neighbors import NearestNeighbors
 
     rng = np.random.default_rng(seed)
@@ -220,15 +224,14 @@ def privacy(real_train: pd.DataFrame, real_holdout: pd.DataFrame, synth: pd.Data
     nn = NearestNeighbors(n_neighbors=1, metric="manhattan").fit(_gower_matrix(train, real_train))
     dcr_syn = nn.kneighbors(_gower_matrix(syn, real_train))[0][:, 0] / len(cols)
     dcr_hold = nn.kneighbors(_gower_matrix(hold, real_train))[0][:, 0] / len(cols)
-    train_keys = _row_hashes(real_train, cols)
-    copies = lambda d: float(np.isin(_row_hashes(d, cols), train_keys).mean())  # noqa: E731
+    train_keys = _row_hashes(real_train if seen is None else seen, cols)
     p5 = float(np.percentile(dcr_hold, 5))
     return {
         "dcr_synthetic_median": float(np.median(dcr_syn)),
         "dcr_holdout_median": float(np.median(dcr_hold)),
         "dcr_ratio": float(np.median(dcr_syn) / np.median(dcr_hold)) if np.median(dcr_hold) > 0 else float("nan"),
-        "exact_copy_rate": copies(synth),
-        "holdout_exact_copy_rate": copies(real_holdout),
+        "exact_copy_rate": float(np.isin(_row_hashes(synth, cols), train_keys).mean()),
+        "holdout_exact_copy_rate": float(np.isin(_row_hashes(real_holdout, cols), _row_hashes(real_train, cols)).mean()),
         "closer_than_holdout_p5": float(np.mean(dcr_syn < p5)),
         "dcr_synthetic_quantiles": np.quantile(dcr_syn, np.linspace(0, 1, 21)).tolist(),
         "dcr_holdout_quantiles": np.quantile(dcr_hold, np.linspace(0, 1, 21)).tolist(),
@@ -270,5 +273,5 @@ def evaluate_tabular(real: pd.DataFrame, synth: pd.DataFrame, *, holdout: pd.Dat
         "pair_trends": pairs,
         "detection": detection(real, synth, seed, frame),
         "utility": utility(train, holdout, synth, target, seed),
-        "privacy": privacy(train, holdout, synth, seed),
+        "privacy": privacy(train, holdout, synth, seed, seen=real),
     }
