@@ -45,7 +45,7 @@ def _read_constraints(path: Optional[Path]) -> dict[str, Any] | None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"Constraints file '{path}' is not valid YAML/JSON ({str(exc).splitlines()[0]}); fix the syntax.") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"Constraints file '{path}' must map column names to {{min, max, integer, allowed}}, e.g. age: {{min: 18}}.")
+        raise ConfigError(f"Constraints file '{path}' must map column names to {{min, max, integer, allowed}}, such as age: {{min: 18}}.")
     return raw
 
 

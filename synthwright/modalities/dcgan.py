@@ -104,6 +104,7 @@ class DCGAN:
         self.device = pick_device(device)
         self.classes = classes or [str(i) for i in range(config.n_classes)]
         self.class_freq = [1 / config.n_classes] * config.n_classes
+        seed_all(config.seed)  # the same seed must give the same initial weights
         self.generator = Generator(config).to(self.device)
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0

@@ -52,7 +52,7 @@ def _load_folder(path: Path, size: int | None) -> ImageSet:
 
     class_dirs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
-        raise ConfigError(f"Folder '{path}' has no class subfolders; put the images in one subfolder per class, e.g. {path}/cat/001.png.")
+        raise ConfigError(f"Folder '{path}' has no class subfolders; put the images in one subfolder per class, such as {path}/cat/001.png.")
     files = [(f, i) for i, d in enumerate(class_dirs) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ConfigError(f"The class subfolders of '{path}' hold no image files; add .png or .jpg images to them.")

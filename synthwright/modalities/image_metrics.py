@@ -68,11 +68,15 @@ def _predict(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """‖μa − μb‖² + Tr(Σa + Σb − 2(ΣaΣb)^½), as in FID."""
+    import warnings
+
     from scipy import linalg
 
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # fewer images than features: singular, handled below
+        covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
     if not np.isfinite(covmean).all():  # near-singular product: nudge both diagonals
         eps = np.eye(len(cov_a)) * 1e-6
         covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))

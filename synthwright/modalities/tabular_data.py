@@ -78,6 +78,7 @@ class Column:
     min: Optional[float] = None
     max: Optional[float] = None
     integer: bool = False
+    step: Optional[float] = None  # datetime only: seconds to round to (86400 when the data holds dates without times)
 
     @property
     def continuous(self) -> bool:
@@ -216,6 +217,8 @@ class TableEncoder:
                     v = np.clip(v, col.min if col.min is not None else -np.inf, col.max if col.max is not None else np.inf)
                 if col.integer:
                     v = np.round(v)
+                if col.step:
+                    v = np.round(v / col.step) * col.step
                 isna = np.zeros(len(v), bool)
                 if col.missing:
                     isna = x[:, i : i + 2].argmax(1) == 1
@@ -277,7 +280,7 @@ def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.r
         if con.allowed is not None:
             allowed = [a for a in con.allowed if _key(a) in {_key(c) for c in cats}]
             if not allowed:
-                raise ConfigError(f"Constraint on column '{name}' allows {con.allowed}, none of which occurs in the data; list values the column has, e.g. {cats[:3]}.")
+                raise ConfigError(f"Constraint on column '{name}' allows {con.allowed}, none of which occurs in the data; list values the column has, such as {cats[:3]}.")
         return Column(name, kind, dtype, categories=cats, allowed=allowed)
 
     kind = "datetime" if _looks_datetime(s) else "numeric"
@@ -290,9 +293,10 @@ def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.r
     hi = con.max if con.max is not None else float(x.max())
     if lo > hi:
         raise ConfigError(f"Constraint on column '{name}' has min {lo} above max {hi}; swap or fix them.")
+    step = next((float(u) for u in (86400, 1) if kind == "datetime" and np.all(np.mod(x, u) == 0)), None)
     weights, means, stds = _fit_modes(x, rng, seed)
     return Column(name, kind, dtype, missing=bool(s.isna().any()), weights=weights, means=means, stds=stds,
-                  min=lo, max=hi, integer=integer)
+                  min=lo, max=hi, integer=integer, step=step)
 
 
 def _fit_modes(x: np.ndarray, rng: np.random.Generator, seed: int) -> tuple[list[float], list[float], list[float]]:
