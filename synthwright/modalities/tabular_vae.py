@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, seed_all, training_progress
+from ._train import adam, seed_all, training_progress, use_bf16
 from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
 
 
@@ -34,6 +34,7 @@ class TabularVAEConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-5
     loss_factor: float = 2.0  # weight of reconstruction against KL; >1 favours fidelity over a smooth latent
+    precision: str = "auto"  # auto: bfloat16 matmuls where the hardware runs them fast (CUDA, CPUs with AMX), else float32
     seed: int = 0
 
 
@@ -46,13 +47,13 @@ def mlp(i: int, dims: tuple[int, ...]) -> tuple[nn.Sequential, int]:
 
 
 class VAE(nn.Module):
-    def __init__(self, data_dim: int, cfg: TabularVAEConfig):
+    def __init__(self, data_dim: int, n_tanh: int, cfg: TabularVAEConfig):
         super().__init__()
         self.enc, h = mlp(data_dim, cfg.compress_dims)
         self.mu, self.logvar = nn.Linear(h, cfg.embedding_dim), nn.Linear(h, cfg.embedding_dim)
         body, h = mlp(cfg.embedding_dim, cfg.decompress_dims)
         self.dec = nn.Sequential(body, nn.Linear(h, data_dim))
-        self.sigma = nn.Parameter(torch.full((data_dim,), 0.1))  # noise of each tanh offset, learned
+        self.sigma = nn.Parameter(torch.full((n_tanh,), 0.1))  # noise of each tanh offset, learned
 
     def forward(self, x):  # (B, D) → raw reconstruction (B, D), μ (B, E), log σ² (B, E)
         h = self.enc(x)
@@ -71,30 +72,36 @@ class TabularVAE:
 
         self.config = config or TabularVAEConfig()
         self.device = pick_device(device)
+        self.bf16 = use_bf16(self.config.precision, self.device)
         self.encoder: TableEncoder | None = None
         self.vae: VAE | None = None
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
 
+    def _autocast(self):
+        return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16)
+
     def _build(self) -> None:
         self.layout = SpanLayout(self.encoder.spans, self.device)
-        self.vae = VAE(self.encoder.dim, self.config).to(self.device)
+        self.vae = VAE(self.encoder.dim, self.layout.n_tanh, self.config).to(self.device)
 
     def fit(self, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None = None, progress: bool = True) -> "TabularVAE":
         cfg, t0 = self.config, time.perf_counter()
         seed_all(cfg.seed)
         self.encoder = TableEncoder.fit(df, constraints, seed=cfg.seed)
-        data = torch.from_numpy(self.encoder.transform(df, seed=cfg.seed)).to(self.device)  # (n, D)
         self._build()
+        data = torch.from_numpy(self.layout.pack(self.encoder.transform(df, seed=cfg.seed))).to(self.device)  # (n, D) packed
         opt = adam(self.vae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        tanh = self.layout.tanh_idx
+        t = self.layout.n_tanh  # packed: offsets are columns [0, t), span scores the rest
         with training_progress("tvae", cfg.epochs, progress) as bar:
             for epoch in range(cfg.epochs):
-                for idx in torch.randperm(len(data), device=self.device).split(cfg.batch_size):
-                    x = data[idx]  # (B, D)
-                    raw, mu, logvar = self.vae(x)
-                    sigma = self.vae.sigma[tanh]
-                    gauss = ((x[:, tanh] - torch.tanh(raw[:, tanh])) ** 2 / (2 * sigma**2)).sum() + torch.log(sigma).sum() * len(x)
+                shuffled = data[torch.randperm(len(data), device=self.device)]
+                for x in shuffled.split(cfg.batch_size):  # (B, D) views, no gather per step
+                    with self._autocast():
+                        raw, mu, logvar = self.vae(x)
+                    raw, mu, logvar = raw.float(), mu.float(), logvar.float()
+                    sigma = self.vae.sigma
+                    gauss = ((x[:, :t] - torch.tanh(raw[:, :t])) ** 2 / (2 * sigma**2)).sum() + torch.log(sigma).sum() * len(x)
                     recon = (gauss + self.layout.cross_entropy(raw, x).sum()) / len(x)
                     kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp()) / len(x)
                     loss = cfg.loss_factor * recon + kl
@@ -112,17 +119,17 @@ class TabularVAE:
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> pd.DataFrame:
         cfg = self.config
         seed_all(cfg.seed if seed is None else seed)
-        tanh = self.layout.tanh_idx
+        t = self.layout.n_tanh
         self.vae.eval()
         parts = []
         for start in range(0, n, batch_size):
             raw = self.vae.dec(torch.randn(min(batch_size, n - start), cfg.embedding_dim, device=self.device))  # (B, D)
             # offsets get the learned noise back; spans keep raw scores, the encoder takes their argmax
-            raw[:, tanh] = torch.tanh(raw[:, tanh]) + torch.randn_like(raw[:, tanh]) * self.vae.sigma[tanh]
+            raw[:, :t] = torch.tanh(raw[:, :t]) + torch.randn_like(raw[:, :t]) * self.vae.sigma
             parts.append(raw.cpu().numpy())
         self.vae.train()
         x = np.concatenate(parts) if parts else np.zeros((0, self.encoder.dim), np.float32)
-        return self.encoder.inverse(x)
+        return self.encoder.inverse(self.layout.unpack(x))
 
     def save(self, folder: str | Path) -> Path:
         meta = {"model": self.kind, "config": asdict(self.config), "encoder": self.encoder.state(),
