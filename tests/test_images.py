@@ -56,6 +56,9 @@ def test_rgb_folder_and_resize(tmp_path):
     rgb = load_images(_rgb_folder(tmp_path / "rgb"))
     assert rgb.shape == (12, 12, 3) and rgb.classes == ["blue", "red"]
     assert load_images(tmp_path / "rgb", size=16).shape == (16, 16, 3)
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(tmp_path / "rgb" / "red" / "gray.png")
+    mixed = load_images(tmp_path / "rgb")  # one grayscale file among colour ones
+    assert mixed.shape == (12, 12, 3) and len(mixed.images) == 13
 
 
 @pytest.mark.parametrize("model", ["dcgan", "cvae"])

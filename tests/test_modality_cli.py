@@ -72,6 +72,7 @@ def test_image_fit_sample_eval(tmp_path):
     (["tabular", "eval", "{tmp}/real.csv", "{tmp}/real.csv", "--target", "nope"], "Target column"),
     (["image", "fit", "{tmp}/flat", "--out", "{tmp}/m"], "no class subfolders"),
     (["image", "sample", "{tmp}", "-n", "3"], "not a model folder"),
+    (["tabular", "fit", "{tmp}/real.csv", "--device", "gpu", "--out", "{tmp}/m"], "Unknown device"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, argv, message):
     mixed_table(50).to_csv(tmp_path / "real.csv", index=False)

@@ -97,6 +97,12 @@ def test_vae_learns_a_dependency_between_columns():
     assert by_group.get("a", np.inf) < 25 < by_group.get("b", -np.inf)
 
 
+def test_numpy_style_column_names_become_strings():
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 3)))
+    rows = fit_tabular(frame, model="tvae", **FAST).sample(5)
+    assert list(rows.columns) == ["0", "1", "2"]
+
+
 def test_wine_all_numeric_with_a_label():
     from sklearn.datasets import load_wine
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 from typing import Iterator
 
 import numpy as np
@@ -15,6 +16,16 @@ def seed_all(seed: int) -> np.random.Generator:
     random.seed(seed)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def pick_device(device: str) -> str:
+    """auto / cpu / cuda[:N] → a torch device string; anything else is a ConfigError, not a torch traceback."""
+    from ..engines.hardware import pick_device as resolve
+    from ..errors import ConfigError
+
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"Unknown device '{device}'; use auto, cpu or cuda.")
+    return resolve(device)
 
 
 def use_bf16(precision: str, device: str) -> bool:

@@ -56,18 +56,18 @@ def _load_folder(path: Path, size: int | None) -> ImageSet:
     files = [(f, i) for i, d in enumerate(class_dirs) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ConfigError(f"The class subfolders of '{path}' hold no image files; add .png or .jpg images to them.")
-    opened = [Image.open(f) for f, _ in files]
-    mode = "L" if all(im.mode in ("L", "1", "I;16", "I") for im in opened) else "RGB"
-    target = (size, size) if size else opened[0].size  # PIL sizes are (W, H)
-    arrays = []
-    for im in opened:
-        im = im.convert(mode)
-        if im.size != target:
-            im = im.resize(target, Image.Resampling.BILINEAR)
-        arrays.append(np.asarray(im, dtype=np.uint8))
+    arrays, target = [], None
+    for f, _ in files:
+        with Image.open(f) as im:  # one file open at a time: folders can hold more images than file handles
+            target = target or ((size, size) if size else im.size)  # PIL sizes are (W, H)
+            im = im.convert("L" if im.mode in ("L", "1", "I;16", "I") else "RGB")
+            if im.size != target:
+                im = im.resize(target, Image.Resampling.BILINEAR)
+            a = np.asarray(im, dtype=np.uint8)
+        arrays.append(a[..., None] if a.ndim == 2 else a)
+    if any(a.shape[-1] == 3 for a in arrays):  # any colour image makes the whole set RGB
+        arrays = [np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a for a in arrays]
     images = np.stack(arrays)
-    if images.ndim == 3:
-        images = images[..., None]
     return ImageSet(images, np.array([i for _, i in files], dtype=np.int64), [d.name for d in class_dirs])
 
 

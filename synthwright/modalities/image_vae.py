@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, seed_all, training_progress
+from ._train import adam, pick_device, seed_all, training_progress
 from .image_data import ImageSet
 
 
@@ -91,8 +91,6 @@ class ImageVAE:
     kind = "cvae"
 
     def __init__(self, config: ImageVAEConfig, device: str = "auto", classes: list[str] | None = None):
-        from ..engines.hardware import pick_device
-
         self.config = config
         self.device = pick_device(device)
         self.classes = classes or [str(i) for i in range(config.n_classes)]

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any, Union
 
-import numpy as np
-
 from ..errors import ConfigError
 from .image_data import ImageSet, load_images, save_grid, save_images
 

@@ -70,7 +70,7 @@ def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = 
     """
     import numpy as np
 
-    from ._io import read_table, write_json, write_table
+    from ._io import read_table, write_json
     from .tabular import eval_tabular, fit_tabular, sample_tabular
 
     data_path = Path(recipe.data)

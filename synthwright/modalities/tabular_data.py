@@ -13,7 +13,6 @@ look like a few easy bumps to the network instead of one hard distribution.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from dataclasses import asdict, dataclass, field

@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, seed_all, training_progress, use_bf16
+from ._train import adam, pick_device, seed_all, training_progress, use_bf16
 from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
 
 
@@ -154,8 +153,6 @@ class TabularGAN:
     kind = "ctgan"
 
     def __init__(self, config: TabularGANConfig | None = None, device: str = "auto"):
-        from ..engines.hardware import pick_device
-
         self.config = config or TabularGANConfig()
         self.device = pick_device(device)
         self.bf16 = use_bf16(self.config.precision, self.device)
@@ -176,6 +173,7 @@ class TabularGAN:
 
     def fit(self, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None = None, progress: bool = True) -> "TabularGAN":
         cfg, t0 = self.config, time.perf_counter()
+        df = df.rename(columns=str)  # checkpoints are JSON: column names must be strings
         rng = seed_all(cfg.seed)
         self.encoder = TableEncoder.fit(df, constraints, seed=cfg.seed)
         self._build()

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, seed_all, training_progress, use_bf16
+from ._train import adam, pick_device, seed_all, training_progress, use_bf16
 from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
 
 
@@ -68,8 +68,6 @@ class TabularVAE:
     kind = "tvae"
 
     def __init__(self, config: TabularVAEConfig | None = None, device: str = "auto"):
-        from ..engines.hardware import pick_device
-
         self.config = config or TabularVAEConfig()
         self.device = pick_device(device)
         self.bf16 = use_bf16(self.config.precision, self.device)
@@ -87,6 +85,7 @@ class TabularVAE:
 
     def fit(self, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None = None, progress: bool = True) -> "TabularVAE":
         cfg, t0 = self.config, time.perf_counter()
+        df = df.rename(columns=str)  # checkpoints are JSON: column names must be strings
         seed_all(cfg.seed)
         self.encoder = TableEncoder.fit(df, constraints, seed=cfg.seed)
         self._build()
