@@ -162,8 +162,8 @@ def _per_class_bars(path: Path, per_class: dict[str, dict[str, float]]) -> str:
     ax.bar(x, [per_class[n]["accuracy"] for n in names], width=0.27, color=SYNTH, label="synthetic accuracy")
     ax.bar(x + 0.27, [per_class[n]["confidence"] for n in names], width=0.27, color="#2ca02c", label="synthetic confidence")
     ax.set_xticks(x, [n[:10] for n in names], rotation=45 if len(names) > 8 else 0, ha="right" if len(names) > 8 else "center")
-    ax.set(ylim=(0, 1.05), title="Judge classifier on synthetic images, per class", xlabel="class", ylabel="share / mean probability")
-    ax.legend(fontsize=7)
+    ax.set(ylim=(0, 1.3), title="Judge classifier on synthetic images, per class", xlabel="class", ylabel="share / mean probability")
+    ax.legend(fontsize=7, loc="upper center", ncol=3)  # above the bars, which stop at 1
     return _save(fig, path)
 
 

@@ -266,7 +266,8 @@ def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.r
     if len(values) == 0:
         raise ConfigError(f"Column '{name}' has only missing values; drop it from the table.")
     dtype = str(s.dtype)
-    if con.allowed is not None or not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)) and not _looks_datetime(s):
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if con.allowed is not None or not (numeric or _looks_datetime(s)):
         if con.min is not None or con.max is not None:
             raise ConfigError(f"Constraint on column '{name}' sets min/max, but the column is categorical; use 'allowed' for categorical columns.")
         kind = "boolean" if (pd.api.types.is_bool_dtype(s) or _is_bool_like(s)) and con.allowed is None else "categorical"

@@ -144,7 +144,7 @@ def utility(real_train: pd.DataFrame, real_test: pd.DataFrame, synth: pd.DataFra
     rng = np.random.default_rng(seed)
     features = [c for c in real_train.columns if c != target]
     both = pd.concat([real_train, real_test], ignore_index=True)
-    f = _Frame(both[features], pd.concat([synth[features]], ignore_index=True))
+    f = _Frame(both[features], synth[features])
     x_real, x_synth = f.features(0), f.features(1)
     x_train, x_test = x_real[: len(real_train)], x_real[len(real_train) :]
     classify = _is_classification(real_train[target])
