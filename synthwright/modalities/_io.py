@@ -88,6 +88,17 @@ def save_checkpoint(folder: str | Path, meta: dict[str, Any], state: dict[str, A
     return folder
 
 
+def model_kind(folder: str | Path, kinds: tuple[str, ...], command: str) -> str:
+    """The `model` name a checkpoint folder declares, checked against `kinds`; `command` names the fit command to point users at."""
+    meta_path = Path(folder) / "model.json"
+    if not meta_path.is_file():
+        raise ConfigError(f"'{folder}' is not a model folder (no model.json); give the --out folder of `synthwright {command}`.")
+    kind = json.loads(meta_path.read_text()).get("model")
+    if kind not in kinds:
+        raise ConfigError(f"'{folder}' holds a '{kind}' model, not one of {', '.join(kinds)}; give the --out folder of `synthwright {command}`.")
+    return kind
+
+
 def load_checkpoint(folder: str | Path, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a checkpoint written by save_checkpoint whose `meta["model"]` is one of `kinds`."""
     import torch

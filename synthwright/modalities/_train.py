@@ -44,6 +44,12 @@ def use_bf16(precision: str, device: str) -> bool:
     return cpu_has_amx()
 
 
+def autocast(device: str, bf16: bool):
+    import torch
+
+    return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+
+
 def adam(params, **kwargs):
     """Adam with the fused kernel: one op per step instead of a dozen per parameter tensor."""
     import torch

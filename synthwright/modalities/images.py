@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Union
 
 from ..errors import ConfigError
+from ._io import model_kind
 from .image_data import ImageSet, load_images, save_grid, save_images
 
 MODELS = ("dcgan", "cvae")
@@ -45,13 +45,8 @@ def fit_images(data: Union[str, Path, ImageSet], *, model: str = "dcgan", out: U
 
 
 def load_image_model(folder: Union[str, Path], device: str = "auto"):
-    meta_path = Path(folder) / "model.json"
-    if not meta_path.is_file():
-        raise ConfigError(f"'{folder}' is not a model folder (no model.json); give the --out folder of `synthwright image fit`.")
-    kind = json.loads(meta_path.read_text()).get("model")
-    if kind not in MODELS:
-        raise ConfigError(f"'{folder}' holds a '{kind}' model, not an image one; give the --out folder of `synthwright image fit`.")
-    return _model_class(kind)[0].load(folder, device=device)
+    """Load a model saved by fit_images (either kind)."""
+    return _model_class(model_kind(folder, MODELS, "image fit"))[0].load(folder, device=device)
 
 
 def sample_images(model: Union[str, Path, Any], n: int, *, out: Union[str, Path, None] = None,

@@ -8,7 +8,7 @@ from typing import Any, Union
 import pandas as pd
 
 from ..errors import ConfigError
-from ._io import read_table, write_table
+from ._io import model_kind, read_table, write_table
 from .tabular_data import ColumnConstraint, parse_constraints
 
 MODELS = ("ctgan", "tvae")
@@ -63,15 +63,7 @@ def fit_tabular(
 
 def load_tabular(folder: Union[str, Path], device: str = "auto"):
     """Load a model saved by fit_tabular (either kind)."""
-    import json
-
-    meta_path = Path(folder) / "model.json"
-    if not meta_path.is_file():
-        raise ConfigError(f"'{folder}' is not a model folder (no model.json); give the --out folder of `synthwright tabular fit`.")
-    kind = json.loads(meta_path.read_text()).get("model")
-    if kind not in MODELS:
-        raise ConfigError(f"'{folder}' holds a '{kind}' model, not a tabular one; give the --out folder of `synthwright tabular fit`.")
-    return _model_class(kind)[0].load(folder, device=device)
+    return _model_class(model_kind(folder, MODELS, "tabular fit"))[0].load(folder, device=device)
 
 
 def sample_tabular(model: Union[str, Path, Any], n: int, *, out: Union[str, Path, None] = None,

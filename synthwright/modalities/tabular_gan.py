@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, pick_device, seed_all, training_progress, use_bf16
+from ._train import adam, autocast, pick_device, seed_all, training_progress, use_bf16
 from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
 
 
@@ -162,9 +162,6 @@ class TabularGAN:
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
 
-    def _autocast(self):
-        return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16)
-
     def _build(self) -> None:
         cfg = self.config
         self.layout = SpanLayout(self.encoder.spans, self.device)
@@ -196,7 +193,7 @@ class TabularGAN:
                     # one fake batch serves both steps (as in the DCGAN recipe): the critic sees it
                     # detached, then the generator is scored on it by the updated critic
                     cond, col, cat = condition()
-                    with self._autocast():
+                    with autocast(self.device, self.bf16):
                         raw = self.generator(torch.cat([torch.randn(b, cfg.embedding_dim, device=self.device), cond], 1))  # (B, D) packed
                         fake_in = torch.cat([self.layout.activate(raw, cfg.tau), cond], 1)  # (B, D + C)
 
@@ -204,7 +201,7 @@ class TabularGAN:
                     perm = rng.permutation(b)
                     real = data[torch.from_numpy(sampler.sample_rows(col[perm], cat[perm])).to(self.device)]
                     real_in = torch.cat([real, cond[perm]], 1)
-                    with self._autocast():
+                    with autocast(self.device, self.bf16):
                         loss_d = critic(fake_in.detach()).mean() - critic(real_in).mean()
                         penalty = critic.gradient_penalty(real_in, fake_in.detach(), cfg.gp_weight)
                     opt_d.zero_grad(set_to_none=True)
@@ -212,7 +209,7 @@ class TabularGAN:
                     opt_d.step()
 
                     # generator step: fool the critic and produce the requested category
-                    with self._autocast():
+                    with autocast(self.device, self.bf16):
                         loss_g = -critic(fake_in).mean()
                         if self.cond_dim:
                             span = self.layout.cond_logits(raw, torch.from_numpy(col).to(self.device))  # (B, W)

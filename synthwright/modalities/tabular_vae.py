@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, pick_device, seed_all, training_progress, use_bf16
+from ._train import adam, autocast, pick_device, seed_all, training_progress, use_bf16
 from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
 
 
@@ -76,9 +76,6 @@ class TabularVAE:
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
 
-    def _autocast(self):
-        return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16)
-
     def _build(self) -> None:
         self.layout = SpanLayout(self.encoder.spans, self.device)
         self.vae = VAE(self.encoder.dim, self.layout.n_tanh, self.config).to(self.device)
@@ -96,7 +93,7 @@ class TabularVAE:
             for epoch in range(cfg.epochs):
                 shuffled = data[torch.randperm(len(data), device=self.device)]
                 for x in shuffled.split(cfg.batch_size):  # (B, D) views, no gather per step
-                    with self._autocast():
+                    with autocast(self.device, self.bf16):
                         raw, mu, logvar = self.vae(x)
                     raw, mu, logvar = raw.float(), mu.float(), logvar.float()
                     sigma = self.vae.sigma
