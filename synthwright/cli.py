@@ -42,15 +42,10 @@ def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # library progress bars; ours are rich
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    import datasets
-
-    datasets.disable_progress_bars()
+    """Library logs and tqdm bars off (the CLI shows rich progress), without importing anything heavy."""
+    for name, value in (("TOKENIZERS_PARALLELISM", "false"), ("TQDM_DISABLE", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                        ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1")):
+        os.environ.setdefault(name, value)
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -119,6 +114,13 @@ def run_command(
     from .pipeline import run
     from .summary import print_summary
 
+    from .modalities.recipe import is_tabular_recipe, load_tabular_recipe, run_tabular_recipe
+
+    if is_tabular_recipe(recipe):  # `kind: tabular` recipes fit a GAN/VAE instead of prompting a model
+        tabular, base_dir = load_tabular_recipe(recipe)
+        stats = run_tabular_recipe(tabular, out, base_dir=base_dir)
+        Console().print(f"[green]done[/]: {stats.get('rows', tabular.rows)} rows → {out or tabular.output}")
+        return
     ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
                                            "gpus_per_actor": gpus_per_actor}
     result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
@@ -207,6 +209,12 @@ def view(
     path = write_review_page(out, to)
     Console().print(f"[green]wrote[/] {path} · open it in a browser; filters live in the URL,"
                     " e.g. review.html#status=rejected", highlight=False, soft_wrap=True)
+
+
+from .modalities.cli import image_app, tabular_app  # noqa: E402
+
+app.add_typer(tabular_app, name="tabular")
+app.add_typer(image_app, name="image")
 
 
 def main() -> None:

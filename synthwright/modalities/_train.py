@@ -1,0 +1,83 @@
+"""What every modality trainer shares: seeding and a rich progress bar with losses."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+from typing import Iterator
+
+import numpy as np
+
+
+def seed_all(seed: int) -> np.random.Generator:
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def pick_device(device: str) -> str:
+    """auto / cpu / cuda[:N] → a torch device string; anything else is a ConfigError, not a torch traceback."""
+    from ..engines.hardware import pick_device as resolve
+    from ..errors import ConfigError
+
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"Unknown device '{device}'; use auto, cpu or cuda.")
+    return resolve(device)
+
+
+def use_bf16(precision: str, device: str) -> bool:
+    """bfloat16 autocast pays off only where matmuls run natively in it: CUDA, or CPUs with AMX tiles."""
+    import torch
+
+    from ..engines.hardware import cpu_has_amx
+    from ..errors import ConfigError
+
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise ConfigError(f"Unknown precision '{precision}'; use auto, float32 or bfloat16.")
+    if precision != "auto":
+        return precision == "bfloat16"
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_amx()
+
+
+def autocast(device: str, bf16: bool):
+    import torch
+
+    return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+
+
+def adam(params, **kwargs):
+    """Adam with the fused kernel: one op per step instead of a dozen per parameter tensor."""
+    import torch
+
+    return torch.optim.Adam(params, fused=True, **kwargs)
+
+
+class _Silent:
+    def update(self, *args, **kwargs) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def training_progress(title: str, epochs: int, enabled: bool) -> Iterator[object]:
+    """A rich bar over epochs whose description carries the latest losses: `bar.update(losses=...)`."""
+    if not enabled:
+        yield _Silent()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[losses]}"))
+    with Progress(*columns) as progress:
+        task = progress.add_task(title, total=epochs, losses="")
+
+        class _Bar:
+            def update(self, losses: dict[str, float]) -> None:
+                text = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
+                progress.update(task, advance=1, losses=text)
+
+        yield _Bar()

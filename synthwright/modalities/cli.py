@@ -1,0 +1,204 @@
+"""`synthwright tabular …` and `synthwright image …`: thin typer wrappers over the modality library."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import ConfigError
+
+tabular_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                          help="Synthetic tables: fit a GAN (ctgan) or VAE (tvae), sample rows, evaluate them.")
+image_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                        help="Synthetic small images: fit a DCGAN or conditional VAE, sample images, evaluate them.")
+out = Console()
+
+DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+SEED = typer.Option(0, "--seed", help="Random seed: the same seed gives the same model and samples.")
+
+
+def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """synthwright.cli's error handling, looked up at call time: that module imports this one."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..cli import cli_command as handled
+
+        return handled(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def _read_constraints(path: Optional[Path]) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"Constraints file '{path}' does not exist; give a YAML or JSON mapping of column to {{min, max, integer, allowed}}.")
+    try:
+        raw = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Constraints file '{path}' is not valid YAML/JSON ({str(exc).splitlines()[0]}); fix the syntax.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Constraints file '{path}' must map column names to {{min, max, integer, allowed}}, such as age: {{min: 18}}.")
+    return raw
+
+
+def _summary(rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    for k, v in rows:
+        table.add_row(k, v)
+    out.print(table)
+
+
+# ---- tables -----------------------------------------------------------------------------------
+
+
+@tabular_app.command("fit")
+@cli_command
+def tabular_fit(
+    data: Path = typer.Argument(..., help="Real table: .csv, .tsv, .parquet or .jsonl."),
+    model: str = typer.Option("ctgan", "--model", "-m", help="ctgan (conditional GAN) or tvae (variational autoencoder)."),
+    model_dir: Path = typer.Option(..., "--out", "-o", help="Folder to save the model in."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training passes over the table (default 300)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step (default 500)."),
+    constraints: Optional[Path] = typer.Option(None, "--constraints", help="YAML/JSON file: column → {min, max, integer, allowed}."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fit a tabular generator on DATA and save it to --out."""
+    from .tabular import fit_tabular
+
+    fitted = fit_tabular(data, model=model, out=model_dir, epochs=epochs, batch_size=batch_size,
+                         constraints=_read_constraints(constraints), seed=seed, device=device, progress=not quiet)
+    out.print(f"fitted {model} on {len(fitted.encoder.columns)} columns in {fitted.fit_seconds:.1f} s → {model_dir}")
+
+
+@tabular_app.command("sample")
+@cli_command
+def tabular_sample(
+    model_dir: Path = typer.Argument(..., help="Folder written by `tabular fit`."),
+    n: int = typer.Option(1000, "-n", help="Rows to make."),
+    rows_path: Path = typer.Option(Path("synthetic.parquet"), "--out", "-o", help="Output table: .parquet, .csv or .jsonl."),
+    seed: int = SEED,
+    device: str = DEVICE,
+) -> None:
+    """Write N synthetic rows from a fitted model."""
+    from .tabular import sample_tabular
+
+    rows = sample_tabular(model_dir, n, out=rows_path, seed=seed, device=device)
+    out.print(f"wrote {len(rows)} rows × {rows.shape[1]} columns → {rows_path}")
+
+
+@tabular_app.command("eval")
+@cli_command
+def tabular_eval(
+    real: Path = typer.Argument(..., help="Real table the model was fitted on."),
+    synth: Path = typer.Argument(..., help="Synthetic table."),
+    report_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: SYNTH's name + '-report', beside it)."),
+    holdout: Optional[Path] = typer.Option(None, "--holdout", help="Real rows the model never saw: makes utility and privacy honest."),
+    target: Optional[str] = typer.Option(None, "--target", help="Column to predict in the utility test (default: the last column)."),
+    seed: int = SEED,
+) -> None:
+    """Score SYNTH against REAL: fidelity, detection, utility, privacy; writes report.md, plots, stats.json."""
+    from .tabular import eval_tabular
+
+    report_dir = report_dir or synth.parent / f"{synth.stem}-report"
+    s = eval_tabular(real, synth, out=report_dir, holdout=holdout, target=target, seed=seed)
+    u, p = s["utility"], s["privacy"]
+    _summary([
+        ("quality", f"{s['quality']['overall']:.3f} (column shapes {s['quality']['column_shapes']:.3f}, pair trends {s['quality']['pair_trends']:.3f})"),
+        ("detection AUC", f"{s['detection']['auc']:.3f} (0.5 = indistinguishable)"),
+        (f"utility {u['metric']}", f"synthetic {u['train_synthetic'][u['metric']]:.3f} vs real {u['train_real'][u['metric']]:.3f}"),
+        ("privacy", f"median DCR {p['dcr_synthetic_median']:.3f} vs holdout {p['dcr_holdout_median']:.3f}; exact copies {p['exact_copy_rate']:.3f}"),
+        ("report", str(report_dir / "report.md")),
+    ])
+
+
+@tabular_app.command("run")
+@cli_command
+def tabular_run(
+    recipe: Path = typer.Argument(..., help="A recipe YAML with kind: tabular."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: the recipe's 'output')."),
+    device: str = DEVICE,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a tabular recipe: fit, sample, evaluate, report."""
+    from .recipe import load_tabular_recipe, run_tabular_recipe
+
+    parsed, base = load_tabular_recipe(recipe)
+    target = Path(out_dir if out_dir is not None else parsed.output)
+    s = run_tabular_recipe(parsed, target, base_dir=base, device=device, progress=not quiet)
+    out.print(f"quality {s['quality']['overall']:.3f}, detection AUC {s['detection']['auc']:.3f}; report → {target / 'report' / 'report.md'}")
+
+
+# ---- images -----------------------------------------------------------------------------------
+
+
+@image_app.command("fit")
+@cli_command
+def image_fit(
+    data: Path = typer.Argument(..., help="Folder with one subfolder per class, or a .npz (x, y) / .npy file."),
+    model: str = typer.Option("dcgan", "--model", "-m", help="dcgan or cvae (conditional VAE)."),
+    model_dir: Path = typer.Option(..., "--out", "-o", help="Folder to save the model in."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training passes over the images (default 50)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step (default 64)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Resize images to SIZE×SIZE (8–64)."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fit a class-conditional image generator on DATA and save it to --out."""
+    from .images import fit_images
+
+    fitted = fit_images(data, model=model, out=model_dir, epochs=epochs, batch_size=batch_size, size=size,
+                        seed=seed, device=device, progress=not quiet)
+    out.print(f"fitted {model} on {len(fitted.classes)} classes in {fitted.fit_seconds:.1f} s → {model_dir}")
+
+
+@image_app.command("sample")
+@cli_command
+def image_sample(
+    model_dir: Path = typer.Argument(..., help="Folder written by `image fit`."),
+    n: int = typer.Option(100, "-n", help="Images to make."),
+    images_out: Path = typer.Option(Path("synthetic-images"), "--out", "-o", help="Output folder (class subfolders + grid.png) or a .npz file."),
+    class_name: Optional[str] = typer.Option(None, "--class", help="Only this class (default: the training class mix)."),
+    seed: int = SEED,
+    device: str = DEVICE,
+) -> None:
+    """Write N synthetic images from a fitted model, plus a sample grid PNG."""
+    from .images import sample_images
+
+    images = sample_images(model_dir, n, out=images_out, class_name=class_name, seed=seed, device=device)
+    out.print(f"wrote {len(images.images)} images → {images_out}")
+
+
+@image_app.command("eval")
+@cli_command
+def image_eval(
+    real: Path = typer.Argument(..., help="Real images (folder or .npz)."),
+    synth: Path = typer.Argument(..., help="Synthetic images (folder or .npz)."),
+    report_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: SYNTH's name + '-report', beside it)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Resize both sets to SIZE×SIZE first."),
+    seed: int = SEED,
+) -> None:
+    """Score SYNTH against REAL: judge accuracy per class, FID-style distance, copy checks; writes a report."""
+    from .images import eval_images
+
+    report_dir = report_dir or synth.parent / f"{synth.stem}-report"
+    s = eval_images(real, synth, out=report_dir, size=size, seed=seed)
+    j, f, c = s["judge"], s["fid"], s["copies"]
+    _summary([
+        ("judge accuracy", f"synthetic {j['synthetic_accuracy']:.3f} vs real holdout {j['real_holdout_accuracy']:.3f}"),
+        ("FID-style", f"synthetic {f['synthetic']:.3f} vs real holdout {f['real_holdout']:.3f}"),
+        ("copies", f"exact {c['exact_copy_rate']:.3f}, near {c['near_copy_rate']:.3f}"),
+        ("report", str(report_dir / "report.md")),
+    ])

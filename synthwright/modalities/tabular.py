@@ -1,0 +1,102 @@
+"""Tables: fit a model, sample rows, evaluate them. The library behind `synthwright tabular …`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Union
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ._io import model_kind, read_table, write_table
+from .tabular_data import ColumnConstraint, parse_constraints
+
+MODELS = ("ctgan", "tvae")
+MIN_ROWS = 10
+
+
+def _model_class(model: str):
+    """(model class, its config class) by name; torch loads only here."""
+    if model == "ctgan":
+        from .tabular_gan import TabularGAN, TabularGANConfig
+
+        return TabularGAN, TabularGANConfig
+    if model == "tvae":
+        from .tabular_vae import TabularVAE, TabularVAEConfig
+
+        return TabularVAE, TabularVAEConfig
+    raise ConfigError(f"Unknown tabular model '{model}'; use one of: {', '.join(MODELS)}.")
+
+
+def fit_tabular(
+    data: Union[str, Path, pd.DataFrame],
+    *,
+    model: str = "ctgan",
+    out: Union[str, Path, None] = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    constraints: dict[str, Any] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+):
+    """Fit a ctgan or tvae model on a table (a path or a DataFrame); save it to `out` when given.
+
+    `constraints` maps column → {min, max, integer, allowed}; ranges, integer-ness and categories
+    not given are taken from the data, so samples never leave what the real table shows.
+    """
+    df = read_table(data) if not isinstance(data, pd.DataFrame) else data
+    if len(df) < MIN_ROWS:
+        raise ConfigError(f"The table has {len(df)} rows; fitting needs at least {MIN_ROWS}.")
+    cls, cfg_cls = _model_class(model)
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs must be at least 1, got {epochs}.")
+    if batch_size is not None and batch_size < 10:
+        raise ConfigError(f"batch size must be at least 10, got {batch_size}.")
+    cfg = cfg_cls(seed=seed, **{k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None})
+    parsed = parse_constraints(constraints)
+    synth = cls(cfg, device=device).fit(df, parsed, progress=progress)
+    if out is not None:
+        synth.save(out)
+    return synth
+
+
+def load_tabular(folder: Union[str, Path], device: str = "auto"):
+    """Load a model saved by fit_tabular (either kind)."""
+    return _model_class(model_kind(folder, MODELS, "tabular fit"))[0].load(folder, device=device)
+
+
+def sample_tabular(model: Union[str, Path, Any], n: int, *, out: Union[str, Path, None] = None,
+                   seed: int = 0, device: str = "auto") -> pd.DataFrame:
+    """n rows from a model (or a model folder); written to `out` (.parquet, .csv, .jsonl) when given."""
+    if n < 1:
+        raise ConfigError(f"-n must be at least 1, got {n}.")
+    if out is not None and Path(out).suffix.lower() not in (".parquet", ".pq", ".csv", ".jsonl"):
+        raise ConfigError(f"Output '{out}' has suffix '{Path(out).suffix}'; use .parquet, .csv or .jsonl.")
+    synth = load_tabular(model, device) if isinstance(model, (str, Path)) else model
+    rows = synth.sample(n, seed=seed)
+    if out is not None:
+        write_table(rows, out)
+    return rows
+
+
+def eval_tabular(real: Union[str, Path, pd.DataFrame], synth: Union[str, Path, pd.DataFrame], *,
+                 out: Union[str, Path, None] = None, holdout: Union[str, Path, pd.DataFrame, None] = None,
+                 target: str | None = None, seed: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score a synthetic table against the real one; with `out`, write report.md, stats.json and plots."""
+    from .tabular_metrics import evaluate_tabular
+
+    load = lambda t: t if isinstance(t, pd.DataFrame) else read_table(t)  # noqa: E731
+    real_df, synth_df = load(real), load(synth)
+    hold_df = load(holdout) if holdout is not None else None
+    stats = evaluate_tabular(real_df, synth_df, holdout=hold_df, target=target, seed=seed)
+    if extra:
+        stats.update(extra)
+    if out is not None:
+        from .report import write_tabular_report
+
+        write_tabular_report(stats, real_df, synth_df, out)
+    return stats
+
+
+__all__ = ["ColumnConstraint", "eval_tabular", "fit_tabular", "load_tabular", "sample_tabular"]
