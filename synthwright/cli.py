@@ -119,7 +119,7 @@ def run_command(
     if is_tabular_recipe(recipe):  # `kind: tabular` recipes fit a GAN/VAE instead of prompting a model
         tabular, base_dir = load_tabular_recipe(recipe)
         stats = run_tabular_recipe(tabular, out, base_dir=base_dir)
-        Console().print(f"[green]done[/]: {stats.get('rows', tabular.rows)} rows → {out or tabular.output}")
+        Console().print(f"[green]done[/]: {tabular.rows} synthetic rows → {out or tabular.output} (report in report/)")
         return
     ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
                                            "gpus_per_actor": gpus_per_actor}
