@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import sqlite3
 import sys
 from typing import Any, Callable, Optional
 
@@ -34,6 +36,12 @@ def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except SynthwrightError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except (OSError, sqlite3.OperationalError) as exc:
+            if getattr(exc, "errno", None) != errno.ENOSPC and "full" not in str(exc):
+                raise
+            err.print("[bold red]error:[/] the disk is full; free some space and run the same command again"
+                      " (everything accepted so far is kept in the run store).", soft_wrap=True)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: everything accepted so far is kept; run the same command to resume.")
             raise typer.Exit(130) from None

@@ -71,3 +71,17 @@ def test_unknown_engine_option_is_named(tiny_model_dir):
     result = run("generate", "--model", str(tiny_model_dir), "-p", "x", "-o", "warp=9")
     assert result.exit_code == 2
     assert "warp" in result.output and "Traceback" not in result.output
+
+
+def test_full_disk_is_one_sentence(monkeypatch, tmp_path):
+    import sqlite3
+
+    import synthwright.pipeline
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(synthwright.pipeline, "run", full)
+    (tmp_path / "r.yaml").write_text("name: x\n")
+    result = run("run", str(tmp_path / "r.yaml"))
+    assert result.exit_code == 1 and "the disk is full" in result.output and "Traceback" not in result.output
