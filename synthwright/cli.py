@@ -147,6 +147,48 @@ def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> Non
     Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {r.teacher.model})")
 
 
+@app.command()
+@cli_command
+def report(
+    out: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
+    embedder: str = typer.Option("auto", help="Features for embedding diversity: auto, minilm or tfidf."),
+) -> None:
+    """Write report.md, plots and the report section of stats.json into a run directory."""
+    from .evaluators.report import build_report
+
+    m = build_report(out, embedder=embedder)
+    f, sem, lx = m["funnel"], m["semantic"], m["lexical"]
+    Console().print(f"[green]report[/]: {out}/report.md · {f['accepted']} of {f['generated']} generated samples accepted"
+                    f" · distinct-2 {lx['distinct_2'] if lx['distinct_2'] is not None else '-'}"
+                    f" · embedding diversity {sem['diversity'] if sem['diversity'] is not None else '-'} ({sem['embedder']})")
+
+
+@app.command("eval")
+@cli_command
+def eval_command(
+    out: str = typer.Argument(..., help="Run directory of a classification run."),
+    real: str = typer.Option(..., "--real", help="Real labelled test set: JSONL or CSV with text and label."),
+    real_train: Optional[str] = typer.Option(None, "--real-train", help="Real labelled training set, for the reference score."),
+    embedder: str = typer.Option("auto", help="Classifier features: auto, minilm or tfidf."),
+) -> None:
+    """Train on the synthetic data, test on real data; results go to eval.json and report.md."""
+    from .evaluators.tstr import evaluate_on_real
+
+    r = evaluate_on_real(out, real, real_train, embedder=embedder)
+    for w in r["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    console = Console()
+    syn = r["synthetic"]
+    console.print(f"synthetic → real: accuracy {syn['accuracy']:.3f}, macro-F1 {syn['macro_f1']:.3f}"
+                  f" ({syn['train_size']} synthetic training samples, {r['test_size']} real test samples; {r['classifier']})")
+    if r["real"]:
+        console.print(f"real → real:      accuracy {r['real']['accuracy']:.3f}, macro-F1 {r['real']['macro_f1']:.3f}"
+                      f" · synthetic/real macro-F1 ratio {r['ratio']['macro_f1']}")
+    if r["distance"]:
+        console.print(f"real vs synthetic: two-sample AUC {r['distance']['auc']:.3f}, MMD² {r['distance']['mmd2']:.4f}")
+    console.print(f"[green]written[/]: {out}/eval.json, {out}/report.md")
+
+
 def main() -> None:
     app()
 
