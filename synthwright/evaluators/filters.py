@@ -251,7 +251,7 @@ def exact_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any)
             c.reject("exact_duplicate", "copies a seed example")
         elif c.key in state.accepted_keys or c.key in batch:
             c.reject("exact_duplicate", "same text as an accepted sample (after normalisation)"
-                     if c.key in state.accepted_keys else "same text as another sample in this batch (after normalisation)")
+                     if c.key in state.accepted_keys else "same text as an earlier sample in the same batch (after normalisation)")
         else:
             batch.add(c.key)
 

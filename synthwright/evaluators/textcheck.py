@@ -13,7 +13,9 @@ _PLACEHOLDER = re.compile(
     r"""\[[^\[\]\n]{0,40}\]                    # [Customer Name], [insert date], []
       | \{\{?[^{}\n]{0,40}\}?\}              # {name}, {{ name }}
       | <[A-Za-z][A-Za-z0-9_ .-]{0,30}>      # <NAME>, <date>
-      | (?<![A-Za-z])[Xx]{3,}(?![A-Za-z])    # XXX, xxxx, 1234-XXXX, XX/XX/XXXX
+      | (?<![A-Za-z])[Xx]{3,}(?![A-Za-z])    # XXX, xxxx, 1234-XXXX
+      | (?<![A-Za-z])[Xx]{2}[/.-][Xx0-9]{2}[/.-]  # XX/XX/2024
+      | \b(?:MM|DD)[/.-](?:MM|DD)[/.-](?:YYYY|YY)\b
       | \blorem\s+ipsum\b
       | _{3,}                                # fill-in blanks
     """, re.X | re.I)
