@@ -117,6 +117,7 @@ def run_command(
 
     result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True)
     print_summary(result)
+    Console().print(f"report: {result.out_dir / 'report.md'} (plots in {result.out_dir / 'plots'})")
 
 
 @app.command()
@@ -143,6 +144,8 @@ def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> Non
 
     r = load_recipe(recipe)
     engine_kind(r.teacher.model)
+    if r.judge.enabled and r.judge.model is not None:
+        engine_kind(r.judge.model)
     total = sum(r.count.for_categories(max(1, len(r.categories)))) if r.categories else "per document chunk"
     Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {r.teacher.model})")
 

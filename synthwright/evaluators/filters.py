@@ -217,6 +217,14 @@ def pii_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
         c.features["redacted"] = [h.kind for h in found]
 
 
+def _signatures(index: Any, cands: list[Candidate]) -> list[Any]:
+    """MinHash signatures of the candidates' current texts, computed once and shared by the filters."""
+    todo = [c for c in cands if c.features.get("minhash_text") != c.text]
+    for c, sig in zip(todo, index.sign(c.text for c in todo)):
+        c.features["minhash"], c.features["minhash_text"] = sig, c.text
+    return [c.features["minhash"] for c in cands]
+
+
 def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """A copy or near copy of a seed example written by a person."""
     from .minhash import NearDuplicateIndex
@@ -230,8 +238,7 @@ def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> No
         index = NearDuplicateIndex(sc.threshold, nd.num_perm, nd.ngram)
         index.add_texts(enumerate(state.seed_texts))
         state.extra["seed_index"] = index
-    sigs = index.sign(c.text for c in cands)
-    for c, sig in zip(cands, sigs):
+    for c, sig in zip(cands, _signatures(index, cands)):
         if c.key in state.seed_keys:
             c.reject("seed_copy", "copies a seed example")
             continue
@@ -276,8 +283,7 @@ def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
         return
     index = near_index(state, cfg)
     batch = index.empty_like()  # survivors of this batch; the run's index grows only through state.accept
-    for i, (c, sig) in enumerate(zip(cands, index.sign(c.text for c in cands))):
-        c.features["minhash"] = sig
+    for i, (c, sig) in enumerate(zip(cands, _signatures(index, cands))):
         hit = index.query(sig)
         if hit is not None:
             c.reject("near_duplicate", f"near duplicate of accepted sample {_snippet(index.snippets[hit[0]])!r}"

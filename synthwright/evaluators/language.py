@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ConfigError
 
 _ROLE_PREFIX = re.compile(r"^(?:user|assistant):\s*", re.M)
+MAX_CHARS = 400
 
 
 def available() -> bool:
@@ -44,13 +45,13 @@ def check(texts: list[str], code: str, *, min_chars: int, min_confidence: float,
     """For each text: None if it may be in `code`, else the language it is confidently written in."""
     expected = language_for(code)
     det = detector(accuracy)
+    # A few hundred characters decide the language as well as the whole text, at a fraction of the cost.
+    cleaned = [_ROLE_PREFIX.sub("", t).strip()[:MAX_CHARS] for t in texts]
+    todo = [i for i, t in enumerate(cleaned) if len(t) >= min_chars]
+    scored = dict(zip(todo, det.compute_language_confidence_values_in_parallel([cleaned[i] for i in todo])))
     out: list[str | None] = []
-    for text in texts:
-        text = _ROLE_PREFIX.sub("", text)
-        if len(text.strip()) < min_chars:
-            out.append(None)
-            continue
-        values = det.compute_language_confidence_values(text)
+    for i in range(len(texts)):
+        values = scored.get(i)
         if not values or values[0].language == expected:
             out.append(None)
             continue
