@@ -238,6 +238,12 @@ def _figure(width: float = 8, height: float = 4.5):
 
 
 def _save(fig, path: Path) -> str:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:  # counts of samples are whole numbers
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_label_text() in ("samples", "verdicts") or axis.get_label_text().startswith("samples "):
+                axis.set_major_locator(MaxNLocator(integer=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return str(path.relative_to(path.parent.parent))
@@ -252,6 +258,8 @@ def plot_labels(per_label: dict[str, dict[str, int]], splits: list[str], path: P
         values = np.array([per_label[label].get(split, 0) for label in labels])
         ax.barh(labels, values, left=left, label=split)
         left += values
+    ax.scatter([per_label[label]["target"] for label in labels], labels, marker="|", s=300, color="black",
+               label="target", zorder=3)
     ax.invert_yaxis()
     ax.set_title("Accepted samples per label and split")
     ax.set_xlabel("samples")
