@@ -149,3 +149,17 @@ def test_report_command(tmp_path):
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "holds no run (run.sqlite is missing)" in " ".join(missing.output.split())
     assert "Traceback" not in missing.output
+
+
+def test_report_of_a_run_without_samples(tmp_path):
+    recipe = load_recipe(recipe_dict())
+    store = RunStore(tmp_path / "run.sqlite")
+    store.put("recipe", recipe.frozen())
+    store.save_plan({}, [{"slot_id": "a", "category": "lost_card", "quota": 3, "scenario": "s", "persona": "p",
+                          "style": "casual", "length": "short"}])
+    store.close()
+    m = build_report(tmp_path)
+    assert m["funnel"]["generated"] == 0 and m["funnel"]["adds_up"]
+    assert m["lexical"]["distinct_1"] is None and m["semantic"]["diversity"] is None
+    assert m["coverage"]["style"]["uncovered"] == ["casual"]
+    assert "no samples yet" in (tmp_path / "report.md").read_text()
