@@ -128,6 +128,8 @@ def test_pii_reject():
             "send it to DE89 3704 0044 0532 0130 01 please",    # fails mod-97
             "order 20240311 arrived broken on 11/03/2024", "I was charged 1,299.00 USD", "my card ends in 4242",
             "John Smith told me to write"]  # names are opt-in
+    if importlib.util.find_spec("phonenumbers") is None:  # the fallback pattern knows North-American numbers only
+        bad.remove("or +44 20 7946 0958 in London")
     got = verdicts(bad + good, cfg(pii={"mode": "reject"}))
     assert all(got[t] == "pii" for t in bad), got
     assert all(got[t] is None for t in good), got
