@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ChatRequest", "ClassificationSample", "DialogueSample", "Engine", "Generation", "QASample",
-    "Recipe", "Sampling", "SynthwrightError", "Turn", "generate_samples", "load_engine", "load_recipe", "plan_run", "run",
+    "Recipe", "Sampling", "SynthwrightError", "Turn", "build_report", "evaluate_on_real", "generate_samples", "load_engine",
+    "load_recipe", "plan_run", "run",
 ]
 
 _LAZY = {
@@ -27,6 +28,8 @@ _LAZY = {
     "load_recipe": "synthwright.recipe",
     "run": "synthwright.pipeline",
     "plan_run": "synthwright.pipeline",
+    "build_report": "synthwright.evaluators.report",
+    "evaluate_on_real": "synthwright.evaluators.tstr",
 }
 
 

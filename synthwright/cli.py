@@ -133,6 +133,7 @@ def run_command(
                                            "gpus_per_actor": gpus_per_actor}
     result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
     print_summary(result)
+    Console().print(f"report: {result.out_dir / 'report.md'} (plots in {result.out_dir / 'plots'})")
 
 
 @app.command()
@@ -159,6 +160,8 @@ def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> Non
 
     r = load_recipe(recipe)
     engine_kind(r.teacher.model)
+    if r.judge.enabled and r.judge.model is not None:
+        engine_kind(r.judge.model)
     total = sum(r.count.for_categories(max(1, len(r.categories)))) if r.categories else "per document chunk"
     Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {r.teacher.model})")
 
@@ -217,6 +220,48 @@ def view(
     path = write_review_page(out, to)
     Console().print(f"[green]wrote[/] {path} · open it in a browser; filters live in the URL,"
                     " e.g. review.html#status=rejected", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@cli_command
+def report(
+    out: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
+    embedder: str = typer.Option("auto", help="Features for embedding diversity: auto, minilm or tfidf."),
+) -> None:
+    """Write report.md, plots and the report section of stats.json into a run directory."""
+    from .evaluators.report import build_report
+
+    m = build_report(out, embedder=embedder)
+    f, sem, lx = m["funnel"], m["semantic"], m["lexical"]
+    Console().print(f"[green]report[/]: {out}/report.md · {f['accepted']} of {f['generated']} generated samples accepted"
+                    f" · distinct-2 {lx['distinct_2'] if lx['distinct_2'] is not None else '-'}"
+                    f" · embedding diversity {sem['diversity'] if sem['diversity'] is not None else '-'} ({sem['embedder']})")
+
+
+@app.command("eval")
+@cli_command
+def eval_command(
+    out: str = typer.Argument(..., help="Run directory of a classification run."),
+    real: str = typer.Option(..., "--real", help="Real labelled test set: JSONL or CSV with text and label."),
+    real_train: Optional[str] = typer.Option(None, "--real-train", help="Real labelled training set, for the reference score."),
+    embedder: str = typer.Option("auto", help="Classifier features: auto, minilm or tfidf."),
+) -> None:
+    """Train on the synthetic data, test on real data; results go to eval.json and report.md."""
+    from .evaluators.tstr import evaluate_on_real
+
+    r = evaluate_on_real(out, real, real_train, embedder=embedder)
+    for w in r["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    console = Console()
+    syn = r["synthetic"]
+    console.print(f"synthetic → real: accuracy {syn['accuracy']:.3f}, macro-F1 {syn['macro_f1']:.3f}"
+                  f" ({syn['train_size']} synthetic training samples, {r['test_size']} real test samples; {r['classifier']})")
+    if r["real"]:
+        console.print(f"real → real:      accuracy {r['real']['accuracy']:.3f}, macro-F1 {r['real']['macro_f1']:.3f}"
+                      f" · synthetic/real macro-F1 ratio {r['ratio']['macro_f1']}")
+    if r["distance"]:
+        console.print(f"real vs synthetic: two-sample AUC {r['distance']['auc']:.3f}, MMD² {r['distance']['mmd2']:.4f}")
+    console.print(f"[green]written[/]: {out}/eval.json, {out}/report.md")
 
 
 from .modalities.cli import image_app, tabular_app  # noqa: E402

@@ -17,7 +17,8 @@ from .agents.planner import make_plan
 from .engines import Engine, load_engine
 from .errors import ConfigError
 from .evaluators.filters import Candidate, FilterState, apply_filters
-from .evaluators.normalize import normalize
+from .evaluators.judge import Judge, make_judge
+from .evaluators.label_noise import check_label_noise
 from .output import write_outputs
 from .progress import RunProgress
 from .recipe import Recipe, load_recipe
@@ -134,6 +135,7 @@ def run(
     limit: int | None = None,
     restart: bool = False,
     engine: Engine | None = None,
+    judge_engine: Engine | None = None,
     progress: bool | RunProgress = False,
     on_batch: Callable[[BatchReport], None] | None = None,
     ray: Any = None,
@@ -142,9 +144,10 @@ def run(
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
 
     `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
-    spec with a ready engine; `ray` (a RayConfig or dict) runs the teacher on a pool of Ray
-    actors while this process keeps the plan and the store; `overrides` replace top-level
-    recipe fields.
+    spec with a ready engine, `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
+    teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
+    replace top-level recipe fields. After the dataset, the run directory gets report.md, plots
+    and the report section of stats.json.
     """
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
@@ -156,6 +159,7 @@ def run(
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
     loaded: list[Engine] = []
+    judge: Judge | None = None
 
     def get_engine() -> Engine:
         if not loaded:
@@ -175,10 +179,13 @@ def run(
         plan, slots = ensure_plan(store, recipe, out_dir, get_engine)
         by_id = {s["slot_id"]: s for s in slots}
         executor = Executor(recipe, task, seeds)
-        state = FilterState(accepted_keys=store.accepted_keys(),
-                            seed_keys={normalize(task.example(s)) for s in seeds})
-        for s in store.samples("accepted"):
+        accepted_before = store.samples("accepted")
+        state = FilterState.for_run(recipe, task, seeds, store.accepted_keys(),
+                                    [task.text_of(s["data"]) for s in accepted_before])
+        for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
+        judge = make_judge(recipe, get_engine, teacher_spec=engine.spec if engine is not None else None,
+                           engine=judge_engine)
         target = sum(s["quota"] for s in slots)
         schema = task.schema(recipe)
         missing_now = store.missing_per_slot()
@@ -195,8 +202,8 @@ def run(
                                    for k in range(requests_for(m, round_, recipe.budget.overgenerate))])
                 if allowance is not None:
                     work = work[:allowance]
-                accepted = _run_round(recipe, task, schema, eng, executor, store, state, work, round_, missing, bar,
-                                      on_batch, allowance, len(slots))
+                accepted = _run_round(recipe, task, schema, eng, executor, store, state, judge, work, round_, missing,
+                                      bar, on_batch, allowance, len(slots))
                 if allowance is not None:
                     allowance -= accepted
                     if allowance == 0:
@@ -204,19 +211,30 @@ def run(
                         break  # this round is not finished; the next invocation redoes it
                 store.put("rounds_done", round_ + 1)
             bar.stop()
+        if state.notes:
+            store.put("filter_notes", state.notes)
+        if recipe.task == "classification" and recipe.filters.label_noise.mode != "off":
+            bar.phase("checking labels with a cross-validated classifier …")
+            check_label_noise(store, recipe)
         bar.phase("writing the dataset …")
         dataset, stats = write_outputs(store, recipe, out_dir)
         stats["planner_notes"] = plan.get("notes", [])
         stats["stopped_by_limit"] = stopped_by_limit
-        return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
     finally:
         bar.stop()
+        if judge is not None:
+            judge.close()
         store.close()
         if loaded and engine is None and ray is not None:
             loaded[0].close()
+    bar.phase("writing the report …")
+    from .evaluators.report import build_report
+
+    build_report(out_dir)
+    return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
 
 
-def _run_round(recipe, task, schema, engine, executor, store, state, work, round_, missing, bar, on_batch,
+def _run_round(recipe, task, schema, engine, executor, store, state, judge, work, round_, missing, bar, on_batch,
                allowance, slot_count) -> int:
     """Generate `work` in engine-sized batches, each written in one transaction; returns samples accepted."""
     chunk = getattr(engine, "batch_size", 64)
@@ -253,6 +271,8 @@ def _run_round(recipe, task, schema, engine, executor, store, state, work, round
                                         slot_id=slot["slot_id"]))
         live = [c for c in candidates if c is not None]
         apply_filters(live, state, recipe.filters)
+        if judge is not None:  # the expensive check, only for what the cheap ones let through
+            judge.evaluate([c for c in live if c.alive])
         accepted_now = 0
         for c in live:
             if not c.alive:
@@ -264,7 +284,7 @@ def _run_round(recipe, task, schema, engine, executor, store, state, work, round
             else:
                 room[c.slot_id] -= 1
                 accepted_now += 1
-                state.accepted_keys.add(c.key)
+                state.accept(c)
         calls, samples = [], []
         for (slot, _), request, seed, gen, c in zip(batch, requests, seeds, gens, candidates):
             calls.append({"slot_id": slot["slot_id"], "round": round_, "seed": seed, "request": request.model_dump(),
@@ -276,7 +296,7 @@ def _run_round(recipe, task, schema, engine, executor, store, state, work, round
                                  "status": "rejected", "filter": "parse", "reason": gen.error}])
             else:
                 samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
-                                 "filter": c.filter, "reason": c.reason}])
+                                 "filter": c.filter, "reason": c.reason, "verdict": c.features.get("verdict")}])
         store.record_batch(calls, samples)
         for c in live:
             if c.alive:

@@ -89,12 +89,117 @@ class Turns(_Closed):
         return self
 
 
+class _Toggle(_Closed):
+    """A filter section that may also be written as a bare `true`/`false`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
+class NearDuplicates(_Toggle):
+    """MinHash LSH over character n-grams of the normalised text, against accepted samples and the batch."""
+
+    enabled: bool = Field(default=True, description="Reject near duplicates.")
+    threshold: float = Field(default=0.7, gt=0.0, le=1.0,
+                             description="Estimated Jaccard similarity of the n-gram sets at or above which two texts are near duplicates.")
+    num_perm: int = Field(default=128, ge=16, le=512, description="MinHash permutations: more is more exact and slower.")
+    ngram: int = Field(default=5, ge=2, le=12, description="Character n-gram (shingle) size.")
+
+
+class SeedCopies(_Toggle):
+    """Samples that copy, or nearly copy, a seed example written by a person."""
+
+    enabled: bool = Field(default=True, description="Reject copies and near copies of seed examples.")
+    threshold: float = Field(default=0.6, gt=0.0, le=1.0,
+                             description="Estimated Jaccard similarity to a seed at or above which a sample is a near copy.")
+
+
+class LanguageCheck(_Toggle):
+    """Language identification with lingua (offline; no model download)."""
+
+    enabled: bool = Field(default=True, description="Reject samples not written in the recipe's `language`.")
+    min_chars: int = Field(default=20, ge=1, description="Texts shorter than this are not checked (identification is unreliable).")
+    min_confidence: float = Field(default=0.8, ge=0.0, le=1.0,
+                                  description="Reject only when another language is identified with at least this confidence"
+                                              " (slangy text in the right language scores low for every language).")
+    accuracy: Literal["low", "high"] = Field(default="low", description="lingua's mode: low is ~10x faster, high is better on short texts.")
+
+
+PIIKind = Literal["email", "phone", "card", "iban", "name"]
+
+
+class PIICheck(_Closed):
+    """Personal data: emails, phone numbers, card numbers (Luhn), IBANs (mod-97) and, opt-in, person names."""
+
+    mode: Literal["off", "reject", "redact"] = Field(
+        default="reject", description="reject the sample, or redact: replace each hit with [EMAIL], [PHONE], [CARD], [IBAN], [NAME].")
+    kinds: list[PIIKind] = Field(default_factory=lambda: ["email", "phone", "card", "iban"],
+                                 description="What to look for. 'name' (first + last name from Faker's name lists, or a title + name) is opt-in.")
+    phone_region: str = Field(default="US", min_length=2, max_length=2,
+                              description="Region (ISO 3166 alpha-2) for phone numbers written without a +country code.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, value: Any) -> Any:
+        return {"mode": "reject" if value else "off"} if isinstance(value, bool) else value
+
+
+class LabelNoise(_Closed):
+    """Classification only: a cross-validated classifier over the accepted set, run at the end of a run."""
+
+    mode: Literal["off", "report", "reject"] = Field(
+        default="report", description="report flags samples in the report; reject also rejects them (filter label_noise).")
+    min_confidence: float = Field(default=0.7, gt=0.0, le=1.0,
+                                  description="Flag a sample when the classifier gives another label at least this probability.")
+    folds: int = Field(default=5, ge=2, le=20, description="Cross-validation folds.")
+    embedder: Literal["auto", "minilm", "tfidf"] = Field(
+        default="auto", description="Features: all-MiniLM-L6-v2 sentence embeddings (auto: when installed) or TF-IDF.")
+
+
 class FilterConfig(_Closed):
-    """Cheap filters run before the judge."""
+    """Cheap filters run before the judge, in this order: length, placeholders, refusals, label_leak,
+    language, pii, seed_copies, exact_duplicates, near_duplicates. Each rejection names its filter and says why."""
 
     min_chars: int = Field(default=8, ge=0, description="Reject samples shorter than this.")
     max_chars: int = Field(default=2000, ge=1, description="Reject samples longer than this.")
     exact_duplicates: bool = Field(default=True, description="Reject a sample whose normalised text was already accepted.")
+    near_duplicates: NearDuplicates = Field(default_factory=NearDuplicates)
+    seed_copies: SeedCopies = Field(default_factory=SeedCopies)
+    language: LanguageCheck = Field(default_factory=LanguageCheck)
+    pii: PIICheck = Field(default_factory=PIICheck)
+    placeholders: bool = Field(default=True, description='Reject unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX".')
+    refusals: bool = Field(default=True, description='Reject refusals and meta-talk ("As an AI…", "Here is a message:", prompt echoes).')
+    label_leak: Literal["off", "identifier", "words"] = Field(
+        default="identifier",
+        description="Classification: reject a text containing its label; identifier matches lost_card verbatim (labels with _ or -),"
+                    " words also matches 'lost card' and single-word labels.")
+    label_noise: LabelNoise = Field(default_factory=LabelNoise)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "FilterConfig":
+        if self.min_chars > self.max_chars:
+            raise ValueError("min_chars must not exceed max_chars")
+        return self
+
+
+class JudgeConfig(_Closed):
+    """The LLM judge: a per-task rubric and a structured verdict for every sample the filters let through.
+
+    Off by default: a judge roughly doubles the cost of a run and a small teacher is a weak judge.
+    Turned on without a `model`, it reuses the teacher (the loaded engine, not a second copy).
+    """
+
+    enabled: bool = Field(default=False, description="Judge samples that passed the filters.")
+    model: str | None = Field(default=None, description="Engine spec of the judge; default: the teacher's.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Engine options for a judge engine of its own.")
+    min_score: int = Field(default=3, ge=1, le=5, description="Every 1-5 score of the verdict must reach this.")
+    require_label_agreement: bool = Field(
+        default=True, description="Classification: reject when the label the judge would assign differs from the sample's.")
+    batch_size: int | None = Field(default=None, ge=1, description="Samples per judge call to the engine; default: the engine's batch size.")
+    max_new_tokens: int = Field(default=256, ge=32, le=4096, description="Token budget for one verdict.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Judge sampling temperature; 0 is greedy (reproducible).")
 
 
 class OutputConfig(_Closed):
@@ -135,6 +240,7 @@ class Recipe(_Closed):
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, top_p=0.95, max_new_tokens=400,
                                                                 repetition_penalty=1.1))
     filters: FilterConfig = Field(default_factory=FilterConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
     budget: Budget = Field(default_factory=Budget)
     output: OutputConfig = Field(default_factory=OutputConfig)
     few_shot: int = Field(default=3, ge=0, le=10, description="Examples shown in each executor prompt.")

@@ -106,7 +106,10 @@ class RunStore:
 
     # batches --------------------------------------------------------------
     def record_batch(self, calls: list[dict[str, Any]], samples: list[list[dict[str, Any]]]) -> None:
-        """Write calls and, for each call, its samples with their fates, in one transaction."""
+        """Write calls and, for each call, its samples with their fates, in one transaction.
+
+        A sample may carry a judge `verdict` ({judge, passed, data}); it goes to the verdicts table.
+        """
         now = time.time()
         with self.transaction():
             for call, call_samples in zip(calls, samples):
@@ -117,11 +120,16 @@ class RunStore:
                      call.get("error"), call.get("finish_reason"), call["prompt_tokens"], call["completion_tokens"],
                      call["seconds"], json.dumps(call["engine"]), now))
                 for s in call_samples:
-                    self.db.execute(
+                    sample = self.db.execute(
                         "INSERT INTO samples (call_id, slot_id, category, data, dedup_key, status, filter, reason, created)"
                         " VALUES (?,?,?,?,?,?,?,?,?)",
                         (cur.lastrowid, call["slot_id"], s["category"], json.dumps(s["data"]), s["dedup_key"],
                          s["status"], s.get("filter"), s.get("reason"), now))
+                    verdict = s.get("verdict")
+                    if verdict is not None:
+                        self.db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                                        (sample.lastrowid, verdict["judge"], json.dumps(verdict["data"]),
+                                         int(verdict["passed"]), now))
 
     def reject(self, sample_ids: Iterable[int], filter_name: str, reasons: Iterable[str]) -> None:
         with self.transaction():
@@ -143,6 +151,12 @@ class RunStore:
             row["engine"] = json.loads(row["engine"])
             rows.append(row)
         return rows
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        """Every judge verdict with its sample's category and fate, in sample order."""
+        rows = self.db.execute("SELECT v.sample_id, v.judge, v.data, v.passed, s.category, s.status, s.filter"
+                               " FROM verdicts v JOIN samples s USING (sample_id) ORDER BY v.sample_id")
+        return [{**dict(r), "data": json.loads(r["data"]), "passed": bool(r["passed"])} for r in rows]
 
     def call_stats(self) -> dict[str, Any]:
         r = self.db.execute("SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"

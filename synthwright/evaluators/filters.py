@@ -1,9 +1,20 @@
-"""Cheap filters that run before the judge. Each rejection names its filter and says why."""
+"""Cheap filters that run before the judge. Each rejection names its filter and says why.
+
+A filter is `(name, fn)` with `fn(candidates, state, cfg)`: it sees only candidates still alive,
+rejects some with `c.reject(name, reason)` (or rewrites them: PII redaction), and may keep what it
+learns in `state`. `default_filters()` is the registry, in the order a run applies them:
+
+    length → placeholder → refusal → label_leak → language → pii → seed_copy → exact_duplicate → near_duplicate
+
+The order matters: placeholders are checked before PII redaction writes its own "[EMAIL]" tokens;
+duplicates are checked after redaction (which changes the text); the near-duplicate filter runs
+last so that its batch index only holds samples every other filter let through.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .normalize import normalize
 
@@ -20,6 +31,7 @@ class Candidate:
     filter: str | None = None
     reason: str | None = None
     key: str = ""
+    features: dict[str, Any] = field(default_factory=dict)  # what filters and the judge computed (signature, verdict…)
 
     def __post_init__(self) -> None:
         self.key = self.key or normalize(self.text)
@@ -34,14 +46,65 @@ class Candidate:
 
 @dataclass
 class FilterState:
-    """What filters need to know about the run so far."""
+    """What filters need to know about the run so far.
+
+    `accepted_texts` are the texts of samples accepted before this process started (resume): the
+    near-duplicate index is built from them on first use. `accept()` records a newly accepted one.
+    """
 
     accepted_keys: set[str] = field(default_factory=set)
     seed_keys: set[str] = field(default_factory=set)
     extra: dict[str, Any] = field(default_factory=dict)
+    seed_texts: list[str] = field(default_factory=list)
+    accepted_texts: list[str] = field(default_factory=list)
+    task: str = "classification"
+    language: str = "en"
+    notes: list[str] = field(default_factory=list)  # filters that could not run, said once
+
+    @classmethod
+    def for_run(cls, recipe: Any, task: Any, seeds: list[dict[str, Any]], accepted_keys: set[str],
+                accepted_texts: list[str]) -> "FilterState":
+        """State for a run of `recipe`, resuming with the samples already accepted."""
+        from . import language
+
+        seed_texts = [_seed_text(task, s) for s in seeds]
+        state = cls(accepted_keys=set(accepted_keys), seed_keys={normalize(t) for t in seed_texts if t},
+                    seed_texts=[t for t in seed_texts if t], accepted_texts=list(accepted_texts),
+                    task=recipe.task, language=recipe.language)
+        if recipe.filters.language.enabled and language.available():
+            language.language_for(recipe.language)  # an unknown language fails now, before any generation
+        return state
+
+    def accept(self, c: Candidate) -> None:
+        """Record `c` as accepted: later samples are compared with it."""
+        self.accepted_keys.add(c.key)
+        index = self.extra.get("near_index")
+        if index is None:
+            self.accepted_texts.append(c.text)
+        else:
+            sig = c.features.get("minhash")
+            if sig is None:
+                sig = index.sign([c.text])[0]
+            index.add(len(index), sig, c.text)
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+
+def _seed_text(task: Any, seed: dict[str, Any]) -> str:
+    try:
+        return task.text_of(seed)
+    except (KeyError, TypeError):
+        return task.example(seed)
 
 
 FilterFn = Callable[[list[Candidate], FilterState, Any], None]
+
+
+def _snippet(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def length_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
@@ -53,31 +116,231 @@ def length_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
             c.reject("length", f"{n} characters, more than max_chars={cfg.max_chars}")
 
 
+def placeholder_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """Unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX", "___"."""
+    from .textcheck import placeholder
+
+    if not cfg.placeholders:
+        return
+    for c in cands:
+        found = placeholder(c.text)
+        if found:
+            c.reject("placeholder", f"unfilled placeholder {found!r}")
+
+
+def refusal_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """A model refusing or talking about its output instead of writing it; prompt echoes."""
+    from .textcheck import meta_talk, refusal
+
+    if not cfg.refusals:
+        return
+    for c in cands:
+        found = refusal(c.text)
+        if found:
+            c.reject("refusal", f"refusal or AI self-reference {found!r}")
+            continue
+        found = meta_talk(c.text)
+        if found:
+            c.reject("refusal", f"meta-talk or prompt echo {found!r}")
+
+
+def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """Classification: the text names its own label, which makes the label trivial to learn."""
+    from .textcheck import label_pattern
+
+    if state.task != "classification" or cfg.label_leak == "off":
+        return
+    patterns = state.extra.setdefault("label_patterns", {})
+    for c in cands:
+        if c.category not in patterns:
+            patterns[c.category] = label_pattern(c.category, cfg.label_leak)
+        pattern = patterns[c.category]
+        m = pattern.search(c.text) if pattern is not None else None
+        if m:
+            c.reject("label_leak", f"the text contains its label {c.category!r} as {m.group()!r}")
+
+
+def language_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    from . import language
+
+    lc = cfg.language
+    if not lc.enabled:
+        return
+    if not language.available():
+        state.note("language filter skipped: lingua is not installed (pip install lingua-language-detector)")
+        return
+    found = language.check([c.text for c in cands], state.language, min_chars=lc.min_chars,
+                           min_confidence=lc.min_confidence, accuracy=lc.accuracy)
+    for c, lang in zip(cands, found):
+        if lang:
+            c.reject("language", f"written in {lang}, not '{state.language}'")
+
+
+# Fields that hold the recipe's own values or user documents, never model-written personal data.
+_NOT_REDACTED = frozenset({"label", "topic", "intent", "context", "role"})
+
+
+def _map_strings(value: Any, fn: Callable[[str], str], key: str | None = None) -> Any:
+    if key in _NOT_REDACTED:
+        return value
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn, k) for k, v in value.items()}
+    return value
+
+
+def pii_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """Emails, phones, valid card numbers and IBANs, names (opt-in): reject, or redact in place."""
+    from .pii import find_pii, redact
+
+    pc = cfg.pii
+    if pc.mode == "off" or not pc.kinds:
+        return
+
+    def hits(text: str):
+        return find_pii(text, pc.kinds, region=pc.phone_region, language=state.language)
+
+    for c in cands:
+        found = hits(c.text)
+        if not found:
+            continue
+        kinds = ", ".join(dict.fromkeys(h.kind for h in found))
+        if pc.mode == "reject":
+            c.reject("pii", f"personal data ({kinds}): {found[0].value!r}")
+            continue
+        c.data = _map_strings(c.data, lambda s: redact(s, hits(s)))
+        c.text = redact(c.text, found)
+        c.key = normalize(c.text)
+        c.features["redacted"] = [h.kind for h in found]
+
+
+def _signatures(index: Any, cands: list[Candidate]) -> list[Any]:
+    """MinHash signatures of the candidates' current texts, computed once and shared by the filters."""
+    todo = [c for c in cands if c.features.get("minhash_text") != c.text]
+    for c, sig in zip(todo, index.sign(c.text for c in todo)):
+        c.features["minhash"], c.features["minhash_text"] = sig, c.text
+    return [c.features["minhash"] for c in cands]
+
+
+def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """A copy or near copy of a seed example written by a person."""
+    from .minhash import NearDuplicateIndex
+
+    sc = cfg.seed_copies
+    if not sc.enabled or not state.seed_texts:
+        return
+    nd = cfg.near_duplicates
+    index = state.extra.get("seed_index")
+    if index is None or index.threshold != sc.threshold:
+        index = NearDuplicateIndex(sc.threshold, nd.num_perm, nd.ngram)
+        index.add_texts(enumerate(state.seed_texts))
+        state.extra["seed_index"] = index
+    for c, sig in zip(cands, _signatures(index, cands)):
+        if c.key in state.seed_keys:
+            c.reject("seed_copy", "copies a seed example")
+            continue
+        hit = index.query(sig)
+        if hit is not None:
+            c.reject("seed_copy", f"near copy of seed example {_snippet(index.snippets[hit[0]])!r}"
+                                  f" (similarity {hit[1]:.2f} >= {sc.threshold})")
+
+
 def exact_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """Same normalised text as an accepted sample, a seed, or an earlier sample in this batch."""
     if not cfg.exact_duplicates:
         return
     batch: set[str] = set()
     for c in cands:
-        if not c.alive:
-            continue
         if c.key in state.seed_keys:
             c.reject("exact_duplicate", "copies a seed example")
         elif c.key in state.accepted_keys or c.key in batch:
-            c.reject("exact_duplicate", "same text as an accepted sample (after normalisation)")
+            c.reject("exact_duplicate", "same text as an accepted sample (after normalisation)"
+                     if c.key in state.accepted_keys else "same text as an earlier sample in the same batch (after normalisation)")
         else:
             batch.add(c.key)
 
 
+def near_index(state: FilterState, cfg: Any):
+    """The run's near-duplicate index of accepted samples, built from `state.accepted_texts` on first use."""
+    from .minhash import NearDuplicateIndex
+
+    nd = cfg.near_duplicates
+    index = state.extra.get("near_index")
+    if index is None or (index.threshold, index.num_perm, index.ngram) != (nd.threshold, nd.num_perm, nd.ngram):
+        index = NearDuplicateIndex(nd.threshold, nd.num_perm, nd.ngram)
+        index.add_texts(enumerate(state.accepted_texts))
+        state.extra["near_index"] = index
+    return index
+
+
+def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """MinHash LSH: similar to an accepted sample, or to an earlier sample of this batch."""
+    nd = cfg.near_duplicates
+    if not nd.enabled:
+        return
+    index = near_index(state, cfg)
+    batch = index.empty_like()  # survivors of this batch; the run's index grows only through state.accept
+    for i, (c, sig) in enumerate(zip(cands, _signatures(index, cands))):
+        hit = index.query(sig)
+        if hit is not None:
+            c.reject("near_duplicate", f"near duplicate of accepted sample {_snippet(index.snippets[hit[0]])!r}"
+                                       f" (similarity {hit[1]:.2f} >= {nd.threshold})")
+            continue
+        hit = batch.query(sig)
+        if hit is not None:
+            c.reject("near_duplicate", f"near duplicate of {_snippet(batch.snippets[hit[0]])!r} in the same batch"
+                                       f" (similarity {hit[1]:.2f} >= {nd.threshold})")
+            continue
+        batch.add(i, sig, c.text)
+
+
+_REGISTRY: list[tuple[str, FilterFn]] = [
+    ("length", length_filter),
+    ("placeholder", placeholder_filter),
+    ("refusal", refusal_filter),
+    ("label_leak", label_leak_filter),
+    ("language", language_filter),
+    ("pii", pii_filter),
+    ("seed_copy", seed_copy_filter),
+    ("exact_duplicate", exact_duplicate_filter),
+    ("near_duplicate", near_duplicate_filter),
+]
+
+
 def default_filters() -> list[tuple[str, FilterFn]]:
-    return [("length", length_filter), ("exact_duplicate", exact_duplicate_filter)]
+    """Every registered filter in run order; each reads its own switch from the FilterConfig."""
+    return list(_REGISTRY)
+
+
+def register_filter(name: str, fn: FilterFn, *, before: str | None = None) -> None:
+    """Add a filter to every run (before `before`, else at the end). `name` is what its rejections record."""
+    names = [n for n, _ in _REGISTRY]
+    if name in names:
+        raise ValueError(f"a filter named {name!r} is already registered")
+    _REGISTRY.insert(names.index(before) if before in names else len(_REGISTRY), (name, fn))
+
+
+def filter_names() -> list[str]:
+    return [n for n, _ in _REGISTRY]
 
 
 def apply_filters(cands: list[Candidate], state: FilterState, cfg: Any,
-                  filters: list[tuple[str, FilterFn]] | None = None) -> None:
-    """Run each filter over the candidates still alive, in order; the first rejection sticks."""
-    for _, fn in filters or default_filters():
+                  filters: Iterable[tuple[str, FilterFn]] | None = None,
+                  timings: dict[str, float] | None = None) -> None:
+    """Run each filter over the candidates still alive, in order; the first rejection sticks.
+
+    `timings`, when given, accumulates seconds per filter name.
+    """
+    import time
+
+    for name, fn in (default_filters() if filters is None else filters):
         alive = [c for c in cands if c.alive]
         if not alive:
             return
+        t0 = time.perf_counter()
         fn(alive, state, cfg)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0

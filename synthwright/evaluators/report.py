@@ -1,0 +1,576 @@
+"""The dataset report: report.md + PNG plots + a `report` section in stats.json, all from the run store.
+
+Everything is computed from `run.sqlite`, so a report can be rebuilt at any time without a model:
+
+- counts per label and split, against the plan's targets;
+- the acceptance funnel: every sample in the store, from generated through parse, each filter,
+  the judge, quota and label noise to accepted (the stages add up to the total);
+- rejection reasons grouped by filter, with examples;
+- length distributions; lexical diversity (distinct-1/2, TF-IDF self-similarity);
+- embedding diversity and near-duplicate rates (on a seeded sample of at most 2,000 texts);
+- judge verdicts: pass rate, label agreement, score distributions;
+- coverage of the plan's axes (scenario, persona, style, length);
+- label-noise flags and, once `synthwright eval` ran, train-on-synthetic/test-on-real results.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..output import category_key, dataset_rows, stratified_splits
+from ..recipe import Recipe
+from ..store import RunStore
+from ..tasks import task_for
+from . import embed
+from .filters import filter_names
+
+FUNNEL_TAIL = ("judge", "quota", "limit", "label_noise")
+AXES = ("scenario", "persona", "style", "length")
+SAMPLE_CAP = 2000  # texts embedded for the diversity metrics
+NEAR_DUPLICATE_COSINE = 0.95
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def open_run(out_dir: str | Path) -> tuple[RunStore, Recipe]:
+    """The store and frozen recipe of the run in `out_dir`; ConfigError when there is none."""
+    path = Path(out_dir) / "run.sqlite"
+    if not path.is_file():
+        raise ConfigError(f"'{out_dir}' holds no run (run.sqlite is missing); pass the directory that `synthwright run` wrote.")
+    store = RunStore(path)
+    frozen = store.get("recipe")
+    if frozen is None:
+        store.close()
+        raise ConfigError(f"The run store in '{out_dir}' has no recipe; run `synthwright run` into it first.")
+    return store, Recipe.model_validate(frozen)
+
+
+# metrics ---------------------------------------------------------------------------------------
+
+def funnel(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stages in run order with the samples each rejected and how many remain after it."""
+    fates = Counter(s["filter"] or ("accepted" if s["status"] == "accepted" else "unknown") for s in samples)
+    order = ["parse", *filter_names(), *FUNNEL_TAIL]
+    order += sorted(set(fates) - set(order) - {"accepted"})
+    remaining = len(samples)
+    stages = []
+    for name in order:
+        n = fates.get(name, 0)
+        if n or name == "parse":
+            remaining -= n
+            stages.append({"stage": name, "rejected": n, "remaining": remaining})
+    accepted = fates.get("accepted", 0)
+    return {"generated": len(samples), "stages": stages, "accepted": accepted,
+            "rejected": len(samples) - accepted, "adds_up": remaining == accepted}
+
+
+def _pattern(reason: str) -> str:
+    """A reason with its particulars (quoted text, numbers) blanked, to group alike reasons."""
+    reason = re.sub(r"\s*\(judge: .*\)$", "", reason or "", flags=re.S)  # the judge's own words differ every time
+    reason = re.sub(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"", "'…'", reason)
+    return re.sub(r"\d+(?:\.\d+)?", "N", reason)
+
+
+def rejection_reasons(samples: list[dict[str, Any]], text_of, per_filter: int = 5, examples: int = 2) -> dict[str, Any]:
+    by_filter: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in samples:
+        if s["status"] == "rejected":
+            by_filter[s["filter"] or "unknown"].append(s)
+    out: dict[str, Any] = {}
+    for name, rows in sorted(by_filter.items(), key=lambda kv: -len(kv[1])):
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for s in rows:
+            groups[_pattern(s["reason"])].append(s)
+        out[name] = {"count": len(rows), "reasons": [
+            {"reason": pattern, "count": len(g),
+             "examples": [{"sample_id": s["sample_id"], "reason": s["reason"], "text": _clip(text_of(s), 160)} for s in g[:examples]]}
+            for pattern, g in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:per_filter]]}
+    return out
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _describe(values: list[int]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    a = np.asarray(values)
+    return {"n": len(values), "min": int(a.min()), "mean": round(float(a.mean()), 1), "median": float(np.median(a)),
+            "p90": float(np.percentile(a, 90)), "max": int(a.max())}
+
+
+def lengths(texts: list[str], labels: list[str]) -> dict[str, Any]:
+    chars = [len(t) for t in texts]
+    words = [len(_WORD.findall(t)) for t in texts]
+    per_label: dict[str, list[int]] = defaultdict(list)
+    for label, n in zip(labels, words):
+        per_label[label].append(n)
+    return {"chars": _describe(chars), "words": _describe(words),
+            "mean_words_per_label": {k: round(float(np.mean(v)), 1) for k, v in sorted(per_label.items())}}
+
+
+def distinct_n(texts: list[str], n: int) -> float | None:
+    """Distinct n-grams over all n-grams of the texts (Li et al., 2016); 1.0 is no repetition at all."""
+    grams: Counter = Counter()
+    for t in texts:
+        toks = [w.lower() for w in _WORD.findall(t)]
+        grams.update(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+    total = sum(grams.values())
+    return round(len(grams) / total, 4) if total else None
+
+
+def _mean_offdiag(sim: np.ndarray) -> float:
+    n = sim.shape[0]
+    return float((sim.sum() - np.trace(sim)) / (n * (n - 1))) if n > 1 else float("nan")
+
+
+def lexical(texts: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+                           "self_similarity_tfidf": None}
+    if len(texts) > 1:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        try:
+            x = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)
+            out["self_similarity_tfidf"] = round(_mean_offdiag((x @ x.T).toarray()), 4)
+        except ValueError:  # no words at all
+            pass
+    return out
+
+
+def semantic(texts: list[str], labels: list[str], kind: str) -> dict[str, Any]:
+    """Mean pairwise cosine similarity (overall and within labels) and the near-duplicate rate."""
+    out: dict[str, Any] = {"embedder": kind, "n": len(texts), "mean_cosine": None, "diversity": None,
+                           "within_label_cosine": {}, "near_duplicate_rate": None,
+                           "near_duplicate_cosine": NEAR_DUPLICATE_COSINE, "nearest_neighbour": []}
+    if len(texts) < 2:
+        return out
+    (x,) = embed.features(kind, texts)
+    sim = x @ x.T
+    sim = sim.toarray() if hasattr(sim, "toarray") else np.asarray(sim)
+    mean = _mean_offdiag(sim)
+    np.fill_diagonal(sim, -np.inf)
+    nearest = sim.max(axis=1)
+    out.update(mean_cosine=round(mean, 4), diversity=round(1 - mean, 4),
+               near_duplicate_rate=round(float(np.mean(nearest >= NEAR_DUPLICATE_COSINE)), 4),
+               nearest_neighbour=[round(float(v), 4) for v in nearest])
+    np.fill_diagonal(sim, 1.0)
+    lab = np.asarray(labels)
+    for label in sorted(set(labels)):
+        idx = np.flatnonzero(lab == label)
+        if len(idx) > 1:
+            out["within_label_cosine"][label] = round(_mean_offdiag(sim[np.ix_(idx, idx)]), 4)
+    return out
+
+
+def minhash_duplicates(texts: list[str], threshold: float, num_perm: int, ngram: int) -> dict[str, Any]:
+    """Share of samples with an earlier sample at or above the near-duplicate threshold (MinHash)."""
+    from .minhash import NearDuplicateIndex
+
+    index = NearDuplicateIndex(threshold, num_perm, ngram)
+    dup = 0
+    for i, sig in enumerate(index.sign(texts)):
+        if index.query(sig) is not None:
+            dup += 1
+        index.add(i, sig)
+    return {"threshold": threshold, "near_duplicates": dup, "rate": round(dup / len(texts), 4) if texts else None}
+
+
+def judge_summary(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not verdicts:
+        return None
+    from .judge import CHECK_FIELDS, SCORE_FIELDS
+
+    parsed = [v for v in verdicts if v["data"].get("verdict")]
+    scores: dict[str, dict[str, int]] = {}
+    for name in SCORE_FIELDS:
+        values = [v["data"]["verdict"][name] for v in parsed if name in v["data"]["verdict"]]
+        if values:
+            c = Counter(values)
+            scores[name] = {str(k): c.get(k, 0) for k in range(1, 6)}
+    checks = {}
+    for name in CHECK_FIELDS:
+        values = [v["data"]["verdict"][name] for v in parsed if name in v["data"]["verdict"]]
+        if values:
+            checks[name] = round(sum(values) / len(values), 4)
+    labelled = [v for v in parsed if "label" in v["data"]["verdict"]]
+    failed = Counter(_pattern(f) for v in verdicts for f in v["data"].get("failed", []))
+    return {
+        "judges": sorted({v["judge"] for v in verdicts}), "verdicts": len(verdicts), "unusable": len(verdicts) - len(parsed),
+        "passed": sum(v["passed"] for v in verdicts), "pass_rate": round(sum(v["passed"] for v in verdicts) / len(verdicts), 4),
+        "label_agreement": round(sum(v["data"]["verdict"]["label"] == v["category"] for v in labelled) / len(labelled), 4)
+        if labelled else None,
+        "scores": scores, "checks_true": checks, "failed_criteria": dict(failed.most_common(10)),
+        "completion_tokens": sum(v["data"].get("completion_tokens", 0) for v in verdicts),
+    }
+
+
+def coverage(slots: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for axis in AXES:
+        planned: Counter = Counter()
+        for s in slots:
+            planned[s.get(axis, "")] += s["quota"]
+        got = Counter(r.get(axis, "") for r in rows)
+        out[axis] = {"values": {v: {"planned": planned[v], "accepted": got.get(v, 0)} for v in planned},
+                     "uncovered": sorted(v for v in planned if got.get(v, 0) == 0)}
+    return out
+
+
+# plots -----------------------------------------------------------------------------------------
+
+def _figure(width: float = 8, height: float = 4.5):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)  # Agg without pyplot: no global backend, safe in any process
+    return fig
+
+
+def _save(fig, path: Path) -> str:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:  # counts of samples are whole numbers
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_label_text() in ("samples", "verdicts") or axis.get_label_text().startswith("samples "):
+                axis.set_major_locator(MaxNLocator(integer=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return str(path.relative_to(path.parent.parent))
+
+
+def plot_labels(per_label: dict[str, dict[str, int]], splits: list[str], path: Path) -> str:
+    labels = list(per_label)
+    fig = _figure(8, max(3.0, 0.28 * len(labels) + 1.5))
+    ax = fig.add_subplot()
+    left = np.zeros(len(labels))
+    for split in splits:
+        values = np.array([per_label[label].get(split, 0) for label in labels])
+        ax.barh(labels, values, left=left, label=split)
+        left += values
+    ax.scatter([per_label[label]["target"] for label in labels], labels, marker="|", s=300, color="black",
+               label="target", zorder=3)
+    ax.invert_yaxis()
+    ax.set_title("Accepted samples per label and split")
+    ax.set_xlabel("samples")
+    ax.set_ylabel("label")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def plot_funnel(f: dict[str, Any], path: Path) -> str:
+    names = ["generated"] + [s["stage"] for s in f["stages"]]
+    remaining = [f["generated"]] + [s["remaining"] for s in f["stages"]]
+    fig = _figure(8, max(3.0, 0.35 * len(names) + 1.5))
+    ax = fig.add_subplot()
+    bars = ax.barh(names, remaining, color="#4c72b0")
+    for bar, stage in zip(bars[1:], f["stages"]):
+        if stage["rejected"]:
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f"  −{stage['rejected']}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title(f"Acceptance funnel: {f['accepted']} of {f['generated']} generated samples accepted")
+    ax.set_xlabel("samples remaining after the stage")
+    ax.set_ylabel("stage")
+    return _save(fig, path)
+
+
+def plot_lengths(accepted: list[str], rejected: list[str], path: Path) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    words = [[len(_WORD.findall(t)) for t in group] for group in (accepted, rejected)]
+    top = max([max(w) for w in words if w] + [1])
+    bins = np.linspace(0, top + 1, min(40, top + 2))
+    if words[0]:
+        ax.hist(words[0], bins=bins, alpha=0.7, label=f"accepted ({len(accepted)})")
+    if words[1]:
+        ax.hist(words[1], bins=bins, alpha=0.5, label=f"rejected after parsing ({len(rejected)})")
+    ax.set_title("Sample length")
+    ax.set_xlabel("words per sample")
+    ax.set_ylabel("samples")
+    if words[0] or words[1]:
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_diversity(sem: dict[str, Any], path: Path) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    if sem["nearest_neighbour"]:
+        ax.hist(sem["nearest_neighbour"], bins=30, range=(min(0.0, min(sem["nearest_neighbour"])), 1.0))
+        ax.axvline(NEAR_DUPLICATE_COSINE, color="red", linestyle="--", label=f"near duplicate ≥ {NEAR_DUPLICATE_COSINE}")
+        ax.legend()
+    ax.set_title(f"Similarity of each sample to its nearest neighbour ({sem['embedder']})")
+    ax.set_xlabel("cosine similarity to the nearest other accepted sample")
+    ax.set_ylabel("samples")
+    return _save(fig, path)
+
+
+def plot_judge(j: dict[str, Any], path: Path) -> str:
+    fig = _figure()
+    ax = fig.add_subplot()
+    names = list(j["scores"])
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        counts = [j["scores"][name][str(k)] for k in range(1, 6)]
+        ax.bar(np.arange(1, 6) + (i - (len(names) - 1) / 2) * width, counts, width=width, label=name)
+    ax.set_xticks(range(1, 6))
+    ax.set_title(f"Judge scores ({j['verdicts']} verdicts, {j['pass_rate']:.0%} passed)")
+    ax.set_xlabel("score (1 = poor, 5 = excellent)")
+    ax.set_ylabel("verdicts")
+    if names:
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_coverage(cov: dict[str, Any], path: Path) -> str:
+    fig = _figure(12, 8)
+    for i, axis in enumerate(AXES):
+        ax = fig.add_subplot(2, 2, i + 1)
+        items = sorted(cov[axis]["values"].items(), key=lambda kv: -kv[1]["planned"])[:15]
+        names = [_clip(k, 40) for k, _ in items]
+        y = np.arange(len(items))
+        ax.barh(y - 0.2, [v["planned"] for _, v in items], height=0.4, label="planned")
+        ax.barh(y + 0.2, [v["accepted"] for _, v in items], height=0.4, label="accepted")
+        ax.set_yticks(y, names, fontsize=7)
+        ax.invert_yaxis()
+        shown = f" (top {len(items)} of {len(cov[axis]['values'])})" if len(cov[axis]["values"]) > len(items) else ""
+        ax.set_title(f"{axis}{shown}")
+        ax.set_xlabel("samples")
+        ax.set_ylabel(axis)
+        ax.legend(fontsize=7)
+    fig.suptitle("Coverage of the plan's axes")
+    return _save(fig, path)
+
+
+# the report ------------------------------------------------------------------------------------
+
+def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Write report.md, plots/*.png and the `report` section of stats.json into `out_dir`; returns the metrics.
+
+    `embedder` (auto, minilm, tfidf) picks the features for embedding diversity; default auto.
+    """
+    out_dir = Path(out_dir)
+    store, recipe = open_run(out_dir)
+    try:
+        task = task_for(recipe.task)
+        key = category_key(recipe)
+        rows = dataset_rows(store)
+        splits = stratified_splits([dict(r) for r in rows], key, recipe.output.splits, recipe.seed)
+        samples = store.samples()
+        slots = store.slots()
+        verdicts = store.verdicts()
+        noise = store.get("label_noise")
+        notes = store.get("filter_notes", [])
+    finally:
+        store.close()
+
+    def text_of(s: dict[str, Any]) -> str:
+        data = s["data"]
+        if "raw" in data and s["filter"] == "parse":
+            return data["raw"]
+        try:
+            return task.text_of(data)
+        except (KeyError, TypeError):
+            return json.dumps(data, ensure_ascii=False)
+
+    texts = [task.text_of(r) for r in rows]
+    labels = [r[key] for r in rows]
+    target = Counter()
+    for s in slots:
+        target[s["category"]] += s["quota"]
+    per_label = {c: {name: sum(1 for r in part if r[key] == c) for name, part in splits.items()} for c in target}
+    for c, counts in per_label.items():
+        counts["total"] = sum(counts.values())
+        counts["target"] = target[c]
+
+    kind = embed.resolve(embedder)
+    rng = random.Random(seed)
+    pick = sorted(rng.sample(range(len(texts)), SAMPLE_CAP)) if len(texts) > SAMPLE_CAP else list(range(len(texts)))
+    nd = recipe.filters.near_duplicates
+    metrics: dict[str, Any] = {
+        "recipe": recipe.name, "task": recipe.task, "category_field": key,
+        "counts": {"target": sum(target.values()), "accepted": len(rows), "per_label": per_label,
+                   "splits": {k: len(v) for k, v in splits.items()}},
+        "funnel": funnel(samples),
+        "rejections": rejection_reasons(samples, text_of),
+        "lengths": lengths(texts, labels),
+        "lexical": lexical(texts),
+        "semantic": semantic([texts[i] for i in pick], [labels[i] for i in pick], kind),
+        "minhash": minhash_duplicates(texts, nd.threshold, nd.num_perm, nd.ngram),
+        "judge": judge_summary(verdicts),
+        "coverage": coverage(slots, rows),
+        "label_noise": noise,
+        "filter_notes": notes,
+    }
+    eval_path = out_dir / "eval.json"
+    metrics["eval"] = json.loads(eval_path.read_text()) if eval_path.is_file() else None
+
+    plots_dir = out_dir / "plots"
+    rejected_texts = [text_of(s) for s in samples if s["status"] == "rejected" and s["filter"] != "parse"]
+    plots = {
+        "labels": plot_labels(per_label, list(splits), plots_dir / "labels.png"),
+        "funnel": plot_funnel(metrics["funnel"], plots_dir / "funnel.png"),
+        "lengths": plot_lengths(texts, rejected_texts, plots_dir / "lengths.png"),
+        "diversity": plot_diversity(metrics["semantic"], plots_dir / "diversity.png"),
+        "coverage": plot_coverage(metrics["coverage"], plots_dir / "coverage.png"),
+    }
+    if metrics["judge"]:
+        plots["judge"] = plot_judge(metrics["judge"], plots_dir / "judge.png")
+    metrics["plots"] = plots
+
+    (out_dir / "report.md").write_text(render_markdown(metrics, recipe), encoding="utf-8")
+    summary = {k: v for k, v in metrics.items() if k not in ("rejections",)}
+    summary["semantic"] = {k: v for k, v in metrics["semantic"].items() if k != "nearest_neighbour"}
+    stats_path = out_dir / "stats.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    stats["report"] = summary
+    stats_path.write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+    return metrics
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.1%}" if pct else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
+    c, f = m["counts"], m["funnel"]
+    out = [f"# Dataset report: {m['recipe']}", "",
+           f"{m['task']} · {c['accepted']} of {c['target']} samples accepted · {f['generated']} generated"
+           f" ({f['accepted'] / f['generated']:.0%} acceptance)" if f["generated"] else f"{m['task']} · no samples yet", ""]
+    for note in m["filter_notes"]:
+        out += [f"> note: {note}", ""]
+
+    out += ["## Counts per label and split", "", f"![labels]({m['plots']['labels']})", ""]
+    split_names = list(c["splits"])
+    out.append(_table([m["category_field"], *split_names, "total", "target"],
+                      [[k, *(v[s] for s in split_names), v["total"], v["target"]] for k, v in c["per_label"].items()]))
+
+    out += ["", "## Acceptance funnel", "",
+            f"Every sample in the run store: {f['generated']} generated = {f['accepted']} accepted + {f['rejected']} rejected"
+            f"{'' if f['adds_up'] else ' (does not add up: some rejected samples name no stage)'}.", "",
+            f"![funnel]({m['plots']['funnel']})", ""]
+    out.append(_table(["stage", "rejected", "remaining"],
+                      [["generated", "", f["generated"]]] + [[s["stage"], s["rejected"], s["remaining"]] for s in f["stages"]]
+                      + [["**accepted**", "", f"**{f['accepted']}**"]]))
+
+    out += ["", "## Rejection reasons", ""]
+    if not m["rejections"]:
+        out.append("No sample was rejected.")
+    for name, r in m["rejections"].items():
+        out += [f"### {name} ({r['count']})", ""]
+        for reason in r["reasons"]:
+            out.append(f"- {reason['count']} × {reason['reason']}")
+            for ex in reason["examples"]:
+                out.append(f"  - #{ex['sample_id']}: “{ex['text']}” — {ex['reason']}")
+        out.append("")
+
+    ln = m["lengths"]
+    out += ["## Lengths", "", f"![lengths]({m['plots']['lengths']})", "",
+            _table(["unit", "min", "mean", "median", "p90", "max"],
+                   [[u, *(ln[u].get(k, "–") for k in ("min", "mean", "median", "p90", "max"))] for u in ("chars", "words")]),
+            ""]
+
+    lx, sem, mh = m["lexical"], m["semantic"], m["minhash"]
+    out += ["## Diversity", "",
+            _table(["measure", "value", "what it means"], [
+                ["distinct-1", _fmt(lx["distinct_1"]), "unique words / all words (higher is more varied)"],
+                ["distinct-2", _fmt(lx["distinct_2"]), "unique word pairs / all word pairs"],
+                ["self-similarity (TF-IDF)", _fmt(lx["self_similarity_tfidf"]), "mean cosine between two samples' TF-IDF vectors (lower is more varied)"],
+                [f"embedding diversity ({sem['embedder']})", _fmt(sem["diversity"]), f"1 − mean pairwise cosine over {sem['n']} samples"],
+                [f"near-duplicate rate ({sem['embedder']})", _fmt(sem["near_duplicate_rate"], pct=True),
+                 f"samples whose nearest neighbour has cosine ≥ {sem['near_duplicate_cosine']}"],
+                ["near-duplicate rate (MinHash)", _fmt(mh["rate"], pct=True), f"samples with an earlier one at Jaccard ≥ {mh['threshold']}"],
+            ]), "", f"![diversity]({m['plots']['diversity']})", ""]
+    if sem["within_label_cosine"]:
+        out += [_table([m["category_field"], "mean cosine within"],
+                       [[k, _fmt(v)] for k, v in sorted(sem["within_label_cosine"].items(), key=lambda kv: -kv[1])]), ""]
+
+    out += ["## Judge", ""]
+    j = m["judge"]
+    if not j:
+        out += ["The judge was not enabled for this run (`judge: {enabled: true}` in the recipe turns it on).", ""]
+    else:
+        out += [f"{j['verdicts']} verdicts by {', '.join(j['judges'])}: {j['passed']} passed ({j['pass_rate']:.0%}),"
+                f" {j['unusable']} unusable."
+                + (f" Label agreement {j['label_agreement']:.0%}." if j["label_agreement"] is not None else ""), "",
+                f"![judge]({m['plots']['judge']})", ""]
+        if j["scores"]:
+            out += [_table(["score", *map(str, range(1, 6))],
+                           [[k, *(v[str(i)] for i in range(1, 6))] for k, v in j["scores"].items()]), ""]
+        if j["checks_true"]:
+            out += [", ".join(f"{k}: {v:.0%} yes" for k, v in j["checks_true"].items()), ""]
+        if j["failed_criteria"]:
+            out += ["Most common failing criteria: " + "; ".join(f"{k} ({v})" for k, v in j["failed_criteria"].items()), ""]
+
+    out += ["## Coverage of the plan", "", f"![coverage]({m['plots']['coverage']})", ""]
+    for axis, cov in m["coverage"].items():
+        n = len(cov["values"])
+        line = f"- {axis}: {n - len(cov['uncovered'])} of {n} planned values have accepted samples"
+        if cov["uncovered"]:
+            line += "; none for: " + "; ".join(_clip(v, 60) for v in cov["uncovered"][:10])
+        out.append(line)
+    out.append("")
+
+    noise = m["label_noise"]
+    out += ["## Label noise", ""]
+    if not noise:
+        out += ["Not checked (classification runs only; filters.label_noise.mode)." if recipe.task == "classification"
+                else "Not applicable: label noise is checked for classification runs.", ""]
+    elif noise.get("skipped"):
+        out += [f"Skipped: {noise['skipped']}.", ""]
+    else:
+        out += [f"A {noise['folds']}-fold cross-validated classifier ({noise['embedder']}) reached {noise['cv_accuracy']:.0%}"
+                f" accuracy; it confidently (≥ {noise['min_confidence']}) disagreed with {noise['flagged']} labels"
+                f" ({noise['mode']} mode, {noise['rejected']} rejected).", ""]
+        if noise["flags"]:
+            out += [_table(["sample", "text", "label", "classifier says", "probability"],
+                           [[f"#{x['sample_id']}", _clip(x["text"], 80), x["label"], x["predicted"], x["confidence"]]
+                            for x in noise["flags"][:20]]), ""]
+
+    ev = m["eval"]
+    out += ["## Train on synthetic, test on real", ""]
+    if not ev:
+        out += ["Not run yet: `synthwright eval OUT --real TEST.jsonl [--real-train TRAIN.jsonl]`.", ""]
+    else:
+        out += render_eval(ev)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_eval(ev: dict[str, Any]) -> list[str]:
+    rows = [["synthetic train → real test", ev["synthetic"]["train_size"], _fmt(ev["synthetic"]["accuracy"]),
+             _fmt(ev["synthetic"]["macro_f1"])]]
+    if ev.get("real"):
+        rows.append(["real train → real test (reference)", ev["real"]["train_size"], _fmt(ev["real"]["accuracy"]),
+                     _fmt(ev["real"]["macro_f1"])])
+    out = [f"Classifier: {ev['classifier']}. Real test set: {ev['test_size']} samples, {len(ev['test_labels'])} labels.", "",
+           _table(["trained on", "train size", "accuracy", "macro-F1"], rows), ""]
+    if ev.get("ratio"):
+        out += [f"Synthetic / real: accuracy {ev['ratio']['accuracy']:.2f}, macro-F1 {ev['ratio']['macro_f1']:.2f}.", ""]
+    d = ev.get("distance") or {}
+    if d:
+        out += [f"Real vs synthetic distance: classifier two-sample AUC {d['auc']:.3f} (0.5 = indistinguishable,"
+                f" 1.0 = fully separable), MMD² {d['mmd2']:.4f} (RBF kernel, {d['embedder']}).", ""]
+    for w in ev.get("warnings", []):
+        out += [f"> warning: {w}", ""]
+    return out

@@ -1,0 +1,84 @@
+"""Pattern checks on sample text: unfilled placeholders, refusals and meta-talk, leaked labels.
+
+Each check returns the offending snippet (truthy) or None, so that a filter can say why.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .pii import TOKENS
+
+_PLACEHOLDER = re.compile(
+    r"""\[[^\[\]\n]{0,40}\]                    # [Customer Name], [insert date], []
+      | \{\{?[^{}\n]{0,40}\}?\}              # {name}, {{ name }}
+      | <[A-Za-z][A-Za-z0-9_ .-]{0,30}>      # <NAME>, <date>
+      | (?<![A-Za-z])[Xx]{3,}(?![A-Za-z])    # XXX, xxxx, 1234-XXXX
+      | (?<![A-Za-z])[Xx]{2}[/.-][Xx0-9]{2}[/.-]  # XX/XX/2024
+      | \b(?:MM|DD)[/.-](?:MM|DD)[/.-](?:YYYY|YY)\b
+      | \blorem\s+ipsum\b
+      | _{3,}                                # fill-in blanks
+    """, re.X | re.I)
+
+# Said by a model about itself, never by the person whose message we want.
+_REFUSAL = re.compile(
+    r"""\bas\ an\ ai\b | \bas\ a\ (?:large\ )?language\ model\b | \bai\ language\ model\b
+      | \bi(?:'m|\ am)\ (?:just\ |only\ )?an\ ai\b | \bopenai\b
+      | \bi\ (?:cannot|can't|can\ not|won't|am\ unable\ to|'m\ unable\ to)\ (?:fulfil+|comply\ with)\ (?:this|that|your)\ request
+      | \bi\ (?:cannot|can't|can\ not|am\ unable\ to|'m\ unable\ to)\ (?:assist|help)\ with\ (?:this|that|your)\ request
+    """, re.X | re.I)
+
+# At the very start of the sample (after a dialogue's "user:"): the model talking about its output.
+_META_START = re.compile(
+    r"""^\s*(?:user:\s*)?(?:
+        (?:sure|certainly|of\ course|absolutely|okay|ok)\b[!,.]?\s*(?:here(?:'s|\ is|\ are)|below)
+      | here(?:'s|\ is|\ are)\s+(?:a|an|the|one|some|my|your)\s+(?:[\w-]+\s+){0,3}
+        (?:message|messages|example|examples|sample|samples|conversation|dialogue|version|rewrite)\b
+      | (?:message|example|sample|output|response|generated\ text)\s*\d*\s*:
+    )""", re.X | re.I)
+
+# A line that echoes the executor prompt (see prompts/*.jinja) or labels its parts.
+_ECHO_LINE = re.compile(
+    r"""^\s*(?:its\ purpose|purpose|situation|scenario|style|length|language|persona|category|label|intent|passage
+          |topic|question\ style|answer\ length|the\ user's\ goal|conversation\ goal|question|answer)\s*:""",
+    re.X | re.I | re.M)
+_ECHO_PHRASE = re.compile(
+    r"write\ one\ message\ that|put\ only\ the\ message|messages\ other\ people\ wrote|write\ something\ different"
+    r"|do\ not\ copy|without\ greetings\ to\ the\ reader|reply\ with\ one\ json\ object", re.X | re.I)
+
+
+def placeholder(text: str, allowed: frozenset[str] = frozenset(TOKENS.values())) -> str | None:
+    """An unfilled template slot; `allowed` are tokens we wrote ourselves (PII redaction)."""
+    for m in _PLACEHOLDER.finditer(text):
+        if m.group() not in allowed:
+            return m.group()
+    return None
+
+
+def refusal(text: str) -> str | None:
+    m = _REFUSAL.search(text)
+    return m.group() if m else None
+
+
+def meta_talk(text: str) -> str | None:
+    for pattern in (_META_START, _ECHO_LINE, _ECHO_PHRASE):
+        m = pattern.search(text)
+        if m:
+            return m.group().strip()
+    return None
+
+
+def label_pattern(label: str, mode: str) -> re.Pattern[str] | None:
+    """How a leaked `label` looks in text, or None when `mode` does not check this label.
+
+    identifier: the label verbatim, only for labels no person would write (lost_card, lost-card, lostCard);
+    words: also the label's words with spaces ("lost card") and single-word labels.
+    """
+    if mode == "off":
+        return None
+    words = [w for w in re.split(r"[_\-\s]+|(?<=[a-z])(?=[A-Z])", label) if w]
+    if mode == "identifier":
+        if len(words) < 2:
+            return None
+        return re.compile(rf"(?<![A-Za-z0-9]){re.escape(label)}(?![A-Za-z0-9])", re.I)
+    return re.compile(r"(?<![A-Za-z0-9])" + r"[\s_\-]*".join(map(re.escape, words)) + r"(?![A-Za-z0-9])", re.I)

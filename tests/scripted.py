@@ -1,0 +1,73 @@
+"""A scripted engine: the real Engine interface with outputs a test decides.
+
+Planner lists get numbered phrases; classification requests get the next text scripted for the
+category the prompt names; judge requests get `verdict(label, text)` from the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict, deque
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from synthwright.engines import ChatRequest, Engine, Generation, Sampling
+
+_CATEGORY = re.compile(r'or the word "([^"]+)"')
+_JUDGED_LABEL = re.compile(r'written to have the label "([^"]+)"')
+_JUDGED_TEXT = re.compile(r'Its text:\n"""\n(.*?)\n"""', re.S)
+
+
+class ScriptedEngine(Engine):
+    def __init__(self, texts: dict[str, list[str]] | None = None,
+                 verdict: Callable[[str, str], dict[str, Any] | None] | None = None, spec: str = "scripted"):
+        self.texts = {k: deque(v) for k, v in (texts or {}).items()}
+        self.verdict = verdict
+        self.spec = spec
+        self.batch_size = 4
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def generate(self, requests: list[ChatRequest], *, schema: type[BaseModel] | None = None,
+                 sampling: Sampling | None = None) -> list[Generation]:
+        return [self._one(r.messages[-1]["content"], schema) for r in requests]
+
+    def _one(self, prompt: str, schema: type[BaseModel] | None) -> Generation:
+        name = schema.__name__ if schema is not None else ""
+        self.calls[name] += 1
+        if name == "PhraseList":
+            k = schema.model_json_schema()["properties"]["items"]["minItems"]
+            obj: Any = {"items": [f"situation number {i + 1}" for i in range(k)]}
+        elif name == "GeneratedText":
+            queue = self.texts.get(_CATEGORY.search(prompt).group(1))
+            if not queue:
+                return Generation(text="", error="script exhausted", finish_reason="error")
+            obj = {"text": queue.popleft()}
+        elif name.endswith("Verdict"):
+            label = _JUDGED_LABEL.search(prompt)
+            text = _JUDGED_TEXT.search(prompt)
+            obj = self.verdict(label.group(1) if label else "", text.group(1) if text else prompt)
+            if obj is None:
+                return Generation(text='{"reason": "cut', error="output is not valid JSON", finish_reason="length")
+        else:
+            raise AssertionError(f"unexpected schema {name}")
+        text = json.dumps(obj)
+        return Generation(text=text, parsed=schema.model_validate(obj), prompt_tokens=len(prompt) // 4,
+                          completion_tokens=len(text) // 4, seconds=0.001)
+
+
+def recipe_dict(**overrides: Any) -> dict[str, Any]:
+    """A two-label classification recipe whose plan needs no model judgement (fixed personas, one scenario)."""
+    data: dict[str, Any] = {
+        "name": "scripted", "task": "classification", "description": "Messages to a bank's support chat.",
+        "categories": [{"name": "lost_card", "description": "The card was lost."},
+                       {"name": "refund", "description": "A refund has not arrived."}],
+        "count": {"per_category": 3},
+        "axes": {"personas": ["a student"], "scenarios_per_category": 1, "styles": ["casual"], "lengths": ["one sentence"]},
+        "budget": {"max_rounds": 1},
+        "output": {"formats": ["jsonl"], "splits": {"train": 1.0}},
+        "few_shot": 0,
+    }
+    data.update(overrides)
+    return data
