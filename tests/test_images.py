@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _modality_data import digits, one_thread
+from ._modality_data import digits, one_thread
 from PIL import Image
 
 from synthwright.errors import ConfigError

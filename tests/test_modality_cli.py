@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _modality_data import digits, mixed_table, one_thread
+from ._modality_data import digits, mixed_table, one_thread
 from typer.testing import CliRunner
 
 from synthwright.cli import app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _modality_data import digits, mixed_table, one_thread
+from ._modality_data import digits, mixed_table, one_thread
 
 from synthwright.modalities.image_data import ImageSet
 from synthwright.modalities.image_metrics import evaluate_images, frechet_distance

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _modality_data import mixed_table, one_thread
+from ._modality_data import mixed_table, one_thread
 
 from synthwright.errors import ConfigError
 from synthwright.modalities.tabular import fit_tabular, load_tabular, sample_tabular
