@@ -1,7 +1,7 @@
 """A scripted engine: the real Engine interface with outputs a test decides.
 
-Planner lists get numbered phrases; classification requests get the next text scripted for the
-category the prompt names; judge requests get `verdict(label, text)` from the test.
+Planner phrases get distinct plausible phrases; classification requests get the next text scripted
+for the category whose description (or name) the prompt names; judge requests get `verdict(label, text)` from the test.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from synthwright.engines import ChatRequest, Engine, Generation, Sampling
 
-_CATEGORY = re.compile(r'or the word "([^"]+)"')
+_CATEGORY = re.compile(r"about this: (.+)")
+_WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
 _JUDGED_LABEL = re.compile(r'written to have the label "([^"]+)"')
 _JUDGED_TEXT = re.compile(r'Its text:\n"""\n(.*?)\n"""', re.S)
 
@@ -36,11 +37,12 @@ class ScriptedEngine(Engine):
     def _one(self, prompt: str, schema: type[BaseModel] | None) -> Generation:
         name = schema.__name__ if schema is not None else ""
         self.calls[name] += 1
-        if name == "PhraseList":
-            k = schema.model_json_schema()["properties"]["items"]["minItems"]
-            obj: Any = {"items": [f"situation number {i + 1}" for i in range(k)]}
+        if name == "Phrase":
+            field = next(iter(schema.model_fields))
+            obj: Any = {field: f"a {field} called {_WORDS[self.calls[name] % len(_WORDS)]}"}
         elif name == "GeneratedText":
-            queue = self.texts.get(_CATEGORY.search(prompt).group(1))
+            about = _CATEGORY.search(prompt).group(1).strip()
+            queue = self.texts.get(CATEGORY_BY_DESCRIPTION.get(about, about))
             if not queue:
                 return Generation(text="", error="script exhausted", finish_reason="error")
             obj = {"text": queue.popleft()}
@@ -55,6 +57,9 @@ class ScriptedEngine(Engine):
         text = json.dumps(obj)
         return Generation(text=text, parsed=schema.model_validate(obj), prompt_tokens=len(prompt) // 4,
                           completion_tokens=len(text) // 4, seconds=0.001)
+
+
+CATEGORY_BY_DESCRIPTION = {"The card was lost.": "lost_card", "A refund has not arrived.": "refund"}
 
 
 def recipe_dict(**overrides: Any) -> dict[str, Any]:
