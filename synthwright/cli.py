@@ -54,6 +54,10 @@ def _quiet_libraries() -> None:
     for name, value in (("TOKENIZERS_PARALLELISM", "false"), ("TQDM_DISABLE", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
                         ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1")):
         os.environ.setdefault(name, value)
+    if "datasets" in sys.modules:  # already imported (the Python API, tests): env vars come too late
+        sys.modules["datasets"].disable_progress_bars()
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:

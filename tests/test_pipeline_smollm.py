@@ -19,7 +19,7 @@ def test_small_real_run(tmp_path):
     result = synthwright.run(recipe, out=tmp_path / "run")
     stats = result.stats
     assert stats["target"] == 9
-    assert stats["accepted"] >= 7  # a 135M teacher may leave a slot short; the run says so honestly
+    assert stats["accepted"] >= 6  # a 135M teacher may leave slots short after the filters; the run says so honestly
     assert stats["accepted"] + stats["shortfall"] == 9
     rows = [r for name in result.dataset for r in result.dataset[name]]
     assert {r["label"] for r in rows} <= {c.name for c in recipe.categories}

@@ -59,8 +59,11 @@ def test_push_creates_the_repo_and_uploads_the_export_in_one_commit(hub, run_dir
     commit = hub.commits[0]
     assert commit["repo"] == "alice/tiny-intents" and commit["revision"] == "main"
     files = commit["files"]
-    assert {"README.md", "recipe.yaml", "plan.json", "stats.json", "LICENSE", "data/train-00000-of-00001.parquet",
-            "data/validation-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"} == set(files)
+    required = {"README.md", "recipe.yaml", "plan.json", "stats.json", "LICENSE", "data/train-00000-of-00001.parquet",
+                "data/validation-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"}
+    assert required <= set(files)
+    extra = set(files) - required  # the run's report, which every run now writes
+    assert all(f == "report.md" or (f.startswith("plots/") and f.endswith(".png")) for f in extra), extra
     train = pq.read_table(io.BytesIO(files["data/train-00000-of-00001.parquet"]))
     assert train.num_rows > 0 and {"text", "label", "sample_id"} <= set(train.column_names)
     card = DatasetCard(files["README.md"].decode())
@@ -70,10 +73,10 @@ def test_push_creates_the_repo_and_uploads_the_export_in_one_commit(hub, run_dir
     paths = [(r["method"], r["path"]) for r in hub.requests]
     assert ("POST", "/api/datasets/alice/tiny-intents/preupload/main") in paths
     assert ("POST", "/datasets/alice/tiny-intents.git/info/lfs/objects/batch") in paths
-    assert sum(method == "PUT" for method, _ in paths) == 3
+    assert sum(method == "PUT" for method, _ in paths) == sum(f.endswith((".parquet", ".png")) for f in files)  # LFS uploads
     assert all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in hub.requests
                if not r["path"].startswith("/lfs-upload/"))
-    assert "pushed 8 files" in said(result) and "/datasets/alice/tiny-intents" in said(result)
+    assert f"pushed {len(files)} files" in said(result) and "/datasets/alice/tiny-intents" in said(result)
 
 
 def test_pushing_again_updates_in_place_and_removes_stale_shards(hub, run_dir, tmp_path):
