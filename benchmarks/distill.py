@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--validity-prompts", type=int, default=36, help="Fresh prompts for the unconstrained check.")
     parser.add_argument("--validity-tokens", type=int, default=96, help="max_new_tokens of the unconstrained check.")
+    parser.add_argument("--replay", type=int, default=32, help="Teacher requests replayed to time both engines alike.")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (on busy shared cores 1 is often fastest).")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-distill"))
     args = parser.parse_args()
@@ -91,7 +92,10 @@ def main() -> None:
     validity = unconstrained_validity(out / "teacher", recipe, args.student, str(student_dir), args.validity_prompts,
                                       args.validity_tokens)
 
-    console.print("[bold]5. compare[/]")
+    console.print("[bold]5. speed on the same requests[/] (teacher, student, student without constraints; best of 2)")
+    speed = replay_speed(out / "teacher", recipe, args.teacher, str(student_dir), args.replay)
+
+    console.print("[bold]6. compare[/]")
     from synthwright.finetune import compare_runs
 
     report = compare_runs(out / "teacher", out / "student-run", out=out / "compare")
@@ -99,7 +103,7 @@ def main() -> None:
     result = {"args": vars(args), "threads": torch.get_num_threads(), "timings": timings,
               "distill": {k: metrics[k] for k in ("initial_val_loss", "best_val_loss", "steps", "train_seconds",
                                                   "train_examples", "val_examples")},
-              "validity": validity, "compare": report.data,
+              "validity": validity, "replay_speed": speed, "compare": report.data,
               "teacher_stats": teacher.stats, "student_stats": student.stats}
     (out / "benchmark.json").write_text(json.dumps(result, indent=2, default=str))
     console.print(report.markdown_table())
@@ -107,6 +111,8 @@ def main() -> None:
                   f" base {validity['base']:.0%}, student {validity['student']:.0%}")
     console.print(f"distill: {metrics['steps']} steps in {metrics['train_seconds']:.0f} s, validation loss"
                   f" {metrics['initial_val_loss']:.3f} → {metrics['best_val_loss']:.3f}")
+    console.print(f"same {speed['requests']} requests, completion tokens/s (best of 2): " + ", ".join(
+        f"{k} {v['tokens_per_second']:.1f}" for k, v in speed["engines"].items()))
     console.print({k: round(v, 1) for k, v in timings.items()})
     console.print(f"report: {out / 'compare' / 'compare.md'} · all numbers: {out / 'benchmark.json'}")
 
@@ -158,6 +164,38 @@ def unconstrained_validity(teacher_run: Path, recipe, base: str, student: str, n
         rates[f"{name}_examples"] = [g.text[:160] for g in v.generations[:3]]
         engine.close()
     return rates
+
+
+def replay_speed(teacher_run: Path, recipe, teacher: str, student: str, n: int) -> dict:
+    """The first `n` requests of the teacher run through each engine, alternating, best of two rounds.
+
+    Runs made minutes apart on shared cores see different loads; back-to-back replays compare like with like.
+    """
+    from synthwright.engines import ChatRequest, load_engine
+    from synthwright.store import RunStore
+    from synthwright.tasks import task_for
+
+    store = RunStore(teacher_run / "run.sqlite")
+    rows = store.db.execute("SELECT request FROM calls ORDER BY call_id LIMIT ?", (n,)).fetchall()
+    store.close()
+    requests = [ChatRequest.model_validate(json.loads(r[0])) for r in rows]
+    schema = task_for(recipe.task).schema(recipe)
+    engines = {"teacher": load_engine(teacher, **recipe.teacher.options), "student": load_engine(student, **recipe.teacher.options)}
+    runs = [("teacher", "teacher", schema), ("student", "student", schema), ("student, unconstrained", "student", None)]
+    best: dict[str, dict] = {}
+    for _ in range(2):
+        for name, engine, sch in runs:
+            started = time.perf_counter()
+            gens = engines[engine].generate(requests, schema=sch, sampling=recipe.sampling)
+            seconds = time.perf_counter() - started
+            tokens = sum(g.completion_tokens for g in gens)
+            valid = sum(g.parsed is not None for g in gens) if sch is not None else None
+            if name not in best or tokens / seconds > best[name]["tokens_per_second"]:
+                best[name] = {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": tokens / seconds,
+                              "valid": valid}
+    for engine in engines.values():
+        engine.close()
+    return {"requests": len(requests), "engines": best}
 
 
 if __name__ == "__main__":

@@ -386,9 +386,9 @@ def write_plots(report: CompareReport, out_dir: Path) -> list[Path]:
         ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
         ax.set_title(title)
         ax.set_ylabel(ylabel)
-        if ylim:
-            ax.set_ylim(*ylim)
-        ax.legend(fontsize=8)
+        top = ylim[1] if ylim else max([v for v in va + vb] + [1e-9])
+        ax.set_ylim(ylim[0] if ylim else 0, top * 1.3)  # head room for the legend above the bars
+        ax.legend(fontsize=8, loc="upper center", ncol=2, frameon=False)
         fig.tight_layout()
         path = out_dir / f"{name}.png"
         fig.savefig(path, dpi=110)
@@ -402,15 +402,15 @@ def write_plots(report: CompareReport, out_dir: Path) -> list[Path]:
         metrics.append("judge pass rate")
         a.append(t["judge"]["pass_rate"])
         b.append(s["judge"]["pass_rate"])
-    bars("acceptance", "Share of generations accepted", "share of generations", metrics, a, b, (0, 1.05))
+    bars("acceptance", "Share of generations accepted", "share of generations", metrics, a, b, (0, 1.0))
     cats = sorted(set(t["per_category"]) | set(s["per_category"]))
     bars("per_category", "Acceptance rate per category", "accepted / generations", cats,
          [t["per_category"].get(c, {}).get("acceptance_rate") for c in cats],
-         [s["per_category"].get(c, {}).get("acceptance_rate") for c in cats], (0, 1.05), rotate=True)
+         [s["per_category"].get(c, {}).get("acceptance_rate") for c in cats], (0, 1.0), rotate=True)
     keys = [("distinct_1", "distinct-1"), ("distinct_2", "distinct-2"), ("self_similarity", "self-similarity")]
     bars("diversity", f"Diversity of accepted samples (first {t['diversity']['texts']} of each run)", "value (0-1)",
          [label for _, label in keys], [t["diversity"][k] for k, _ in keys], [s["diversity"][k] for k, _ in keys],
-         (0, 1.05))
+         (0, 1.0))
     bars("cost_speed", "Generation speed", "completion tokens per second", ["tokens / s"],
          [t["cost"]["tokens_per_second"]], [s["cost"]["tokens_per_second"]])
     bars("cost_per_1000", "Generation time per 1,000 accepted samples", "seconds", ["seconds / 1,000 accepted"],
@@ -419,9 +419,9 @@ def write_plots(report: CompareReport, out_dir: Path) -> list[Path]:
         names = sorted(set(t["judge"]["scores"]) & set(s["judge"]["scores"]))
         if names:
             bars("judge", "Judge scores (mean)", "score (1-5)", names, [t["judge"]["scores"][n] for n in names],
-                 [s["judge"]["scores"][n] for n in names], (0, 5.2))
+                 [s["judge"]["scores"][n] for n in names], (0, 5.0))
     if t.get("tstr") and s.get("tstr"):
         bars("tstr", f"Train on synthetic, test on {t['tstr']['test_samples']} real rows", "score (0-1)",
              ["accuracy", "macro-F1"], [t["tstr"]["accuracy"], t["tstr"]["macro_f1"]],
-             [s["tstr"]["accuracy"], s["tstr"]["macro_f1"]], (0, 1.05))
+             [s["tstr"]["accuracy"], s["tstr"]["macro_f1"]], (0, 1.0))
     return paths

@@ -268,10 +268,10 @@ def train_adapter(engine: Any, train_rows: list[dict], val_rows: list[dict], cfg
     total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
     eval_steps = cfg.eval_steps or max(1, min(steps_per_epoch, math.ceil(total_steps / 10)))
     on_cpu = engine.device == "cpu"
-    with warnings.catch_warnings():  # trl sets the field that transformers renamed; nothing for a user to change
+    with warnings.catch_warnings():  # trl and peft use names transformers renamed; nothing a user can change
         warnings.filterwarnings("ignore", message=".*(gradient|activation)_checkpointing.*", category=FutureWarning)
         args = _sft_config(SFTConfig, workdir, cfg, eval_steps, on_cpu, qlora)
-    return _train(args, model, engine, train_rows, val_rows, lora, cfg, targets, model_type, workdir, progress)
+        return _train(args, model, engine, train_rows, val_rows, lora, cfg, targets, model_type, workdir, progress)
 
 
 def _sft_config(SFTConfig: Any, workdir: Path, cfg: DistillConfig, eval_steps: int, on_cpu: bool, qlora: bool) -> Any:
@@ -316,9 +316,7 @@ def _train(args: Any, model: Any, engine: Any, train_rows: list[dict], val_rows:
         raise
     trainer.remove_callback(PrinterCallback)  # our own progress, or silence; never raw log dicts
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(gradient|activation)_checkpointing.*", category=FutureWarning)
-        trainer.train()
+    trainer.train()
     seconds = time.perf_counter() - started
     keep.restore(trainer.model)
     shutil.rmtree(workdir / ".trainer", ignore_errors=True)
