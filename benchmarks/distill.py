@@ -111,8 +111,8 @@ def main() -> None:
                   f" base {validity['base']:.0%}, student {validity['student']:.0%}")
     console.print(f"distill: {metrics['steps']} steps in {metrics['train_seconds']:.0f} s, validation loss"
                   f" {metrics['initial_val_loss']:.3f} → {metrics['best_val_loss']:.3f}")
-    console.print(f"same {speed['requests']} requests, completion tokens/s (best of 2): " + ", ".join(
-        f"{k} {v['tokens_per_second']:.1f}" for k, v in speed["engines"].items()))
+    console.print(f"same {speed['requests']} requests, best of 2: " + ", ".join(
+        f"{k} {v['tokens_per_second']:.1f} tok/s, {v['seconds']:.1f} s" for k, v in speed["engines"].items()))
     console.print({k: round(v, 1) for k, v in timings.items()})
     console.print(f"report: {out / 'compare' / 'compare.md'} · all numbers: {out / 'benchmark.json'}")
 

@@ -74,8 +74,14 @@ class RichProgress(TrainerCallback):
         if "loss" in logs:
             self.train_loss = f"{float(logs['loss']):.3f}"
         if "eval_loss" in logs:
-            self.val_loss = f"{float(logs['eval_loss']):.3f}"
-            self.best = min(self.best, float(logs["eval_loss"]))
+            loss = float(logs["eval_loss"])
+            self.val_loss = f"{loss:.3f}"
+            better = loss < self.best
+            self.best = min(self.best, loss)
+            # One line per evaluation as well, so a log file (no live bar) still shows the curve.
+            self._progress.console.print(f"[dim]step {state.global_step}/{state.max_steps} · train loss {self.train_loss}"
+                                         f" · val loss {self.val_loss}{' (best)' if better else ''}[/]",
+                                         highlight=False)
         self._progress.update(self._task, train=self.train_loss, val=self.val_loss,
                               best=f"{self.best:.3f}" if self.best < math.inf else "-")
 
