@@ -24,7 +24,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def student_run(student, distill_base, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("student-run") / "run"
     with one_thread():
-        synthwright.run(teacher_recipe(distill_base, count={"per_category": 15}), teacher=str(student.out_dir), out=out)
+        synthwright.run(teacher_recipe(distill_base, count={"per_category": 8}), teacher=str(student.out_dir), out=out)
     return out
 
 

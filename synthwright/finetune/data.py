@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..output import stratified_splits
 from ..store import RunStore
 
 
@@ -77,13 +77,28 @@ def read_teacher_run(run_dir: str | Path) -> TeacherRun:
 
 
 def split(examples: list[Example], val_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Hold out `val_fraction` of each category (largest remainder); at least one example on each side."""
-    rows = [{"sample_id": e.sample_id, "category": e.category, "example": e} for e in examples]
-    parts = stratified_splits(rows, "category", {"train": 1.0 - val_fraction, "validation": val_fraction}, seed)
-    train = [r["example"] for r in parts["train"]]
-    val = [r["example"] for r in parts["validation"]]
-    if not val:  # every category too small for a share of its own
-        val, train = train[-1:], train[:-1]
-    if not train:
-        train, val = val[:1], val[1:]
-    return train, val
+    """Hold out round(val_fraction x total) examples (at least one), spread over categories in proportion.
+
+    Each category gives its whole share first; the rest go to the categories with the largest remainders,
+    so a run with 2-3 samples in each of many categories still gets a validation set of the asked size.
+    A category keeps at least one training example while others can give.
+    """
+    by_cat: dict[str, list[Example]] = {}
+    for e in examples:
+        by_cat.setdefault(e.category, []).append(e)
+    rng = random.Random(seed)
+    for cat in sorted(by_cat):
+        rng.shuffle(by_cat[cat])
+    want = min(len(examples) - 1, max(1, round(val_fraction * len(examples))))
+    exact = {c: val_fraction * len(items) for c, items in by_cat.items()}
+    take = {c: min(int(exact[c]), len(by_cat[c]) - 1) for c in by_cat}
+    order = sorted(by_cat, key=lambda c: (exact[c] - take[c], len(by_cat[c]), c), reverse=True)
+    for keep_one in (True, False):  # first never empty a category's training share, then only if unavoidable
+        for c in order * len(examples):
+            if sum(take.values()) >= want:
+                break
+            if take[c] < len(by_cat[c]) - (1 if keep_one else 0):
+                take[c] += 1
+    val = [e for c in by_cat for e in by_cat[c][:take[c]]]
+    train = [e for c in by_cat for e in by_cat[c][take[c]:]]
+    return sorted(train, key=lambda e: e.sample_id), sorted(val, key=lambda e: e.sample_id)

@@ -83,7 +83,8 @@ def distill(
         check_left_out(data, run, base_ref)
         train, val = split(data.kept, cfg.val_fraction, cfg.seed)
         by_id = {e.sample_id: r for e, r in zip(data.kept, data.rows)}
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent if out_dir.parent.exists() else None))
+        out_dir.parent.mkdir(parents=True, exist_ok=True)  # staging lives beside out, so the final rename is atomic
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
         try:
             trained = train_adapter(engine, [by_id[e.sample_id] for e in train], [by_id[e.sample_id] for e in val],
                                     cfg, model_type, qlora, staging, progress)
@@ -112,8 +113,7 @@ def distill(
         if merge:
             write_merged(staging, cfg)
         if out_dir.exists():
-            shutil.rmtree(out_dir)  # check_out_dir allowed this: a previous student, with --overwrite
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(out_dir)  # check_out_dir allowed this: empty, or a previous student with --overwrite
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
