@@ -67,7 +67,7 @@ def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], m
         f"- recipe: `{teacher['recipe']}` ({teacher['task']})",
         f"- teacher engine: {engines}",
         f"- accepted samples: {samples['accepted']}; trained on {samples['train']}, validated on"
-        f" {samples['validation']} (held out per category); left out: {left_out}",
+        f" {samples['validation']} (held out, spread over the categories); left out: {left_out}",
         "- input: the exact chat messages the executor sent for the sample's slot; target: the JSON the teacher"
         " wrote. The loss is on the target tokens only.",
         "",
