@@ -268,6 +268,76 @@ def eval_command(
     console.print(f"[green]written[/]: {out}/eval.json, {out}/report.md")
 
 
+@app.command()
+@cli_command
+def distill(
+    run_dir: str = typer.Argument(..., help="Teacher run directory (the --out of `synthwright run`)."),
+    student: str = typer.Option("default", "--student", help="Base model of the student: default, a model directory, a .gguf file or hf:ORG/NAME."),
+    out: Optional[str] = typer.Option(None, "--out", help="Student folder to write (default: RUN_DIR/student)."),
+    config: Optional[str] = typer.Option(None, "--config", help="YAML file of DistillConfig fields; flags override it."),
+    rank: Optional[int] = typer.Option(None, "--rank", help="LoRA rank (default 16)."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="LoRA alpha (default 32)."),
+    target_modules: Optional[str] = typer.Option(None, "--target-modules", help="Comma-separated module names, or 'auto' (default)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 5e-4)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training set (default 3)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps; overrides --epochs."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Examples per step (default 8)."),
+    val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="Share held out for validation (default 0.1)."),
+    eval_steps: Optional[int] = typer.Option(None, "--eval-steps", help="Evaluate every N steps (default: about 10 evaluations)."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping: evaluations without a better validation loss (0 = off; default 3)."),
+    qlora: Optional[bool] = typer.Option(None, "--qlora/--no-qlora", help="Force 4-bit QLoRA (needs CUDA + bitsandbytes) or turn it off; default: on when CUDA is present."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Base dtype: auto (default), float32, bfloat16, float16."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the split and training (default 0)."),
+    merge: bool = typer.Option(False, "--merge", help="Also write merged full weights to OUT/merged (a plain model folder)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a student already in OUT."),
+) -> None:
+    """Train a LoRA student on a teacher run's accepted samples; the student folder is an engine spec."""
+    from .finetune.config import load_distill_config
+    from .finetune.distiller import distill as run_distill
+
+    modules = None
+    if target_modules is not None:
+        modules = "auto" if target_modules.strip() == "auto" else [m.strip() for m in target_modules.split(",") if m.strip()]
+    cfg = load_distill_config(
+        config, rank=rank, alpha=alpha, target_modules=modules, learning_rate=learning_rate, epochs=epochs,
+        max_steps=max_steps, batch_size=batch_size, val_fraction=val_fraction, eval_steps=eval_steps,
+        patience=patience, qlora=None if qlora is None else ("on" if qlora else "off"), device=device, dtype=dtype,
+        seed=seed)
+    result = run_distill(run_dir, student, out, cfg, merge=merge, overwrite=overwrite, progress=True)
+    m = result.metrics
+    Console().print(
+        f"[green]student written[/] to {result.out_dir} · {m['train_examples']} train / {m['val_examples']} validation"
+        f" samples · {m['steps']} steps{' (stopped early)' if m['stopped_early'] else ''} · validation loss"
+        f" {m['initial_val_loss']:.3f} → {m['best_val_loss']:.3f} (best, step {m['best_step']})", highlight=False, soft_wrap=True)
+    left = {k: v for k, v in m["left_out"].items() if v}
+    if left:
+        err.print(f"[yellow]note:[/] left out of training: {', '.join(f'{k} {v}' for k, v in left.items())}", highlight=False)
+    if result.merged_dir:
+        Console().print(f"merged model: {result.merged_dir}", highlight=False, soft_wrap=True)
+    Console().print(f"use it: synthwright run RECIPE --teacher {result.out_dir} --out STUDENT_RUN", highlight=False,
+                    soft_wrap=True)
+
+
+@app.command()
+@cli_command
+def compare(
+    teacher_run: str = typer.Argument(..., help="The teacher's run directory."),
+    student_run: str = typer.Argument(..., help="The student's run directory (same recipe, --teacher STUDENT_DIR)."),
+    real: Optional[str] = typer.Option(None, "--real", help="Real labelled test set (JSONL with text and label) for train-on-synthetic, test-on-real."),
+    out: Optional[str] = typer.Option(None, "--out", help="Report folder (default: STUDENT_RUN/compare)."),
+) -> None:
+    """Compare a teacher run and a student run: acceptance, judge, diversity, TSTR and cost, side by side."""
+    from .finetune.compare import compare_runs
+
+    report = compare_runs(teacher_run, student_run, real=real, out=out)
+    Console().print(report.markdown_table(), highlight=False, soft_wrap=True)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    Console().print(f"[green]wrote[/] {report.out_dir / 'compare.md'}, compare.json and {len(report.plots)} plots",
+                    highlight=False, soft_wrap=True)
+
+
 from .modalities.cli import image_app, tabular_app  # noqa: E402
 
 app.add_typer(tabular_app, name="tabular")

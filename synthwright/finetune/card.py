@@ -1,0 +1,110 @@
+"""The student's model card (README.md): what it is, what it was trained on, how well, how to use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..engines.model_source import DEFAULT_HUB_ID
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], metrics: dict[str, Any]) -> Path:
+    teacher = manifest["teacher"]
+    samples = manifest["samples"]
+    hub_base = DEFAULT_HUB_ID if manifest["base"] == "default" else (
+        manifest["base"][3:] if manifest["base"].startswith("hf:") else None)
+    front = ["---", "library_name: peft", "pipeline_tag: text-generation",
+             "tags: [synthwright, distillation, lora, synthetic-data]"]
+    if hub_base:
+        front.append(f"base_model: {hub_base}")
+    front.append("---")
+    left_out = ", ".join(f"{k} {v}" for k, v in samples["left_out"].items() if v) or "none"
+    engines = ", ".join(f"`{e}`" for e in teacher["engines"]) or "-"
+    merged = ("`merged/` holds the base with the adapter merged in: a plain model folder, usable as an engine spec"
+              " or with `AutoModelForCausalLM.from_pretrained`." if manifest.get("merged") else
+              "No merged copy was written (run `synthwright distill … --merge` for one).")
+    rows = [
+        ("LoRA rank / alpha / dropout", f"{config['rank']} / {config['alpha']} / {config['dropout']}"),
+        ("target modules", ", ".join(config["target_modules"]) if isinstance(config["target_modules"], list)
+         else config["target_modules"]),
+        ("learning rate / schedule", f"{config['learning_rate']} / {config['lr_scheduler']}"),
+        ("batch size × accumulation", f"{config['batch_size']} × {config['gradient_accumulation_steps']}"),
+        ("epochs / max steps", f"{config['epochs']} / {config['max_steps'] or '-'}"),
+        ("QLoRA (4-bit base)", config["qlora"]),
+        ("device / base dtype", f"{config['device']} / {config['dtype']}"),
+        ("early stopping patience", config["patience"]),
+    ]
+    result = [
+        ("steps (planned)", f"{metrics['steps']} ({metrics['planned_steps']})"),
+        ("stopped early", metrics["stopped_early"]),
+        ("validation loss before training", _fmt(metrics["initial_val_loss"])),
+        ("best validation loss (kept)", f"{_fmt(metrics['best_val_loss'])} at step {metrics['best_step']}"),
+        ("last train loss", _fmt(metrics["final_train_loss"])),
+        ("trainable / total parameters", f"{metrics['trainable_params']:,} / {metrics['total_params']:,}"),
+        ("training time", f"{metrics['train_seconds']} s"),
+    ]
+    schema = manifest.get("schema")
+    lines = front + [
+        "",
+        f"# Student of `{teacher['recipe']}`",
+        "",
+        f"A LoRA adapter on `{manifest['base']}` ({manifest['base_model']}, {manifest['model_type']}) trained by"
+        " `synthwright distill` to write what the teacher wrote: given the executor prompt of a plan slot, it"
+        " answers with the JSON object of the generation schema, without constrained decoding.",
+        "",
+        "## Training data",
+        "",
+        f"- teacher run: `{teacher['run']}`",
+        f"- recipe: `{teacher['recipe']}` ({teacher['task']})",
+        f"- teacher engine: {engines}",
+        f"- accepted samples: {samples['accepted']}; trained on {samples['train']}, validated on"
+        f" {samples['validation']} (held out, spread over the categories); left out: {left_out}",
+        "- input: the exact chat messages the executor sent for the sample's slot; target: the JSON the teacher"
+        " wrote. The loss is on the target tokens only.",
+        "",
+        "## Training",
+        "",
+        "| setting | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows],
+        "",
+        "| result | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in result],
+        "",
+        "## Use",
+        "",
+        "This folder (STUDENT_DIR below) is an engine spec: the transformers engine loads the base and applies the adapter.",
+        "",
+        "```",
+        f"synthwright run RECIPE.yaml --teacher STUDENT_DIR --out STUDENT_RUN   # RECIPE: the recipe of `{teacher['recipe']}`",
+        f"synthwright compare {teacher['run']} STUDENT_RUN",
+        "```",
+        "",
+        merged,
+        "",
+        "## Files",
+        "",
+        "- `adapter_config.json`, `adapter_model.safetensors`: the LoRA adapter; `base_model_name_or_path` is the"
+        " engine spec of the base",
+        "- tokenizer files and `chat_template.jinja`: the base's tokenizer and chat template the student was trained with",
+        "- `distill_config.json`: the resolved training config; `metrics.json`: losses per step",
+        "- `student.json`: provenance (teacher run, sample ids of each split, the generation schema)",
+        "",
+        "## Limitations",
+        "",
+        "- The student imitates one teacher run: its categories, prompts and schema. Other recipes need their own run.",
+        "- Without constrained decoding some outputs may still fail to parse; the pipeline rejects those"
+        " (filter `parse`), so keep constrained decoding on when the engine supports it.",
+        "- Quality is bounded by the teacher's samples; compare the runs with `synthwright compare`.",
+    ]
+    if schema:
+        lines += ["", "## Generation schema", "", "```json", json.dumps(schema, indent=2), "```"]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,104 @@
+"""The supervised set of a teacher run: each accepted sample's exact executor prompt → the JSON the teacher wrote."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..store import RunStore
+
+
+@dataclass
+class Example:
+    """One training pair. `messages` is the call's chat request; `target` the raw response text (schema JSON)."""
+
+    sample_id: int
+    slot_id: str
+    category: str
+    messages: list[dict[str, str]]
+    target: str
+
+
+@dataclass
+class TeacherRun:
+    """What the student learns from, and what its model card says about it."""
+
+    path: Path
+    recipe: dict[str, Any]
+    examples: list[Example]
+    teachers: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.recipe.get("name", self.path.name)
+
+    @property
+    def task(self) -> str:
+        return self.recipe.get("task", "classification")
+
+
+def open_run(run_dir: str | Path) -> RunStore:
+    """The store of a finished run, or a ConfigError naming the folder (never creates a store)."""
+    path = Path(run_dir)
+    if not (path / "run.sqlite").is_file():
+        what = "does not exist" if not path.exists() else "holds no run (no run.sqlite)"
+        raise ConfigError(f"Run directory '{run_dir}' {what}; pass the --out folder of a `synthwright run`.")
+    return RunStore(path / "run.sqlite")
+
+
+def read_teacher_run(run_dir: str | Path) -> TeacherRun:
+    """Every accepted sample with the request that produced it, in acceptance order."""
+    store = open_run(run_dir)
+    try:
+        recipe = store.get("recipe") or {}
+        rows = store.db.execute(
+            "SELECT s.sample_id, s.slot_id, s.category, c.request, c.response, c.engine FROM samples s"
+            " JOIN calls c USING (call_id) WHERE s.status = 'accepted' ORDER BY s.sample_id").fetchall()
+    finally:
+        store.close()
+    examples, teachers = [], []
+    for sample_id, slot_id, category, request, response, engine in rows:
+        examples.append(Example(sample_id=sample_id, slot_id=slot_id, category=category,
+                                messages=json.loads(request)["messages"], target=response.strip()))
+        spec = json.loads(engine).get("spec", "")
+        if spec not in teachers:
+            teachers.append(spec)
+    if not examples:
+        raise ConfigError(f"Run '{run_dir}' has no accepted samples to learn from; run `synthwright run` on it until"
+                          " it accepts some (at least 2: one to train on, one to validate).")
+    if len(examples) < 2:
+        raise ConfigError(f"Run '{run_dir}' has only 1 accepted sample; distilling needs at least 2 (one to train on,"
+                          " one to validate), so generate more with `synthwright run`.")
+    return TeacherRun(path=Path(run_dir).resolve(), recipe=recipe, examples=examples, teachers=teachers)
+
+
+def split(examples: list[Example], val_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out round(val_fraction x total) examples (at least one), spread over categories in proportion.
+
+    Each category gives its whole share first; the rest go to the categories with the largest remainders,
+    so a run with 2-3 samples in each of many categories still gets a validation set of the asked size.
+    A category keeps at least one training example while others can give.
+    """
+    by_cat: dict[str, list[Example]] = {}
+    for e in examples:
+        by_cat.setdefault(e.category, []).append(e)
+    rng = random.Random(seed)
+    for cat in sorted(by_cat):
+        rng.shuffle(by_cat[cat])
+    want = min(len(examples) - 1, max(1, round(val_fraction * len(examples))))
+    exact = {c: val_fraction * len(items) for c, items in by_cat.items()}
+    take = {c: min(int(exact[c]), len(by_cat[c]) - 1) for c in by_cat}
+    order = sorted(by_cat, key=lambda c: (exact[c] - take[c], len(by_cat[c]), c), reverse=True)
+    for keep_one in (True, False):  # first never empty a category's training share, then only if unavoidable
+        for c in order * len(examples):
+            if sum(take.values()) >= want:
+                break
+            if take[c] < len(by_cat[c]) - (1 if keep_one else 0):
+                take[c] += 1
+    val = [e for c in by_cat for e in by_cat[c][:take[c]]]
+    train = [e for c in by_cat for e in by_cat[c][take[c]:]]
+    return sorted(train, key=lambda e: e.sample_id), sorted(val, key=lambda e: e.sample_id)

@@ -1,0 +1,124 @@
+"""`compare`: teacher and student runs side by side, from the stores alone."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import synthwright
+from synthwright.cli import app
+from synthwright.errors import ConfigError
+from synthwright.finetune import compare_runs
+from synthwright.finetune.compare import distinct_n, self_similarity
+from synthwright.store import RunStore
+
+from .distill_helpers import distill_base, one_thread, student, teacher_recipe, teacher_run  # noqa: F401 (fixtures)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def student_run(student, distill_base, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student-run") / "run"
+    with one_thread():
+        synthwright.run(teacher_recipe(distill_base, count={"per_category": 8}), teacher=str(student.out_dir), out=out)
+    return out
+
+
+@pytest.fixture
+def real(tmp_path) -> Path:
+    path = tmp_path / "real.jsonl"
+    rows = [("I lost my card", "lost_card"), ("card lost yesterday", "lost_card"), ("I want a refund", "refund"),
+            ("money back please", "refund"), ("why this fee", "fees"), ("the charge on my account", "fees")]
+    path.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
+    return path
+
+
+def test_report_side_by_side(teacher_run, student_run, student, real, tmp_path):
+    report = compare_runs(teacher_run, student_run, real=real, out=tmp_path / "cmp")
+    data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    t, s = data["teacher"], data["student"]
+    for run, path, engine in ((t, teacher_run, None), (s, student_run, str(student.out_dir))):
+        assert run["run"] == str(path) and run["recipe"] == "tiny-intents"
+        assert 0 < run["acceptance_rate"] <= 1 and run["accepted"] <= run["calls"]
+        assert run["acceptance_rate"] == pytest.approx(run["accepted"] / run["calls"])
+        assert run["cost"]["tokens_per_second"] > 0 and run["cost"]["seconds_per_1000_accepted"] > 0
+        assert run["cost"]["completion_tokens_per_1000_accepted"] == pytest.approx(
+            run["cost"]["completion_tokens"] * 1000 / run["accepted"])
+        assert 0 < run["diversity"]["distinct_1"] <= 1 and 0 <= run["diversity"]["self_similarity"] <= 1
+        assert run["tstr"]["test_samples"] == 6 and 0 <= run["tstr"]["accuracy"] <= 1
+        assert set(run["per_category"]) == {"lost_card", "refund", "fees"}
+        assert run["judge"] is None
+    assert s["engine"] == str(student.out_dir)
+    assert t["diversity"]["texts"] == s["diversity"]["texts"] == min(t["accepted"], s["accepted"])
+    assert data["plans"]["identical"] is False  # the student planned with its own model
+    assert any("plans differ" in n for n in report.notes)
+    assert any("no judge section" in n for n in report.notes)
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    for text in ("| acceptance rate", "| completion tokens / s", "| TSTR accuracy on real", "## Per category",
+                 "![acceptance](acceptance.png)"):
+        assert text in md, text
+    names = {p.name for p in report.plots}
+    assert {"acceptance.png", "per_category.png", "diversity.png", "cost_speed.png", "cost_per_1000.png",
+            "tstr.png"} <= names
+    assert all(p.read_bytes().startswith(PNG) for p in report.plots)
+
+
+def test_same_plan_and_judge_verdicts(teacher_run, tmp_path):
+    """A copy of the teacher run has the same plan; verdicts stored in both give judge numbers."""
+    twin = tmp_path / "twin"
+    shutil.copytree(teacher_run, twin)
+    for run, passed in ((teacher_run, 1), (twin, 0)):
+        store = RunStore(run / "run.sqlite")
+        ids = [s["sample_id"] for s in store.samples("accepted")][:4]
+        with store.transaction():
+            store.db.execute("DELETE FROM verdicts")
+            for i in ids:
+                store.db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                                 (i, "judge", json.dumps({"reason": "ok", "naturalness": 4, "fit": 2 + passed,
+                                                          "label": "fees"}), passed, time.time()))
+        store.close()
+    try:
+        report = compare_runs(teacher_run, twin, out=tmp_path / "cmp")
+    finally:
+        store = RunStore(teacher_run / "run.sqlite")
+        with store.transaction():
+            store.db.execute("DELETE FROM verdicts")
+        store.close()
+    data = report.data
+    assert data["plans"]["identical"] and not any("plans differ" in n for n in report.notes)
+    assert data["teacher"]["judge"]["pass_rate"] == 1.0 and data["student"]["judge"]["pass_rate"] == 0.0
+    assert data["teacher"]["judge"]["scores"] == {"naturalness": 4.0, "fit": 3.0}
+    assert data["student"]["judge"]["scores"]["fit"] == 2.0
+    assert data["teacher"]["diversity"] == data["student"]["diversity"]
+    assert (tmp_path / "cmp" / "judge.png").read_bytes().startswith(PNG)
+    assert "| judge pass rate | 100.0% | 0.0% |" in (tmp_path / "cmp" / "compare.md").read_text()
+
+
+def test_cli_writes_to_student_run_by_default(teacher_run, student_run):
+    result = CliRunner().invoke(app, ["compare", str(teacher_run), str(student_run)])
+    assert result.exit_code == 0, result.output
+    assert "acceptance rate" in result.output and (student_run / "compare" / "compare.md").is_file()
+
+
+def test_cli_errors(teacher_run, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["compare", str(teacher_run), str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["compare", str(teacher_run), str(teacher_run), "--real", str(tmp_path / "no.jsonl")])
+    assert result.exit_code == 2 and "Real test set" in result.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "hi", "label": "fees"}\n{"text": "no label"}\n')
+    with pytest.raises(ConfigError, match="line 2 lacks a text or label"):
+        compare_runs(teacher_run, teacher_run, real=bad, out=tmp_path / "c")
+
+
+def test_diversity_measures():
+    assert distinct_n(["a b c", "a b c"], 1) == 0.5 and distinct_n(["a b c", "d e f"], 2) == 1.0
+    assert distinct_n([""], 1) is None
+    assert self_similarity(["the same words here", "the same words here"]) == pytest.approx(1.0)
+    assert self_similarity(["card lost", "refund money"]) == pytest.approx(0.0)
+    assert self_similarity(["one"]) is None
