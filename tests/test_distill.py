@@ -165,7 +165,7 @@ def test_missing_run_is_one_sentence(tmp_path):
 
 
 def test_run_with_no_accepted_samples(distill_base, tmp_path):
-    recipe = teacher_recipe(distill_base, count={"per_category": 1}, filters={"min_chars": 5000},
+    recipe = teacher_recipe(distill_base, count={"per_category": 1}, filters={"min_chars": 5000, "max_chars": 6000},
                             budget={"max_rounds": 1})
     with one_thread():
         synthwright.run(recipe, out=tmp_path / "run")

@@ -308,12 +308,12 @@ def compare_runs(teacher_run: str | Path, student_run: str | Path, *, real: str 
                      + ("" if plans["same_quotas"] else ", but even the category quotas differ"))
     n_texts = min(len(t.accepted), len(s.accepted))
     data = {"teacher": summarize(t, n_texts, real_rows), "student": summarize(s, n_texts, real_rows), "plans": plans}
-    judged = bool(t.recipe.get("judge")) or bool(s.recipe.get("judge"))
+    judged = any((r.recipe.get("judge") or {}).get("enabled", True) for r in (t, s) if r.recipe.get("judge"))
     if not (data["teacher"]["judge"] and data["student"]["judge"]):
         notes.append("judge numbers skipped: " + ("only one run has judge verdicts" if
                                                    (data["teacher"]["judge"] or data["student"]["judge"]) else
                                                    "the recipe has a judge section but no verdicts are stored"
-                                                   if judged else "the recipe has no judge section"))
+                                                   if judged else "the recipe has no judge section (or it is disabled)"))
     if real_rows is not None:
         if data["teacher"]["task"] != "classification":
             notes.append("train-on-synthetic/test-on-real is only computed for classification runs")
