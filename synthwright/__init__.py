@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -33,10 +33,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Heavy modules (torch, transformers) load on first use, not on `import synthwright`."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'synthwright' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from .._lazy import lazy_getattr
 
 __all__ = ["DistillConfig", "DistillResult", "compare_runs", "distill", "load_distill_config", "schema_valid_rate"]
 
@@ -16,10 +16,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """torch, transformers, peft and trl load on first use, not on import."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'synthwright.finetune' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from .._lazy import lazy_getattr
 
 __all__ = ["ExportResult", "PushResult", "check_card", "export_dataset", "push_dataset"]
 
@@ -15,9 +15,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'synthwright.publish' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
