@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from typing import Any
 
 from .errors import ConfigError
+from .rowfiles import read_rows
 
 
 def read_seeds(recipe: Any) -> list[dict[str, Any]]:
@@ -18,20 +17,7 @@ def read_seeds(recipe: Any) -> list[dict[str, Any]]:
     path = recipe.resolve(recipe.seeds)
     if not path.is_file():
         raise ConfigError(f"Seed file '{recipe.seeds}' does not exist (looked in {path}); fix seeds: in the recipe.")
-    if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            loaded = [(i + 2, dict(r)) for i, r in enumerate(csv.DictReader(f))]
-    elif path.suffix in (".jsonl", ".json"):
-        loaded = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                loaded.append((i, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"Line {i} of seed file '{recipe.seeds}' is not valid JSON ({exc.msg}); fix that line.") from None
-    else:
-        raise ConfigError(f"Seed file '{recipe.seeds}' must be .jsonl or .csv.")
+    loaded = read_rows(path, "seed file")
     for line, row in loaded:
         label = row.get("label", row.get("category"))
         if label is None:

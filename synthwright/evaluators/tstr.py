@@ -14,7 +14,6 @@ maximum mean discrepancy with an RBF kernel (bandwidth: the median pairwise dist
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from collections import Counter
@@ -24,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..rowfiles import read_rows
 from ..output import dataset_rows, stratified_splits
 from . import embed
 from .report import build_report, open_run
@@ -36,19 +36,7 @@ def read_labelled(path: str | Path, what: str = "real test set") -> list[dict[st
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"The {what} '{path}' does not exist; pass a JSONL or CSV file with text and label fields.")
-    rows: list[tuple[int, Any]] = []
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = [(i + 2, r) for i, r in enumerate(csv.DictReader(f))]
-    elif path.suffix.lower() in (".jsonl", ".json"):
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append((i, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"Line {i} of the {what} '{path}' is not valid JSON ({exc.msg}); fix that line.") from None
-    else:
-        raise ConfigError(f"The {what} '{path}' must be a .jsonl or .csv file with text and label fields.")
+    rows = read_rows(path, what)
     out = []
     for line, row in rows:
         if not isinstance(row, dict) or not str(row.get("text") or "").strip() or row.get("label") in (None, ""):
