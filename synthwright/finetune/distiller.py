@@ -239,7 +239,7 @@ def check_left_out(data: Tokenized, run: TeacherRun, base_ref: str) -> None:
     if len(data.kept) < 2:
         raise ConfigError(f"Only {len(data.kept)} of {total} teacher samples fit the student (left out: "
                           + ", ".join(f"{k} {v}" for k, v in lost.items() if v)
-                          + "); raise --max-length or generate more samples.")
+                          + "); raise max_length in a --config file, or generate more samples.")
 
 
 # training -----------------------------------------------------------------------------------------
