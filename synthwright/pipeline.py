@@ -198,7 +198,8 @@ def run(
                 missing = store.missing_per_slot()
                 if not missing or allowance == 0:
                     break
-                work = interleave([(by_id[sid], k) for sid, m in missing.items()
+                asked = store.calls_per_slot(round_)  # a resumed round must not repeat its seeds
+                work = interleave([(by_id[sid], asked.get(sid, 0) + k) for sid, m in missing.items()
                                    for k in range(requests_for(m, round_, recipe.budget.overgenerate))])
                 if allowance is not None:
                     work = work[:allowance]

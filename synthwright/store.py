@@ -101,6 +101,11 @@ class RunStore:
     def accepted_keys(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT dedup_key FROM samples WHERE status = 'accepted'")}
 
+    def calls_per_slot(self, round_: int) -> dict[str, int]:
+        """Requests already recorded for each slot in `round_` (a resumed round continues their seeds)."""
+        rows = self.db.execute("SELECT slot_id, COUNT(*) FROM calls WHERE round = ? GROUP BY slot_id", (round_,))
+        return {r[0]: r[1] for r in rows}
+
     def rounds_done(self) -> int:
         return self.get("rounds_done", 0)
 

@@ -94,7 +94,7 @@ def test_an_actor_killed_mid_batch_has_its_batch_rerun(cluster, tiny_model_dir, 
 
 def test_resume_after_the_driver_is_killed(cluster, tiny_model_dir, tmp_path):
     recipe_path = tmp_path / "recipe.yaml"
-    recipe = classification_recipe(tiny_model_dir, count={"per_category": 40})
+    recipe = classification_recipe(tiny_model_dir, count={"per_category": 40}, budget={"max_rounds": 8})
     recipe_path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(out),
