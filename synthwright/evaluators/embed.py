@@ -50,15 +50,32 @@ def _sentence_model() -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(minilm_path()), device="cpu")
+    from ..engines.hardware import pick_dtype
+
+    # bf16 on CPUs with AMX: 3x faster than fp32 and cosine 0.998 to the fp32 vectors
+    return SentenceTransformer(str(minilm_path()), device="cpu", model_kwargs={"dtype": pick_dtype("auto", "cpu")})
+
+
+_CACHE: dict[str, np.ndarray] = {}
+_CACHE_LIMIT = 200_000  # vectors (300 MB); a run embeds its accepted texts for the label check and the report
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised MiniLM embeddings, shape (len(texts), 384)."""
+    """L2-normalised MiniLM embeddings, shape (len(texts), 384); texts seen before in this process are not re-encoded."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    return np.asarray(_sentence_model().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                               show_progress_bar=False), dtype=np.float32)
+    known = {t: _CACHE[t] for t in texts if t in _CACHE}
+    new = list(dict.fromkeys(t for t in texts if t not in known))
+    if new:
+        vectors = _sentence_model().encode(new, batch_size=batch_size, show_progress_bar=False,
+                                           convert_to_tensor=True).float().cpu().numpy()
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # in fp32
+        fresh = dict(zip(new, vectors))
+        known.update(fresh)
+        if len(_CACHE) + len(fresh) > _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE.update(fresh)
+    return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
 
 
 def tfidf_vectorizer() -> Any:
