@@ -69,7 +69,7 @@ class RayEnginePool(Engine):
         self._remote = self.ray.remote(num_cpus=self.config.cpus_per_actor,
                                        num_gpus=self.config.gpus_per_actor)(EngineActor)
         self.actors = [self._new_actor() for _ in range(self.config.actors)]
-        self._info = self.ray.get(self.actors[0].describe.remote())
+        self._info = self.ray.get([a.describe.remote() for a in self.actors])[0]  # every actor has loaded its model
 
     def _new_actor(self) -> Any:
         return self._remote.remote(self.spec, self.options, int(max(1, self.config.cpus_per_actor)))
