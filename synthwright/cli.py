@@ -121,6 +121,8 @@ def run_command(
     actors: int = typer.Option(2, "--actors", help="With --ray: engine actors."),
     cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", help="With --ray: CPUs per actor."),
     gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", help="With --ray: GPUs per actor."),
+    judge_actors: Optional[int] = typer.Option(None, "--judge-actors", help="With --ray and a judge model of its own: its actors (default: --actors)."),
+    judge_gpus_per_actor: Optional[float] = typer.Option(None, "--judge-gpus-per-actor", help="With --ray: GPUs per judge actor (default: --gpus-per-actor)."),
 ) -> None:
     """Generate a recipe's dataset; running the same command again resumes."""
     from .pipeline import run
@@ -134,7 +136,8 @@ def run_command(
         Console().print(f"[green]done[/]: {tabular.rows} synthetic rows → {out or tabular.output} (report in report/)")
         return
     ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
-                                           "gpus_per_actor": gpus_per_actor}
+                                           "gpus_per_actor": gpus_per_actor, "judge_actors": judge_actors,
+                                           "judge_gpus_per_actor": judge_gpus_per_actor}
     result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
     print_summary(result)
     Console().print(f"report: {result.out_dir / 'report.md'} (plots in {result.out_dir / 'plots'})")

@@ -101,6 +101,21 @@ def interleave(work: list[tuple[dict, int]]) -> list[tuple[dict, int]]:
     return out
 
 
+def ray_config_from(ray: Any):
+    from pydantic import ValidationError
+
+    from .scale import RayConfig
+
+    if isinstance(ray, RayConfig):
+        return ray
+    try:
+        return RayConfig.model_validate(ray)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(map(str, err["loc"])) or "ray"
+        raise ConfigError(f"Ray setting '{field}': {err['msg']}; fix --{field.replace('_', '-')}.") from exc
+
+
 def requests_for(missing: int, round_: int, overgenerate: float) -> int:
     """Round 0 asks once per missing sample; later rounds ask more, since those slots proved hard."""
     return missing if round_ == 0 else math.ceil(missing * overgenerate ** round_)
@@ -152,6 +167,7 @@ def run(
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")
+    ray_config = None if ray is None else ray_config_from(ray)
     out_dir = out_dir_for(recipe, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = task_for(recipe.task)
@@ -164,11 +180,10 @@ def run(
     def get_engine() -> Engine:
         if not loaded:
             bar.phase(f"loading teacher {recipe.teacher.model} …")
-            if engine is None and ray is not None:
-                from .scale import RayConfig, RayEnginePool
+            if engine is None and ray_config is not None:
+                from .scale import RayEnginePool
 
-                config = ray if isinstance(ray, RayConfig) else RayConfig.model_validate(ray)
-                loaded.append(RayEnginePool(recipe.teacher.model, recipe.teacher.options, config))
+                loaded.append(RayEnginePool(recipe.teacher.model, recipe.teacher.options, ray_config))
             else:
                 loaded.append(engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
         return loaded[0]
@@ -185,13 +200,15 @@ def run(
         for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
         judge = make_judge(recipe, get_engine, teacher_spec=engine.spec if engine is not None else None,
-                           engine=judge_engine)
+                           engine=judge_engine, ray=ray_config)
         target = sum(s["quota"] for s in slots)
         schema = task.schema(recipe)
         missing_now = store.missing_per_slot()
         stopped_by_limit = False
         if missing_now and store.rounds_done() < recipe.budget.max_rounds:
             eng = get_engine()
+            if judge is not None:
+                judge.engine  # loaded now, so a judge that cannot load fails before any generation
             bar.start(recipe.name, target, target - sum(missing_now.values()), len(slots), len(slots) - len(missing_now))
             allowance = limit  # samples this invocation may still accept; None is unlimited
             for round_ in range(store.rounds_done(), recipe.budget.max_rounds):

@@ -38,11 +38,16 @@ def cluster():
                     "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
                    check=True, env=env, capture_output=True)
     address = f"127.0.0.1:{port}"
-    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-    yield address
-    ray.shutdown()
-    subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
-    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        from synthwright.scale.ray_pool import send_token_if_available
+
+        send_token_if_available()  # `ray start` uses token auth where an earlier local ray.init() left a token
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        yield address
+    finally:  # a cluster left behind would make the next `ray.init("auto")` ambiguous
+        ray.shutdown()
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def accepted_texts(out: Path) -> dict[int, str]:
@@ -118,3 +123,30 @@ def test_resume_after_the_driver_is_killed(cluster, tiny_model_dir, tmp_path):
     after = accepted_texts(out)
     assert result.stats["accepted"] == 120 and len(set(after.values())) == 120
     assert all(after[i] == text for i, text in before.items())
+
+
+def test_a_judge_with_its_own_model_runs_on_its_own_actor_pool(cluster, tiny_model_dir, tmp_path):
+    from synthwright.testing import build_tiny_chat_model
+
+    judge_model = build_tiny_chat_model(tmp_path / "judge-model", seed=1)
+    lenient = {"enabled": True, "min_score": 1, "require_label_agreement": False, "max_new_tokens": 160,
+               "options": {"dtype": "float32", "batch_size": 8}}
+    ray_config = {"address": cluster, "actors": 1, "judge_actors": 1}  # the cluster has 2 CPUs, one per pool
+    for name, judge, judge_spec in (("own", {**lenient, "model": str(judge_model)}, str(judge_model)),
+                                    ("shared", lenient, str(tiny_model_dir))):
+        recipe = classification_recipe(tiny_model_dir, count={"per_category": 4}, budget={"max_rounds": 8}, judge=judge)
+        synthwright.run(recipe, out=tmp_path / name, ray=ray_config)
+        store = RunStore(tmp_path / name / "run.sqlite")
+        verdicts = store.verdicts()
+        store.close()
+        assert verdicts and {v["judge"] for v in verdicts} == {judge_spec}
+        assert {v["data"]["engine"]["ray"]["actors"] for v in verdicts} == {1}  # judged on Ray actors
+
+
+def test_a_pool_the_cluster_cannot_place_is_refused_in_one_sentence(cluster, tiny_model_dir, tmp_path):
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe(tiny_model_dir)))
+    proc = subprocess.run([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(tmp_path / "run"),
+                           "--ray", cluster, "--actors", "3"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "need 3 CPUs but the cluster has 2 in all" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr

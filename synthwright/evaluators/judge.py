@@ -10,6 +10,7 @@ the judge's label equals the sample's. A failing verdict rejects the sample with
 from __future__ import annotations
 
 import time
+from functools import cached_property
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -109,9 +110,13 @@ class Judge:
             self._engine = self._engine()
         return self._engine
 
+    @cached_property
+    def engine_info(self) -> dict[str, Any]:
+        return self.engine.describe()
+
     @property
     def spec(self) -> str:
-        return self.engine.describe().get("spec") or self.cfg.model or "teacher"
+        return self.engine_info.get("spec") or self.cfg.model or "teacher"
 
     def requests(self, cands: list[Candidate]) -> list[ChatRequest]:
         return [ChatRequest.user(judge_prompt(self.recipe, c), system=self.system) for c in cands]
@@ -132,7 +137,8 @@ class Judge:
                 self._apply(c, gen)
 
     def _apply(self, c: Candidate, gen: Generation) -> None:
-        record: dict[str, Any] = {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+        record: dict[str, Any] = {"engine": self.engine_info,
+                                  "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
                                   "seconds": round(gen.seconds, 4), "min_score": self.cfg.min_score,
                                   "require_label_agreement": self.cfg.require_label_agreement}
         if gen.parsed is None:
@@ -153,12 +159,13 @@ class Judge:
 
 
 def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str | None = None,
-               engine: Engine | None = None) -> Judge | None:
+               engine: Engine | None = None, ray: Any = None) -> Judge | None:
     """The run's judge, or None when `judge.enabled` is false.
 
     `engine` is a ready judge engine. Otherwise the judge reuses the teacher (`teacher()` returns the
-    loaded one) when `judge.model` is unset or names the teacher's spec, and loads its own engine,
-    on first use, when it names another.
+    loaded one, a Ray pool included) when `judge.model` is unset or names the teacher's spec, and
+    loads its own engine, on first use, when it names another: on a Ray actor pool of its own when
+    `ray` (a RayConfig) is given.
     """
     cfg = recipe.judge
     if not cfg.enabled:
@@ -169,6 +176,10 @@ def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str 
         return Judge(recipe, teacher)
 
     def load() -> Engine:
+        if ray is not None:
+            from ..scale import RayEnginePool
+
+            return RayEnginePool(cfg.model, cfg.options, ray.for_judge())
         from ..engines import load_engine
 
         return load_engine(cfg.model, **cfg.options)

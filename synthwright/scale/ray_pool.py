@@ -7,6 +7,8 @@ again: nothing was stored for them, so nothing is duplicated.
 
 from __future__ import annotations
 
+import re
+import time
 from collections import deque
 from typing import Any, Iterable, Iterator
 
@@ -27,6 +29,32 @@ class RayConfig(BaseModel):
     gpus_per_actor: float = Field(default=0.0, ge=0, description="GPUs each actor reserves (vLLM / CUDA engines).")
     in_flight_per_actor: int = Field(default=2, ge=1, description="Batches queued on an actor, so it never waits for the driver.")
     max_restarts: int = Field(default=5, ge=0, description="Dead actors replaced before the run gives up.")
+    wait_for_resources_s: float = Field(default=120.0, ge=0, description="How long a pool waits for busy CPUs/GPUs to free up.")
+    judge_actors: int | None = Field(default=None, ge=1, description="Actors of a judge with a model of its own; default: actors.")
+    judge_gpus_per_actor: float | None = Field(default=None, ge=0, description="GPUs per judge actor; default: gpus_per_actor.")
+
+    def for_judge(self) -> "RayConfig":
+        """The pool of a judge that runs a model of its own (a judge on the teacher's model shares its pool)."""
+        return self.model_copy(update={
+            "actors": self.judge_actors or self.actors,
+            "gpus_per_actor": self.gpus_per_actor if self.judge_gpus_per_actor is None else self.judge_gpus_per_actor})
+
+
+def send_token_if_available() -> None:
+    """Join with token authentication when this machine has a Ray token and RAY_AUTH_MODE is unset.
+
+    Ray >= 2.5x: `ray start` turns token authentication on by itself once ~/.ray/auth_token exists
+    (any earlier local `ray.init()` writes one), but a driver that joins the cluster does not, and
+    fails after a long retry. This applies Ray's own rule on the driver side too; a token sent to a
+    cluster without authentication is ignored.
+    """
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 class EngineActor:
@@ -60,16 +88,55 @@ class RayEnginePool(Engine):
         self.restarts = 0
         if not self.ray.is_initialized():
             address = None if self.config.address == "local" else self.config.address
+            if address is not None:
+                send_token_if_available()
             try:
                 self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
                               ignore_reinit_error=True, logging_level="ERROR")
-            except ConnectionError as exc:
+            except (ConnectionError, RuntimeError) as exc:  # Ray raises RuntimeError when GCS refuses it
                 raise ConfigError(f"Cannot reach a Ray cluster at '{self.config.address}'; start one with"
                                   " `ray start --head` or pass --ray local.") from exc
+        self._check_resources()
         self._remote = self.ray.remote(num_cpus=self.config.cpus_per_actor,
                                        num_gpus=self.config.gpus_per_actor)(EngineActor)
         self.actors = [self._new_actor() for _ in range(self.config.actors)]
-        self._info = self.ray.get([a.describe.remote() for a in self.actors])[0]  # every actor has loaded its model
+        try:  # every actor has loaded its model before the first batch goes out
+            self._info = self.ray.get([a.describe.remote() for a in self.actors])[0]
+        except self.ray.exceptions.RayActorError as exc:
+            self.close()
+            last_line = str(getattr(exc, "cause", None) or exc).strip().splitlines()[-1]
+            reason = re.sub(r"^[\w.]+(Error|Exception): ", "", last_line)  # the actor's exception, without its class
+            raise EngineError(f"A Ray actor could not load '{spec}': {reason}") from exc
+
+    def _check_resources(self) -> None:
+        """Refuse a pool the cluster cannot place: its actors would wait for resources forever.
+
+        A pool larger than the whole cluster is refused at once; one that fits but finds the
+        resources taken (e.g. by the actors of a driver that was just killed, which Ray reclaims
+        within seconds) waits up to `wait_for_resources_s`.
+        """
+        need = {"CPU": self.config.cpus_per_actor * self.config.actors,
+                "GPU": self.config.gpus_per_actor * self.config.actors}
+        flags = {"CPU": "--cpus-per-actor", "GPU": "--gpus-per-actor"}
+        total = self.ray.cluster_resources()
+        for resource, amount in need.items():
+            if amount > total.get(resource, 0.0) + 1e-9:
+                raise ConfigError(
+                    f"{self.config.actors} Ray actor(s) for '{self.spec}' need {amount:g} {resource}s but the cluster has"
+                    f" {total.get(resource, 0.0):g} in all; lower --actors or {flags[resource]}, or add nodes (`ray status`).")
+        deadline = time.monotonic() + self.config.wait_for_resources_s
+        while True:
+            free = self.ray.available_resources()
+            short = [r for r, amount in need.items() if amount > free.get(r, 0.0) + 1e-9]
+            if not short:
+                return
+            if time.monotonic() > deadline:
+                r = short[0]
+                raise ConfigError(
+                    f"{self.config.actors} Ray actor(s) for '{self.spec}' need {need[r]:g} {r}s but only"
+                    f" {free.get(r, 0.0):g} of the cluster's {total.get(r, 0.0):g} are free; wait for other jobs"
+                    f" (`ray status`) or lower --actors or {flags[r]}.")
+            time.sleep(0.5)
 
     def _new_actor(self) -> Any:
         return self._remote.remote(self.spec, self.options, int(max(1, self.config.cpus_per_actor)))
