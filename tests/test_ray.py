@@ -99,7 +99,7 @@ def test_an_actor_killed_mid_batch_has_its_batch_rerun(cluster, tiny_model_dir, 
 
 def test_resume_after_the_driver_is_killed(cluster, tiny_model_dir, tmp_path):
     recipe_path = tmp_path / "recipe.yaml"
-    recipe = classification_recipe(tiny_model_dir, count={"per_category": 40}, budget={"max_rounds": 8})
+    recipe = classification_recipe(tiny_model_dir, count={"per_category": 40})
     recipe_path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(out),
@@ -134,7 +134,7 @@ def test_a_judge_with_its_own_model_runs_on_its_own_actor_pool(cluster, tiny_mod
     ray_config = {"address": cluster, "actors": 1, "judge_actors": 1}  # the cluster has 2 CPUs, one per pool
     for name, judge, judge_spec in (("own", {**lenient, "model": str(judge_model)}, str(judge_model)),
                                     ("shared", lenient, str(tiny_model_dir))):
-        recipe = classification_recipe(tiny_model_dir, count={"per_category": 4}, budget={"max_rounds": 8}, judge=judge)
+        recipe = classification_recipe(tiny_model_dir, count={"per_category": 4}, judge=judge)
         synthwright.run(recipe, out=tmp_path / name, ray=ray_config)
         store = RunStore(tmp_path / name / "run.sqlite")
         verdicts = store.verdicts()
