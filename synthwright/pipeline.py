@@ -101,21 +101,6 @@ def interleave(work: list[tuple[dict, int]]) -> list[tuple[dict, int]]:
     return out
 
 
-def ray_config_from(ray: Any):
-    from pydantic import ValidationError
-
-    from .scale import RayConfig
-
-    if isinstance(ray, RayConfig):
-        return ray
-    try:
-        return RayConfig.model_validate(ray)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(map(str, err["loc"])) or "ray"
-        raise ConfigError(f"Ray setting '{field}': {err['msg']}; fix --{field.replace('_', '-')}.") from exc
-
-
 def requests_for(missing: int, round_: int, overgenerate: float) -> int:
     """Round 0 asks once per missing sample; later rounds ask more, since those slots proved hard."""
     return missing if round_ == 0 else math.ceil(missing * overgenerate ** round_)
@@ -167,7 +152,10 @@ def run(
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")
-    ray_config = None if ray is None else ray_config_from(ray)
+    if ray is not None:
+        from .scale.ray_pool import RayConfig
+
+        ray = RayConfig.from_user(ray)
     out_dir = out_dir_for(recipe, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = task_for(recipe.task)
@@ -180,10 +168,10 @@ def run(
     def get_engine() -> Engine:
         if not loaded:
             bar.phase(f"loading teacher {recipe.teacher.model} …")
-            if engine is None and ray_config is not None:
+            if engine is None and ray is not None:
                 from .scale import RayEnginePool
 
-                loaded.append(RayEnginePool(recipe.teacher.model, recipe.teacher.options, ray_config))
+                loaded.append(RayEnginePool(recipe.teacher.model, recipe.teacher.options, ray))
             else:
                 loaded.append(engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
         return loaded[0]
@@ -200,7 +188,7 @@ def run(
         for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
         judge = make_judge(recipe, get_engine, teacher_spec=engine.spec if engine is not None else None,
-                           engine=judge_engine, ray=ray_config)
+                           engine=judge_engine, ray=ray)
         target = sum(s["quota"] for s in slots)
         schema = task.schema(recipe)
         missing_now = store.missing_per_slot()

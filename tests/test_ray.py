@@ -150,3 +150,12 @@ def test_a_pool_the_cluster_cannot_place_is_refused_in_one_sentence(cluster, tin
                            "--ray", cluster, "--actors", "3"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "need 3 CPUs but the cluster has 2 in all" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_a_bad_ray_setting_is_named_in_one_sentence(tiny_model_dir, tmp_path):
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe(tiny_model_dir)))
+    proc = subprocess.run([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(tmp_path / "run"),
+                           "--ray", "local", "--actors", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "fix --actors" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was made

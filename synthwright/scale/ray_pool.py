@@ -12,7 +12,7 @@ import time
 from collections import deque
 from typing import Any, Iterable, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..engines.base import ChatRequest, Engine, Generation, Sampling, parse_into
 from ..errors import ConfigError, EngineError, require
@@ -32,6 +32,18 @@ class RayConfig(BaseModel):
     wait_for_resources_s: float = Field(default=120.0, ge=0, description="How long a pool waits for busy CPUs/GPUs to free up.")
     judge_actors: int | None = Field(default=None, ge=1, description="Actors of a judge with a model of its own; default: actors.")
     judge_gpus_per_actor: float | None = Field(default=None, ge=0, description="GPUs per judge actor; default: gpus_per_actor.")
+
+    @classmethod
+    def from_user(cls, value: "RayConfig | dict[str, Any]") -> "RayConfig":
+        """A RayConfig from a dict of settings (the CLI's flags), with a bad value named in one sentence."""
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(map(str, err["loc"])) or "ray"
+            raise ConfigError(f"Ray setting '{field}': {err['msg']}; fix --{field.replace('_', '-')}.") from exc
 
     def for_judge(self) -> "RayConfig":
         """The pool of a judge that runs a model of its own (a judge on the teacher's model shares its pool)."""
@@ -134,8 +146,8 @@ class RayEnginePool(Engine):
                 r = short[0]
                 raise ConfigError(
                     f"{self.config.actors} Ray actor(s) for '{self.spec}' need {need[r]:g} {r}s but only"
-                    f" {free.get(r, 0.0):g} of the cluster's {total.get(r, 0.0):g} are free; wait for other jobs"
-                    f" (`ray status`) or lower --actors or {flags[r]}.")
+                    f" {free.get(r, 0.0):g} of the cluster's {total.get(r, 0.0):g} are free (a judge's pool needs room"
+                    f" beside the teacher's); wait for other jobs (`ray status`) or lower --actors or {flags[r]}.")
             time.sleep(0.5)
 
     def _new_actor(self) -> Any:
