@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,27 @@ def category_key(recipe: Recipe) -> str:
     return {"classification": "label", "qa": "topic", "dialogue": "intent"}[recipe.task]
 
 
+@contextmanager
+def no_datasets_bars():
+    """datasets' tqdm bars off for a moment (a run shows its own progress), as they were afterwards."""
+    import datasets
+
+    was_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_on:
+            datasets.enable_progress_bars()
+
+
 def write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any, dict[str, Any]]:
     """Write the dataset in the recipe's formats; returns (DatasetDict or None, stats)."""
+    with no_datasets_bars():
+        return _write_outputs(store, recipe, out_dir)
+
+
+def _write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any, dict[str, Any]]:
     from datasets import Dataset, DatasetDict
 
     rows = dataset_rows(store)
