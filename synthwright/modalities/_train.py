@@ -57,16 +57,12 @@ def adam(params, **kwargs):
     return torch.optim.Adam(params, fused=True, **kwargs)
 
 
-class _Silent:
-    def update(self, *args, **kwargs) -> None:
-        pass
-
-
 @contextlib.contextmanager
-def training_progress(title: str, epochs: int, enabled: bool) -> Iterator[object]:
-    """A rich bar over epochs whose description carries the latest losses: `bar.update(losses=...)`."""
+def training_progress(title: str, epochs: int, enabled: bool, history: list[dict[str, float]]) -> Iterator[object]:
+    """Per epoch, `bar.update(losses=...)` appends {"epoch", **losses} to `history` and, when enabled,
+    advances a rich bar whose description carries the latest losses."""
     if not enabled:
-        yield _Silent()
+        yield _EpochLog(history)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -74,10 +70,16 @@ def training_progress(title: str, epochs: int, enabled: bool) -> Iterator[object
                TimeRemainingColumn(), TextColumn("{task.fields[losses]}"))
     with Progress(*columns) as progress:
         task = progress.add_task(title, total=epochs, losses="")
+        yield _EpochLog(history, lambda losses: progress.update(
+            task, advance=1, losses="  ".join(f"{k} {v:+.3f}" for k, v in losses.items())))
 
-        class _Bar:
-            def update(self, losses: dict[str, float]) -> None:
-                text = "  ".join(f"{k} {v:+.3f}" for k, v in losses.items())
-                progress.update(task, advance=1, losses=text)
 
-        yield _Bar()
+class _EpochLog:
+    def __init__(self, history: list[dict[str, float]], show=None):
+        self.history, self.show, self.epoch = history, show, 0
+
+    def update(self, losses: dict[str, float]) -> None:
+        self.epoch += 1
+        self.history.append({"epoch": self.epoch, **losses})
+        if self.show is not None:
+            self.show(losses)

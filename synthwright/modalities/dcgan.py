@@ -116,7 +116,7 @@ class DCGAN:
         critic = Critic(cfg).to(self.device)
         opt_g = adam(self.generator.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
         opt_d = adam(critic.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-        with training_progress("dcgan", cfg.epochs, progress) as bar:
+        with training_progress("dcgan", cfg.epochs, progress, self.history) as bar:
             for epoch in range(cfg.epochs):
                 for idx in torch.randperm(len(x), device=self.device).split(cfg.batch_size):
                     real, label = x[idx], y[idx]
@@ -131,7 +131,6 @@ class DCGAN:
                     loss_g.backward()
                     opt_g.step()
                 losses = {"G": loss_g.item(), "D": loss_d.item()}
-                self.history.append({"epoch": epoch + 1, **losses})
                 bar.update(losses=losses)
         self.fit_seconds = time.perf_counter() - t0
         return self

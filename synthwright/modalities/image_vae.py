@@ -107,7 +107,7 @@ class ImageVAE:
         x = torch.from_numpy(data.images).permute(0, 3, 1, 2).float().div(255).to(self.device)  # (N, C, H, W) in [0, 1]
         y = torch.from_numpy(data.labels).to(self.device)
         opt = adam(self.vae.parameters(), lr=cfg.lr)
-        with training_progress("cvae", cfg.epochs, progress) as bar:
+        with training_progress("cvae", cfg.epochs, progress, self.history) as bar:
             for epoch in range(cfg.epochs):
                 for idx in torch.randperm(len(x), device=self.device).split(cfg.batch_size):
                     real, label = x[idx], y[idx]
@@ -120,7 +120,6 @@ class ImageVAE:
                     loss.backward()
                     opt.step()
                 losses = {"recon": recon.item(), "KL": kl.item()}
-                self.history.append({"epoch": epoch + 1, **losses})
                 bar.update(losses=losses)
         self.fit_seconds = time.perf_counter() - t0
         return self

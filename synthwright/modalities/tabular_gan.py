@@ -187,7 +187,7 @@ class TabularGAN:
             cond, col, cat = sampler.sample_cond(b, sampler.train_cum)
             return torch.from_numpy(cond).to(self.device), col, cat
 
-        with training_progress("ctgan", cfg.epochs, progress) as bar:
+        with training_progress("ctgan", cfg.epochs, progress, self.history) as bar:
             for epoch in range(cfg.epochs):
                 for _ in range(steps):
                     # one fake batch serves both steps (as in the DCGAN recipe): the critic sees it
@@ -218,7 +218,6 @@ class TabularGAN:
                     loss_g.backward()
                     opt_g.step()
                 losses = {"G": loss_g.item(), "D": loss_d.item()}
-                self.history.append({"epoch": epoch + 1, **losses})
                 bar.update(losses=losses)
         self.fit_seconds = time.perf_counter() - t0
         return self

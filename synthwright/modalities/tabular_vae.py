@@ -89,7 +89,7 @@ class TabularVAE:
         data = torch.from_numpy(self.layout.pack(self.encoder.transform(df, seed=cfg.seed))).to(self.device)  # (n, D) packed
         opt = adam(self.vae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         t = self.layout.n_tanh  # packed: offsets are columns [0, t), span scores the rest
-        with training_progress("tvae", cfg.epochs, progress) as bar:
+        with training_progress("tvae", cfg.epochs, progress, self.history) as bar:
             for epoch in range(cfg.epochs):
                 shuffled = data[torch.randperm(len(data), device=self.device)]
                 for x in shuffled.split(cfg.batch_size):  # (B, D) views, no gather per step
@@ -106,7 +106,6 @@ class TabularVAE:
                     opt.step()
                     self.vae.sigma.data.clamp_(0.01, 1.0)
                 losses = {"recon": recon.item(), "KL": kl.item()}
-                self.history.append({"epoch": epoch + 1, **losses})
                 bar.update(losses=losses)
         self.fit_seconds = time.perf_counter() - t0
         return self
