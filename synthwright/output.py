@@ -113,7 +113,10 @@ def run_stats(store: RunStore, recipe: Recipe, rows: list, splits: dict[str, lis
     for s in slots:
         target[s["category"]] += s["quota"]
     accepted = Counter(r[key] for r in rows)
+    from .quality_loop import loop_summary
+
     calls = store.call_stats()
+    executor_tokens = calls["phases"].get("executor", {}).get("completion_tokens", 0)
     seconds = store.get("generation_seconds", 0.0)
     return {
         "recipe": recipe.name, "task": recipe.task, "target": sum(target.values()), "accepted": len(rows),
@@ -121,6 +124,6 @@ def run_stats(store: RunStore, recipe: Recipe, rows: list, splits: dict[str, lis
         "per_category": {c: {"target": target[c], "accepted": accepted.get(c, 0)} for c in target},
         "splits": {name: len(part) for name, part in splits.items()},
         "funnel": store.fate_counts(), **calls, "generation_seconds": round(seconds, 2),
-        "completion_tokens_per_second": round(calls["completion_tokens"] / seconds, 1) if seconds else None,
-        "rounds": store.rounds_done(),
+        "completion_tokens_per_second": round(executor_tokens / seconds, 1) if seconds else None,
+        "rounds": store.rounds_done(), "quality": loop_summary(store),
     }

@@ -22,7 +22,8 @@ from .evaluators.label_noise import check_label_noise
 from .output import write_outputs
 from .progress import RunProgress
 from .recipe import Recipe, load_recipe
-from .seeds import read_seeds
+from .quality_loop import next_step
+from .seeds import read_dev_set, read_seeds
 from .store import RunStore
 from .tasks import task_for
 
@@ -107,21 +108,33 @@ def requests_for(missing: int, round_: int, overgenerate: float) -> int:
 
 
 def plan_run(recipe: Recipe | str | Path | dict, *, teacher: str | None = None, out: str | Path | None = None,
-             engine: Engine | None = None, restart: bool = False, **overrides: Any) -> tuple[dict[str, Any], list[dict]]:
+             engine: Engine | None = None, restart: bool = False, progress: bool | RunProgress = False,
+             **overrides: Any) -> tuple[dict[str, Any], list[dict]]:
     """Make (or load) the plan for a recipe and write plan.json, without generating samples."""
     recipe = resolve_recipe(recipe, teacher, **overrides)
     out_dir = out_dir_for(recipe, out)
     store = open_store(recipe, out_dir, restart)
+    bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
     try:
-        return ensure_plan(store, recipe, out_dir, lambda: engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
+        return ensure_plan(store, recipe, out_dir, lambda: engine or load_engine(recipe.teacher.model, **recipe.teacher.options),
+                           read_seeds(recipe), bar)
     finally:
+        bar.stop()
         store.close()
 
 
-def ensure_plan(store: RunStore, recipe: Recipe, out_dir: Path, get_engine: Callable[[], Engine]) -> tuple[dict, list[dict]]:
+def ensure_plan(store: RunStore, recipe: Recipe, out_dir: Path, get_engine: Callable[[], Engine],
+                seeds: list[dict], bar: RunProgress) -> tuple[dict, list[dict]]:
+    """The stored plan, or a new one; planner calls are stored as they finish, so a killed plan resumes."""
     plan = store.get("plan")
     if plan is None:
-        plan, slots = make_plan(recipe, get_engine())
+        engine = get_engine()
+        info = engine.describe()
+        plan, slots = make_plan(recipe, engine, seeds=seeds, cache=store.responses("planner"),
+                                record=lambda phase, reqs, gens: store.record_calls(phase, [r.model_dump() for r in reqs],
+                                                                                     gens, info),
+                                on_progress=bar.planning)
+        bar.stop()
         store.save_plan(plan, slots)
         (out_dir / "plan.json").write_text(json.dumps({**plan, "slot_list": slots}, indent=2, ensure_ascii=False))
     return plan, store.slots()
@@ -146,8 +159,9 @@ def run(
     `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
     spec with a ready engine, `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
-    replace top-level recipe fields. After the dataset, the run directory gets report.md, plots
-    and the report section of stats.json.
+    replace top-level recipe fields. After the first pass over the plan, a classification run's
+    quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
+    the run directory gets report.md, plots and the report section of stats.json.
     """
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
@@ -160,6 +174,7 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     task = task_for(recipe.task)
     seeds = read_seeds(recipe)
+    dev = read_dev_set(recipe)
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
     loaded: list[Engine] = []
@@ -179,44 +194,64 @@ def run(
     try:
         if store.get("plan") is None:
             bar.phase("planning: scenarios and personas …")
-        plan, slots = ensure_plan(store, recipe, out_dir, get_engine)
-        by_id = {s["slot_id"]: s for s in slots}
-        executor = Executor(recipe, task, seeds)
+        plan, _ = ensure_plan(store, recipe, out_dir, get_engine, seeds, bar)
+        executor = Executor(recipe, task, seeds, neighbours={c["name"]: c.get("neighbours", []) for c in plan["categories"]})
         accepted_before = store.samples("accepted")
-        state = FilterState.for_run(recipe, task, seeds, store.accepted_keys(),
+        # dev texts join the seeds of the copy filters only: a sample that copies one never reaches the dataset
+        state = FilterState.for_run(recipe, task, seeds + dev, store.accepted_keys(),
                                     [task.text_of(s["data"]) for s in accepted_before])
         for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
         judge = make_judge(recipe, get_engine, teacher_spec=engine.spec if engine is not None else None,
                            engine=judge_engine, ray=ray)
-        target = sum(s["quota"] for s in slots)
         schema = task.schema(recipe)
-        missing_now = store.missing_per_slot()
-        stopped_by_limit = False
-        if missing_now and store.rounds_done() < recipe.budget.max_rounds:
+        allowance = [limit]  # samples this invocation may still accept; None is unlimited
+
+        def fill(round_start: int, round_limit: int) -> bool:
+            """Rounds over the slots whose quota is unmet; True when --limit stopped them."""
+            slots = store.slots()
+            by_id = {s["slot_id"]: s for s in slots}
+            missing_now = store.missing_per_slot()
+            if not missing_now or store.rounds_done() >= round_limit or allowance[0] == 0:
+                return allowance[0] == 0
             eng = get_engine()
             if judge is not None:
                 judge.engine  # loaded now, so a judge that cannot load fails before any generation
+            target = sum(s["quota"] for s in slots)
             bar.start(recipe.name, target, target - sum(missing_now.values()), len(slots), len(slots) - len(missing_now))
-            allowance = limit  # samples this invocation may still accept; None is unlimited
-            for round_ in range(store.rounds_done(), recipe.budget.max_rounds):
-                missing = store.missing_per_slot()
-                if not missing or allowance == 0:
+            try:
+                for round_ in range(max(store.rounds_done(), round_start), round_limit):
+                    missing = store.missing_per_slot()
+                    if not missing or allowance[0] == 0:
+                        break
+                    asked = store.calls_per_slot(round_)  # a resumed round must not repeat its seeds
+                    work = interleave([(by_id[sid], asked.get(sid, 0) + k) for sid, m in missing.items()
+                                       for k in range(requests_for(m, round_ - round_start, recipe.budget.overgenerate))])
+                    if allowance[0] is not None:
+                        work = work[:allowance[0]]
+                    accepted = _run_round(recipe, task, schema, eng, executor, store, state, judge, work, round_,
+                                          missing, bar, on_batch, allowance[0], len(slots))
+                    if allowance[0] is not None:
+                        allowance[0] -= accepted
+                        if allowance[0] == 0:
+                            return True  # this round is not finished; the next invocation redoes it
+                    store.put("rounds_done", round_ + 1)
+            finally:
+                bar.stop()
+            return False
+
+        stopped_by_limit = fill(0, recipe.budget.max_rounds)
+        if recipe.task == "classification" and recipe.quality.enabled:
+            while not stopped_by_limit:
+                steps = store.loop_steps()
+                last = steps[-1]["decision"] if steps else None
+                if last is not None and last["action"] == "stop":
                     break
-                asked = store.calls_per_slot(round_)  # a resumed round must not repeat its seeds
-                work = interleave([(by_id[sid], asked.get(sid, 0) + k) for sid, m in missing.items()
-                                   for k in range(requests_for(m, round_, recipe.budget.overgenerate))])
-                if allowance is not None:
-                    work = work[:allowance]
-                accepted = _run_round(recipe, task, schema, eng, executor, store, state, judge, work, round_, missing,
-                                      bar, on_batch, allowance, len(slots))
-                if allowance is not None:
-                    allowance -= accepted
-                    if allowance == 0:
-                        stopped_by_limit = True
-                        break  # this round is not finished; the next invocation redoes it
-                store.put("rounds_done", round_ + 1)
-            bar.stop()
+                if last is not None:
+                    stopped_by_limit = fill(last["round_start"], last["round_limit"])
+                    if stopped_by_limit:
+                        break
+                next_step(store, recipe, dev, plan, get_engine, bar.phase)
         if state.notes:
             store.put("filter_notes", state.notes)
         if recipe.task == "classification" and recipe.filters.label_noise.mode != "off":

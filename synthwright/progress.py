@@ -33,6 +33,17 @@ class RunProgress:
         self._task = self._progress.add_task(description, total=total, completed=done, generated=0, rejected=0,
                                              rate="-", slots=f"{slots_done}/{slots_total}")
 
+    def planning(self, done: int, total: int) -> None:
+        """A bar for the planner's phrase requests (scenarios, personas) while they are answered."""
+        if not self.enabled:
+            return
+        if self._progress is None:
+            self._progress = Progress(TextColumn("[bold]planning"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("phrase requests"), TimeElapsedColumn(), console=self.console)
+            self._progress.start()
+            self._task = self._progress.add_task("planning", total=total, completed=done)
+        self._progress.update(self._task, completed=done, total=total)
+
     def phase(self, text: str) -> None:
         if self.enabled:
             self.console.print(f"[dim]{text}[/]")

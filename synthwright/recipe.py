@@ -202,6 +202,38 @@ class JudgeConfig(_Closed):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Judge sampling temperature; 0 is greedy (reproducible).")
 
 
+class QualityConfig(_Closed):
+    """Classification: the quality loop. After the first pass over the plan, and after each re-planning step,
+    the fixed classifier of `eval` (MiniLM + logistic regression, C=10) is trained on what was accepted. Its
+    signal (cross-validated, or scored on a small real dev set) steers the planner: confidently misclassified
+    samples are set aside and replaced by contrastive requests, weak labels get extra quota, and with a dev set
+    the requests follow the situations of the dev examples it gets wrong and the style of the real texts."""
+
+    enabled: bool = Field(default=True, description="Run the quality loop after the first pass over the plan.")
+    dev_set: str | None = Field(default=None, description="JSONL/CSV of a few real {text, label} rows, relative to the recipe:"
+                                " the signal that counts. Never shown to the executor and never in the dataset.")
+    max_steps: int = Field(default=3, ge=1, le=20, description="Re-planning steps at most.")
+    min_improvement: float = Field(default=0.005, ge=0.0, le=1.0,
+                                   description="Stop when the score (macro-F1) rises by less than this over the best step so far.")
+    extra_fraction: float = Field(default=0.25, ge=0.0, le=2.0,
+                                  description="Extra samples the loop may add for weak labels, as a fraction of the target, over all steps.")
+    weak_f1: float = Field(default=0.9, ge=0.0, le=1.0, description="Labels whose F1 is below this are weak and get extra quota.")
+    replace_confidence: float = Field(default=0.6, gt=0.0, le=1.0,
+                                      description="Set aside an accepted sample that the out-of-fold classifier gives another"
+                                                  " label with at least this probability; a contrastive request replaces it.")
+    replace_fraction: float = Field(default=0.2, ge=0.0, le=1.0, description="At most this share of a label's samples is replaced per step.")
+    realism: bool = Field(default=True, description="With a dev set: replace the samples that read least like the real texts and"
+                                                    " tell new requests what gives the synthetic texts away.")
+    unrealistic_above: float = Field(default=0.85, gt=0.5, le=1.0,
+                                     description="With a dev set: a sample a real-vs-synthetic classifier calls synthetic with this"
+                                                 " probability reads unlike the real texts.")
+    max_hints: int = Field(default=3, ge=0, le=10, description="Realism hints given to each new request.")
+    dev_errors: bool = Field(default=True, description="With a dev set: seed new requests with the situation of each dev example"
+                                                       " the classifier gets wrong (the teacher describes it; its text is never shown).")
+    folds: int = Field(default=5, ge=2, le=20, description="Cross-validation folds.")
+    embedder: Literal["auto", "minilm", "tfidf"] = Field(default="auto", description="Features of the classifier.")
+
+
 class OutputConfig(_Closed):
     dir: str | None = Field(default=None, description="Run directory; default runs/<recipe name>.")
     formats: list[Literal["hf", "parquet", "jsonl"]] = Field(default_factory=lambda: ["hf", "parquet", "jsonl"])
@@ -241,6 +273,7 @@ class Recipe(_Closed):
                                                                 repetition_penalty=1.1))
     filters: FilterConfig = Field(default_factory=FilterConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     budget: Budget = Field(default_factory=Budget)
     output: OutputConfig = Field(default_factory=OutputConfig)
     few_shot: int = Field(default=3, ge=0, le=10, description="Examples shown in each executor prompt.")
@@ -354,3 +387,7 @@ def check_files(recipe: Recipe) -> None:
         from .seeds import read_seeds
 
         read_seeds(recipe)
+    if recipe.quality.dev_set is not None:
+        from .seeds import read_dev_set
+
+        read_dev_set(recipe)

@@ -27,3 +27,19 @@ def read_seeds(recipe: Any) -> list[dict[str, Any]]:
                               f" use one of: {', '.join(sorted(names))}.")
         rows.append({**row, "label": label})
     return rows
+
+
+def read_dev_set(recipe: Any) -> list[dict[str, str]]:
+    """The quality loop's real dev set ({text, label} rows), or [] when the recipe names none."""
+    if recipe.task != "classification" or recipe.quality.dev_set is None:
+        return []
+    from .evaluators.tstr import read_labelled
+
+    path = recipe.resolve(recipe.quality.dev_set)
+    rows = read_labelled(path, "quality.dev_set")
+    names = {c.name for c in recipe.categories}
+    unknown = sorted({r["label"] for r in rows} - names)
+    if unknown:
+        raise ConfigError(f"quality.dev_set '{recipe.quality.dev_set}' has label(s) {', '.join(unknown[:5])} that are not"
+                          f" categories of the recipe; use the category names ({', '.join(sorted(names)[:5])}…).")
+    return rows

@@ -38,6 +38,11 @@ MIGRATIONS: list[tuple[str, str]] = [
             sample_id INTEGER PRIMARY KEY REFERENCES samples(sample_id), judge TEXT NOT NULL,
             data TEXT NOT NULL, passed INTEGER NOT NULL, created REAL NOT NULL);
     """),
+    ("003_phases_and_quality_loop", """
+        ALTER TABLE calls ADD COLUMN phase TEXT NOT NULL DEFAULT 'executor';
+        CREATE TABLE loop_steps (
+            step INTEGER PRIMARY KEY, signal TEXT NOT NULL, decision TEXT NOT NULL, created REAL NOT NULL);
+    """),
 ]
 
 
@@ -83,11 +88,16 @@ class RunStore:
     def save_plan(self, plan: dict[str, Any], slots: list[dict[str, Any]]) -> None:
         with self.transaction():
             self.put("plan", plan)
-            self.db.executemany("INSERT INTO slots VALUES (?, ?, ?, ?, ?)",
-                                [(s["slot_id"], i, s["category"], s["quota"], json.dumps(s)) for i, s in enumerate(slots)])
+            self._add_slots(slots)
 
     def slots(self) -> list[dict[str, Any]]:
-        return [json.loads(r[0]) for r in self.db.execute("SELECT data FROM slots ORDER BY position")]
+        """Every slot with its current quota (the quality loop moves quota between slots)."""
+        return [{**json.loads(r[0]), "quota": r[1]} for r in self.db.execute("SELECT data, quota FROM slots ORDER BY position")]
+
+    def _add_slots(self, slots: list[dict[str, Any]]) -> None:
+        start = self.db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM slots").fetchone()[0]
+        self.db.executemany("INSERT INTO slots VALUES (?, ?, ?, ?, ?)",
+                            [(s["slot_id"], start + i, s["category"], s["quota"], json.dumps(s)) for i, s in enumerate(slots)])
 
     def accepted_per_slot(self) -> dict[str, int]:
         rows = self.db.execute("SELECT slot_id, COUNT(*) FROM samples WHERE status = 'accepted' GROUP BY slot_id")
@@ -136,6 +146,43 @@ class RunStore:
                                         (sample.lastrowid, verdict["judge"], json.dumps(verdict["data"]),
                                          int(verdict["passed"]), now))
 
+    def record_calls(self, phase: str, requests: list[dict[str, Any]], gens: list[Any], engine: dict[str, Any]) -> None:
+        """Model calls that make no sample (planner, quality loop), in one transaction."""
+        now = time.time()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO calls (slot_id, round, seed, request, response, error, finish_reason, prompt_tokens,"
+                " completion_tokens, seconds, engine, created, phase) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [("", -1, r.get("seed") or 0, json.dumps(r), g.text, g.error, g.finish_reason, g.prompt_tokens,
+                  g.completion_tokens, g.seconds, json.dumps(engine), now, phase) for r, g in zip(requests, gens)])
+
+    def responses(self, phase: str) -> dict[str, str]:
+        """(seed, last message) → response of the calls of `phase`, so a killed phase resumes with what it had."""
+        out = {}
+        for request, response in self.db.execute("SELECT request, response FROM calls WHERE phase = ?", (phase,)):
+            r = json.loads(request)
+            out[f"{r.get('seed')}\x1f{r['messages'][-1]['content']}"] = response
+        return out
+
+    # quality loop ---------------------------------------------------------
+    def loop_steps(self) -> list[dict[str, Any]]:
+        return [{"step": r[0], "signal": json.loads(r[1]), "decision": json.loads(r[2])}
+                for r in self.db.execute("SELECT step, signal, decision FROM loop_steps ORDER BY step")]
+
+    def save_loop_step(self, step: int, signal: dict[str, Any], decision: dict[str, Any],
+                       new_slots: list[dict[str, Any]], quota_moves: dict[str, int],
+                       rejections: list[tuple[int, str]]) -> None:
+        """One step of the quality loop in one transaction: its signal and decision, the samples it
+        sets aside, the quota it takes from their slots and the slots it adds."""
+        with self.transaction():
+            self.db.execute("INSERT INTO loop_steps VALUES (?, ?, ?, ?)",
+                            (step, json.dumps(signal), json.dumps(decision), time.time()))
+            self.db.executemany("UPDATE samples SET status = 'rejected', filter = 'quality_loop', reason = ?"
+                                " WHERE sample_id = ? AND status = 'accepted'", [(r, i) for i, r in rejections])
+            self.db.executemany("UPDATE slots SET quota = quota + ? WHERE slot_id = ?",
+                                [(delta, sid) for sid, delta in quota_moves.items()])
+            self._add_slots(new_slots)
+
     def reject(self, sample_ids: Iterable[int], filter_name: str, reasons: Iterable[str]) -> None:
         with self.transaction():
             self.db.executemany("UPDATE samples SET status = 'rejected', filter = ?, reason = ? WHERE sample_id = ?",
@@ -166,7 +213,9 @@ class RunStore:
     def call_stats(self) -> dict[str, Any]:
         r = self.db.execute("SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
                             " COALESCE(SUM(error IS NOT NULL),0) FROM calls").fetchone()
-        return {"calls": r[0], "prompt_tokens": r[1], "completion_tokens": r[2], "failed_calls": r[3]}
+        phases = {p: {"calls": n, "prompt_tokens": pt, "completion_tokens": ct} for p, n, pt, ct in self.db.execute(
+            "SELECT phase, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM calls GROUP BY phase ORDER BY phase")}
+        return {"calls": r[0], "prompt_tokens": r[1], "completion_tokens": r[2], "failed_calls": r[3], "phases": phases}
 
     def fate_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT COALESCE(filter, status), COUNT(*) FROM samples GROUP BY 1")

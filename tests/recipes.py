@@ -24,6 +24,8 @@ def classification_recipe(model_dir: Path, **changes) -> dict:
         # budget keeps "exact quotas" independent of how unlucky one machine's floats are.
         "budget": {"max_rounds": 8},
         "output": {"splits": {"train": 0.5, "validation": 0.25, "test": 0.25}},
+        # exact-quota tests: the quality loop (which adds quota) has tests of its own
+        "quality": {"enabled": False},
     }
     recipe.update(changes)
     return recipe

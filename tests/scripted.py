@@ -73,6 +73,7 @@ def recipe_dict(**overrides: Any) -> dict[str, Any]:
         "budget": {"max_rounds": 1},
         "output": {"formats": ["jsonl"], "splits": {"train": 1.0}},
         "few_shot": 0,
+        "quality": {"enabled": False},
     }
     data.update(overrides)
     return data

@@ -51,8 +51,9 @@ def test_classification_run_meets_quotas_with_balanced_axes(tiny_model_dir, tmp_
     plan = json.loads((out / "plan.json").read_text())
     assert sum(s["quota"] for s in plan["slot_list"]) == 24
     store = RunStore(out / "run.sqlite")
-    calls = store.call_stats()["calls"]
-    assert calls == len(store.samples())  # every call has exactly one sample with a fate
+    calls = store.call_stats()
+    assert calls["phases"]["executor"]["calls"] == len(store.samples())  # every executor call has one sample with a fate
+    assert calls["phases"]["planner"]["calls"] == 2 * 2 * 3  # 2 scenarios x 3 labels, each asked twice: one batch-first plan
     store.close()
 
 
@@ -85,7 +86,7 @@ def test_resume_after_exception_mid_run(tiny_model_dir, tmp_path):
     assert all(after[i] == text for i, text in before.items())  # nothing accepted was lost or changed
     assert len(set(after.values())) == 24
     with sqlite3.connect(out / "run.sqlite") as con:
-        seeds = con.execute("SELECT slot_id, round, seed FROM calls").fetchall()
+        seeds = con.execute("SELECT slot_id, round, seed FROM calls WHERE phase = 'executor'").fetchall()
     assert len(seeds) == len(set(seeds))  # the resumed round went on with new seeds, not the same requests again
 
 

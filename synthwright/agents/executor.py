@@ -19,10 +19,12 @@ def request_seed(*parts: Any) -> int:
 class Executor:
     """Renders slot prompts with rotating few-shot examples from seeds and accepted samples."""
 
-    def __init__(self, recipe: Recipe, task: Task, seeds: list[dict[str, Any]]):
+    def __init__(self, recipe: Recipe, task: Task, seeds: list[dict[str, Any]],
+                 neighbours: dict[str, list[str]] | None = None):
         self.recipe = recipe
         self.task = task
         self.descriptions = {c.name: c.description for c in recipe.categories}
+        self.neighbours = neighbours or {}
         self.system = render("system")
         # category → list of (example text, slot it came from; None for a person's seed)
         self.pool: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
@@ -45,12 +47,19 @@ class Executor:
         self.uses.update(chosen)
         return [c if len(c) <= 300 else c[:300] + "…" for c in chosen]
 
+    def about(self, category: str) -> str:
+        """How a prompt names a category: its description, else its name in words."""
+        return (self.descriptions.get(category) or category.replace("_", " ")).rstrip(".")
+
     def request(self, slot: dict[str, Any], round_: int, k: int) -> tuple[ChatRequest, int]:
         seed = request_seed(self.recipe.seed, slot["slot_id"], round_, k)
+        contrast = slot.get("contrast")
+        avoid = [self.about(n) for n in self.neighbours.get(slot["category"], []) if n != contrast]
         prompt = render(
             self.task.template, description=self.recipe.description, language=self.recipe.language,
             category=slot["category"], category_description=self.descriptions.get(slot["category"], ""),
             scenario=slot["scenario"], persona=slot["persona"], style=slot["style"], length=slot["length"],
             context=slot.get("context"), roles=self.recipe.roles, examples=self.examples_for(slot),
+            avoid=avoid, contrast=self.about(contrast) if contrast else None, hints=slot.get("hints") or [],
         )
         return ChatRequest.user(prompt, system=self.system, seed=seed), seed

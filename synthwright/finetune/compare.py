@@ -109,7 +109,7 @@ def read_run(run_dir: str | Path) -> RunData:
         category = {s["slot_id"]: s["category"] for s in slots}
         per_cat: Counter = Counter()
         engines: list[str] = []
-        for slot_id, engine in store.db.execute("SELECT slot_id, engine FROM calls"):
+        for slot_id, engine in store.db.execute("SELECT slot_id, engine FROM calls WHERE phase = 'executor'"):
             per_cat[category.get(slot_id, "?")] += 1
             spec = json.loads(engine).get("spec", "")
             if spec not in engines:

@@ -1,0 +1,143 @@
+"""The quality loop's re-planner: a signal over the accepted samples → the next step's decision.
+
+A step may (1) set aside accepted samples that the classifier confidently gives another label, or
+(with a dev set) that read most unlike the real texts, and move their quota to new slots of the same
+label; (2) give weak labels extra quota, within `quality.extra_fraction` of the target over the whole
+loop; (3) make new slots *contrastive* (the prompt names the label they are confused with and asks for a
+message that could not be mistaken for it), seed them with the situation of a dev example the
+classifier got wrong (the situation, never the text), and carry the realism hints (what gives the
+synthetic texts away). The loop stops when the signal stops improving by `min_improvement`, when the
+step budget is spent, or when there is nothing left to improve. Decisions are plain data: the run
+store keeps them, so a resumed run repeats none and changes none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from itertools import cycle
+from typing import Any
+
+from .allocation import slot_id
+
+
+def stop_reason(step: int, score: float | None, history: list[dict[str, Any]], cfg: Any) -> str | None:
+    if score is None:
+        return "no signal: fewer than two labels with enough accepted samples"
+    previous = [h["signal"]["score"] for h in history if h["signal"].get("score") is not None]
+    if previous and score < max(previous) + cfg.min_improvement:
+        return (f"plateau: score {score:.3f} is not {cfg.min_improvement:g} above the best so far"
+                f" ({max(previous):.3f})")
+    if step >= cfg.max_steps:
+        return f"step budget spent ({cfg.max_steps} re-planning steps)"
+    return None
+
+
+def _partner(label: str, confusions: list[dict[str, Any]], neighbours: dict[str, list[str]]) -> str | None:
+    """The label `label` is most often mistaken for, else its nearest neighbour."""
+    for c in confusions:
+        if c["label"] == label:
+            return c["predicted"]
+    near = neighbours.get(label) or []
+    return near[0] if near else None
+
+
+def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, accepted: list[dict[str, Any]],
+           slots: list[dict[str, Any]], target: int, cfg: Any, neighbours: dict[str, list[str]],
+           dev_situations: dict[int, str] | None = None, round_start: int, max_rounds: int) -> dict[str, Any]:
+    """The decision for `step` (0 = after the first pass over the plan).
+
+    `accepted` are the accepted samples in the order the signal saw them (its `misclassified` and
+    `unrealistic` indices point into it); `dev_situations` maps dev-example indices to the situation
+    the teacher described for them. Returns {decision, new_slots, quota_moves, rejections}.
+    """
+    score = signal.get("score")
+    decision: dict[str, Any] = {"step": step, "score": score, "source": signal.get("source"), "action": "stop",
+                                "stop_reason": stop_reason(step, score, history, cfg)}
+    nothing = {"decision": decision, "new_slots": [], "quota_moves": {}, "rejections": []}
+    if decision["stop_reason"]:
+        return nothing
+    source = signal["dev"] if signal.get("dev") else signal["cv"]
+    f1 = source["f1_per_label"]
+    confusions = source["confusions"]
+    per_label = Counter(s["category"] for s in accepted)
+
+    # (1) replacements: confidently misclassified, then (dev set) least realistic; at most a share per label
+    cap = {label: int(cfg.replace_fraction * n) for label, n in per_label.items()}
+    replaced: dict[int, tuple[str, str | None]] = {}  # accepted index → (reason, contrast label)
+    for m in signal.get("misclassified", []):
+        label = m["label"]
+        if m["confidence"] >= cfg.replace_confidence and cap.get(label, 0) > 0 and m["index"] not in replaced:
+            cap[label] -= 1
+            replaced[m["index"]] = (f"the quality loop's classifier (step {step}) says {m['predicted']!r}"
+                                    f" with probability {m['confidence']:.2f}", m["predicted"])
+    for u in signal.get("unrealistic", []):
+        label = accepted[u["index"]]["category"]
+        if cap.get(label, 0) > 0 and u["index"] not in replaced:
+            cap[label] -= 1
+            replaced[u["index"]] = (f"reads unlike the real dev texts (step {step}: synthetic with probability"
+                                    f" {u['probability']:.2f})", None)
+
+    # (2) extra quota for weak labels, within the loop's whole budget
+    budget = int(cfg.extra_fraction * target)
+    spent = sum(h["decision"].get("extra", 0) for h in history)
+    this_step = min(budget - spent, math.ceil(budget / max(cfg.max_steps, 1)))
+    weak = {label: v for label, v in f1.items() if v < cfg.weak_f1 and label in per_label}
+    extra: Counter = Counter()
+    if this_step > 0 and weak:
+        weights = {label: 1.0 - v for label, v in weak.items()}
+        total = sum(weights.values()) or 1.0
+        shares = {label: this_step * w / total for label, w in weights.items()}
+        extra.update({label: int(s) for label, s in shares.items()})
+        for label in sorted(shares, key=lambda x: shares[x] - int(shares[x]), reverse=True)[: this_step - sum(extra.values())]:
+            extra[label] += 1
+
+    if not replaced and not extra:
+        decision["stop_reason"] = "nothing to improve: no label under weak_f1 and no confidently misclassified sample"
+        return nothing
+
+    # (3) the new slots: one sample each, axis values taken round-robin from the label's own slots
+    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in slots:
+        if not s.get("loop_step"):
+            by_label[s["category"]].append(s)
+    axes = {label: cycle(sorted(v, key=lambda s: s["slot_id"])) for label, v in by_label.items()}
+    situations: dict[str, list[tuple[str, str]]] = defaultdict(list)  # label → [(situation, predicted)]
+    if signal.get("dev") and dev_situations:
+        for e in signal["dev"]["errors"]:
+            if e["index"] in dev_situations:
+                situations[e["label"]].append((dev_situations[e["index"]], e["predicted"]))
+    hints = (signal.get("realism") or {}).get("hints", [])[: cfg.max_hints] if cfg.realism else []
+    new_slots: list[dict[str, Any]] = []
+    quota_moves: Counter = Counter()
+    rejections = []
+
+    def add(label: str, kind: str, contrast: str | None) -> None:
+        base = next(axes[label])
+        scenario = base["scenario"]
+        if situations[label]:
+            scenario, contrast = situations[label].pop(0)
+            kind = "dev_error"
+        sid = slot_id("loop", step, label, kind, len(new_slots))
+        new_slots.append({"slot_id": sid, "category": label, "scenario": scenario, "persona": base["persona"],
+                          "style": base["style"], "length": base["length"], "quota": 1, "context": None,
+                          "loop_step": step + 1, "kind": kind, "contrast": contrast, "hints": hints})
+
+    for index, (reason, predicted) in sorted(replaced.items()):
+        sample = accepted[index]
+        rejections.append((sample["sample_id"], reason))
+        quota_moves[sample["slot_id"]] -= 1
+        label = sample["category"]
+        add(label, "replace", predicted or _partner(label, confusions, neighbours))
+    for label, n in sorted(extra.items()):
+        for _ in range(n):
+            add(label, "extra", _partner(label, confusions, neighbours))
+    kinds = Counter(s["kind"] for s in new_slots)
+    decision.update({
+        "action": "replan", "stop_reason": None, "replaced": len(rejections), "extra": sum(extra.values()),
+        "weak_labels": {label: f1[label] for label in sorted(weak)}, "extra_per_label": dict(sorted(extra.items())),
+        "contrast_pairs": sorted({(s["category"], s["contrast"]) for s in new_slots if s["contrast"]}),
+        "slot_kinds": dict(kinds), "hints": hints, "round_start": round_start, "round_limit": round_start + max_rounds,
+    })
+    decision["contrast_pairs"] = [list(p) for p in decision["contrast_pairs"]]
+    return {"decision": decision, "new_slots": new_slots, "quota_moves": dict(quota_moves), "rejections": rejections}
