@@ -34,7 +34,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT.parent.parent / "shared" / "data" / "text"
+DATA = Path(os.environ.get("SYNTHWRIGHT_TEXT_DATA", ROOT.parent.parent / "shared" / "data" / "text"))
 SETS = {
     "snips": ("snips.yaml", "snips/train.jsonl", "snips/test.jsonl"),
     "amazon": ("amazon.yaml", "sentiment/amazon_train.jsonl", "sentiment/amazon_test.jsonl"),

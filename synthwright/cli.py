@@ -166,11 +166,12 @@ def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> Non
     from .recipe import load_recipe
 
     r = load_recipe(recipe)
-    engine_kind(r.teacher.model)
+    for t in r.teachers:
+        engine_kind(t.model)
     if r.judge.enabled and r.judge.model is not None:
         engine_kind(r.judge.model)
     total = sum(r.count.for_categories(max(1, len(r.categories)))) if r.categories else "per document chunk"
-    Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {r.teacher.model})")
+    Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {', '.join(t.model for t in r.teachers)})")
 
 
 @app.command()

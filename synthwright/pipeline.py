@@ -52,7 +52,8 @@ def resolve_recipe(recipe: Recipe | str | Path | dict, teacher: str | None = Non
     else:
         recipe = load_recipe(recipe, **overrides)
     if teacher is not None:
-        recipe = recipe.model_copy(update={"teacher": recipe.teacher.model_copy(update={"model": teacher, "options": {}})})
+        recipe = recipe.model_copy(update={"teacher": recipe.teachers[0].model_copy(update={"model": teacher, "options": {},
+                                                                                               "share": 1.0})})
     return recipe
 
 
@@ -116,7 +117,8 @@ def plan_run(recipe: Recipe | str | Path | dict, *, teacher: str | None = None, 
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
     try:
-        return ensure_plan(store, recipe, out_dir, lambda: engine or load_engine(recipe.teacher.model, **recipe.teacher.options),
+        first = recipe.teachers[0]
+        return ensure_plan(store, recipe, out_dir, lambda: engine or load_engine(first.model, **first.options),
                            read_seeds(recipe), bar)
     finally:
         bar.stop()
@@ -147,7 +149,7 @@ def run(
     out: str | Path | None = None,
     limit: int | None = None,
     restart: bool = False,
-    engine: Engine | None = None,
+    engine: Engine | list[Engine] | None = None,
     judge_engine: Engine | None = None,
     progress: bool | RunProgress = False,
     on_batch: Callable[[BatchReport], None] | None = None,
@@ -157,7 +159,7 @@ def run(
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
 
     `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
-    spec with a ready engine, `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
+    spec with a ready engine (a list: one per teacher of a mixture), `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
     replace top-level recipe fields. After the first pass over the plan, a classification run's
     quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
@@ -177,19 +179,27 @@ def run(
     dev = read_dev_set(recipe)
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
-    loaded: list[Engine] = []
+    teachers = recipe.teachers
+    given = engine if isinstance(engine, list) else [engine] * len(teachers) if engine is not None else None
+    if given is not None and len(given) != len(teachers):
+        raise ConfigError(f"run() got {len(given)} engines for a mixture of {len(teachers)} teachers; pass one per teacher.")
+    loaded: dict[int, Engine] = {}
     judge: Judge | None = None
 
-    def get_engine() -> Engine:
-        if not loaded:
-            bar.phase(f"loading teacher {recipe.teacher.model} …")
-            if engine is None and ray is not None:
-                from .scale import RayEnginePool
-
-                loaded.append(RayEnginePool(recipe.teacher.model, recipe.teacher.options, ray))
+    def get_engine(i: int = 0) -> Engine:
+        if i not in loaded:
+            t = teachers[i]
+            if given is not None and given[i] is not None:
+                loaded[i] = given[i]
             else:
-                loaded.append(engine or load_engine(recipe.teacher.model, **recipe.teacher.options))
-        return loaded[0]
+                bar.phase(f"loading teacher {t.model} …")
+                if ray is not None:
+                    from .scale import RayEnginePool
+
+                    loaded[i] = RayEnginePool(t.model, t.options, ray)
+                else:
+                    loaded[i] = load_engine(t.model, **t.options)
+        return loaded[i]
 
     try:
         if store.get("plan") is None:
@@ -198,11 +208,11 @@ def run(
         executor = Executor(recipe, task, seeds, neighbours={c["name"]: c.get("neighbours", []) for c in plan["categories"]})
         accepted_before = store.samples("accepted")
         # dev texts join the seeds of the copy filters only: a sample that copies one never reaches the dataset
-        state = FilterState.for_run(recipe, task, seeds + dev, store.accepted_keys(),
+        state = FilterState.for_run(recipe, task, seeds + [{**r, "reserved": True} for r in dev], store.accepted_keys(),
                                     [task.text_of(s["data"]) for s in accepted_before])
         for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
-        judge = make_judge(recipe, get_engine, teacher_spec=engine.spec if engine is not None else None,
+        judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
                            engine=judge_engine, ray=ray)
         schema = task.schema(recipe)
         allowance = [limit]  # samples this invocation may still accept; None is unlimited
@@ -214,7 +224,7 @@ def run(
             missing_now = store.missing_per_slot()
             if not missing_now or store.rounds_done() >= round_limit or allowance[0] == 0:
                 return allowance[0] == 0
-            eng = get_engine()
+            engines = {i: get_engine(i) for i in sorted({by_id[sid].get("teacher", 0) for sid in missing_now})}
             if judge is not None:
                 judge.engine  # loaded now, so a judge that cannot load fails before any generation
             target = sum(s["quota"] for s in slots)
@@ -229,12 +239,16 @@ def run(
                                        for k in range(requests_for(m, round_ - round_start, recipe.budget.overgenerate))])
                     if allowance[0] is not None:
                         work = work[:allowance[0]]
-                    accepted = _run_round(recipe, task, schema, eng, executor, store, state, judge, work, round_,
-                                          missing, bar, on_batch, allowance[0], len(slots))
-                    if allowance[0] is not None:
-                        allowance[0] -= accepted
-                        if allowance[0] == 0:
-                            return True  # this round is not finished; the next invocation redoes it
+                    for i, eng in engines.items():  # a mixture: each teacher's share of the round in turn
+                        mine = [w for w in work if w[0].get("teacher", 0) == i]
+                        if not mine or allowance[0] == 0:
+                            continue
+                        accepted = _run_round(recipe, task, schema, eng, executor, store, state, judge, mine, round_,
+                                              missing, bar, on_batch, allowance[0], len(slots))
+                        if allowance[0] is not None:
+                            allowance[0] -= accepted
+                    if allowance[0] == 0:
+                        return True  # this round is not finished; the next invocation redoes it
                     store.put("rounds_done", round_ + 1)
             finally:
                 bar.stop()
@@ -266,8 +280,10 @@ def run(
         if judge is not None:
             judge.close()
         store.close()
-        if loaded and engine is None and ray is not None:
-            loaded[0].close()
+        if ray is not None:
+            for i, eng in loaded.items():
+                if given is None or given[i] is None:
+                    eng.close()
     bar.phase("writing the report …")
     from .evaluators.report import build_report
 

@@ -68,6 +68,7 @@ class EngineConfig(_Closed):
 
     model: str = Field(default="default", description="Engine spec: default, a directory, a .gguf, hf:, vllm:, PROVIDER:MODEL.")
     options: dict[str, Any] = Field(default_factory=dict, description="Options passed to the engine.")
+    share: float = Field(default=1.0, gt=0.0, description="In a mixture of teachers: this teacher's share of every label's samples.")
 
 
 class Documents(_Closed):
@@ -158,9 +159,20 @@ class LabelNoise(_Closed):
         default="auto", description="Features: all-MiniLM-L6-v2 sentence embeddings (auto: when installed) or TF-IDF.")
 
 
+class LabelFidelity(_Toggle):
+    """Classification: embedding prototypes of the labels (name, description, seeds); a sample must be nearer
+    its own label than every other label by `margin`, and at least `min_similarity` near its own."""
+
+    enabled: bool = Field(default=True, description="Reject samples that read as another label, or as no label at all.")
+    margin: float = Field(default=0.0, ge=-1.0, le=1.0,
+                          description="Cosine to its own label minus cosine to the nearest other label must reach this.")
+    min_similarity: float = Field(default=0.2, ge=-1.0, le=1.0, description="Cosine to its own label must reach this.")
+
+
 class FilterConfig(_Closed):
     """Cheap filters run before the judge, in this order: length, placeholders, refusals, label_leak,
-    language, pii, seed_copies, exact_duplicates, near_duplicates. Each rejection names its filter and says why."""
+    role, language, label_fidelity, pii, seed_copies, exact_duplicates, near_duplicates. Each rejection names its
+    filter and says why."""
 
     min_chars: int = Field(default=8, ge=0, description="Reject samples shorter than this.")
     max_chars: int = Field(default=2000, ge=1, description="Reject samples longer than this.")
@@ -171,6 +183,9 @@ class FilterConfig(_Closed):
     pii: PIICheck = Field(default_factory=PIICheck)
     placeholders: bool = Field(default=True, description='Reject unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX".')
     refusals: bool = Field(default=True, description='Reject refusals and meta-talk ("As an AI…", "Here is a message:", prompt echoes).')
+    role: bool = Field(default=True, description="Classification: reject text in the assistant's voice (\"I'm sorry to hear…\","
+                                                 " \"happy to help\"), which the person whose message it should be never writes.")
+    label_fidelity: LabelFidelity = Field(default_factory=LabelFidelity)
     label_leak: Literal["off", "identifier", "words"] = Field(
         default="identifier",
         description="Classification: reject a text containing its label; identifier matches lost_card verbatim (labels with _ or -),"
@@ -268,7 +283,9 @@ class Recipe(_Closed):
                                   description="Dialogue only: who the user and assistant are.")
     count: Count = Field(description="How many samples.")
     axes: Axes = Field(default_factory=Axes)
-    teacher: EngineConfig = Field(default_factory=EngineConfig)
+    teacher: EngineConfig | list[EngineConfig] = Field(
+        default_factory=EngineConfig,
+        description="The model that writes the samples, or a mixture: a list of teachers with shares (the planner uses the first).")
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, top_p=0.95, max_new_tokens=400,
                                                                 repetition_penalty=1.1))
     filters: FilterConfig = Field(default_factory=FilterConfig)
@@ -297,6 +314,22 @@ class Recipe(_Closed):
         if len(set(names)) != len(names):
             raise ValueError(f"category names must be unique; repeated: {sorted({n for n in names if names.count(n) > 1})}")
         return self
+
+    @field_validator("teacher")
+    @classmethod
+    def _mixture(cls, v: EngineConfig | list[EngineConfig]) -> EngineConfig | list[EngineConfig]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("a mixture of teachers needs at least one teacher")
+            models = [t.model for t in v]
+            if len(set(models)) != len(models):
+                raise ValueError(f"each teacher of a mixture must be a different model; repeated: {sorted({m for m in models if models.count(m) > 1})}")
+        return v
+
+    @property
+    def teachers(self) -> list[EngineConfig]:
+        """The teachers with their shares; a single teacher is a mixture of one."""
+        return list(self.teacher) if isinstance(self.teacher, list) else [self.teacher]
 
     def resolve(self, path: str | None) -> Path | None:
         return None if path is None else (Path(self.base_dir) / path).resolve()

@@ -77,3 +77,65 @@ def recipe_dict(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+VOCAB = {
+    "lost_card": "card lost stolen wallet missing block replace pocket bag dropped gone thief purse taken find".split(),
+    "refund": "refund money back return reimburse shop merchant order parcel cancelled returned credited owed".split(),
+    "fees": "fee charge overdraft commission monthly cost interest penalty charged expensive deducted pricing".split(),
+}
+DESCRIPTIONS = {"lost_card": "The customer lost their card.", "refund": "The customer wants money back.",
+                "fees": "The customer asks about fees."}
+
+
+class VocabEngine(Engine):
+    """Classification texts drawn from per-label word pools, so a classifier can learn them.
+
+    `blur` maps a label to another whose words it borrows with probability `rate`, unless the prompt is
+    contrastive (names the other kind to avoid): the loop's contrastive requests come out clean.
+    Everything depends on the request's seed, so two runs of the same plan give the same texts.
+    """
+
+    def __init__(self, blur: dict[str, str] | None = None, rate: float = 0.5, spec: str = "vocab",
+                 situation: Callable[[str], str] | None = None):
+        self.blur, self.rate, self.spec = blur or {}, rate, spec
+        self.situation = situation
+        self.batch_size = 8
+        self.prompts: list[str] = []
+
+    def generate(self, requests: list[ChatRequest], *, schema: type[BaseModel] | None = None,
+                 sampling: Sampling | None = None) -> list[Generation]:
+        import random
+
+        out = []
+        for r in requests:
+            prompt = r.messages[-1]["content"]
+            self.prompts.append(prompt)
+            rng = random.Random(r.seed)
+            if schema.__name__ == "Phrase":
+                field = next(iter(schema.model_fields))
+                quoted = re.search(r'Someone wrote this: "(.*)"', prompt)
+                if quoted and self.situation is not None:
+                    value = self.situation(quoted.group(1))
+                else:
+                    value = f"a {field} with {' and '.join(rng.sample(_WORDS, 2))}"
+                obj: Any = {field: value}
+            else:
+                about = _CATEGORY.search(prompt).group(1).strip()
+                label = next(k for k, v in DESCRIPTIONS.items() if v == about)
+                if label in self.blur and "nobody could take it for" not in prompt and rng.random() < self.rate:
+                    label = self.blur[label]
+                obj = {"text": " ".join(rng.sample(VOCAB[label], 7))}
+            text = json.dumps(obj)
+            out.append(Generation(text=text, parsed=schema.model_validate(obj), prompt_tokens=len(prompt) // 4,
+                                  completion_tokens=len(text) // 4, seconds=0.001))
+        return out
+
+
+def vocab_recipe(**overrides: Any) -> dict[str, Any]:
+    data = recipe_dict(categories=[{"name": k, "description": v} for k, v in DESCRIPTIONS.items()],
+                       count={"per_category": 20}, filters={"language": False, "label_fidelity": False},
+                       budget={"max_rounds": 3}, quality={"enabled": True, "max_steps": 3, "weak_f1": 0.95})
+    data["axes"] = {**data["axes"], "scenarios_per_category": 2, "personas": ["a student", "a nurse"]}
+    data.update(overrides)
+    return data

@@ -11,12 +11,15 @@ from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.pii import find_pii, iban_ok, luhn_ok
 from synthwright.recipe import FilterConfig, load_recipe
 
+from synthwright.tasks import task_for
+
 from .scripted import recipe_dict
 
 HAS_LINGUA = importlib.util.find_spec("lingua") is not None
 ONLY = {  # switches every other filter off, so a test sees one filter's verdicts
     "exact_duplicates": False, "near_duplicates": False, "seed_copies": False, "language": False,
     "pii": {"mode": "off"}, "placeholders": False, "refusals": False, "label_leak": "off", "min_chars": 0,
+    "role": False, "label_fidelity": False,
 }
 
 
@@ -74,6 +77,32 @@ def test_refusals_meta_talk_and_prompt_echoes():
     got = verdicts(bad + good, cfg(refusals=True))
     assert all(got[t] == "refusal" for t in bad), got
     assert all(got[t] is None for t in good), got
+
+
+def test_assistant_voice_is_rejected_in_classification_only():
+    bad = ["I'm sorry to hear about your issue, I'll try to resolve this",
+           "Sure, I'd be happy to help! Can you please provide more details?",
+           "Hello, thank you for contacting us. I understand that your card was lost",
+           "Hello there, friend! How can I assist you with cinema-related tasks?", "Would you like me to add it to a playlist?"]
+    good = ["Sure, I can send the receipt tomorrow", "how can I help my son open an account", "I'm sorry but my card is gone",
+            "Please let me know when the new card arrives", "Can you check my balance please"]
+    got = verdicts(bad + good, cfg(role=True))
+    assert all(got[t] == "role" for t in bad), got
+    assert all(got[t] is None for t in good), got
+    assert verdicts(bad[:1], cfg(role=True), state=FilterState(task="dialogue")) == {bad[0]: None}
+
+
+def test_label_fidelity_rejects_text_for_another_label_or_none():
+    recipe = load_recipe(recipe_dict(categories=[
+        {"name": "lost_card", "description": "The customer's card was lost or stolen and they want it blocked."},
+        {"name": "refund", "description": "A merchant refund has not appeared in the account."},
+        {"name": "exchange_rate", "description": "The customer asks about currency exchange rates."}]))
+    state = FilterState.for_run(recipe, task_for("classification"), [], set(), [])
+    cases = {"someone stole my card from my bag, please block it": None,
+             "the shop said they refunded me a week ago but nothing is in my account": "label_fidelity",  # another label
+             "xq zzt vbb qwrr plk": "label_fidelity", "The weather in Paris is lovely in spring.": "label_fidelity"}
+    got = verdicts(list(cases), cfg(label_fidelity=True), state=state)
+    assert got == cases, got
 
 
 def test_label_leak_identifier_and_words_modes():

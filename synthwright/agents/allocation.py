@@ -30,8 +30,13 @@ def allocate(
     *,
     seed: int,
     contexts: dict[str, str] | None = None,
+    shares: list[float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Slots (one per distinct combination, with a quota) whose quotas sum exactly to `quotas`."""
+    """Slots (one per distinct combination, with a quota) whose quotas sum exactly to `quotas`.
+
+    With `shares` (a mixture of teachers), each slot also names its teacher (an index into shares),
+    so that every label's samples are spread over the teachers by share.
+    """
     rng = random.Random(seed)
     values = {"persona": rng.sample(personas, len(personas)), "style": rng.sample(styles, len(styles)),
               "length": rng.sample(lengths, len(lengths))}
@@ -53,10 +58,29 @@ def allocate(
                 overall[axis][value] += 1
                 chosen.append((axis, value))
             combos[tuple(v for _, v in chosen)] += 1
+        here_slots = []
         for (scenario, persona, style, length), count in combos.items():
-            slots.append({
+            here_slots.append({
                 "slot_id": slot_id(category, scenario, persona, style, length),
                 "category": category, "scenario": scenario, "persona": persona, "style": style,
                 "length": length, "quota": count, "context": (contexts or {}).get(category),
             })
+        if shares and len(shares) > 1:
+            here_slots = spread_over_teachers(here_slots, shares)
+        slots += here_slots
     return slots
+
+
+def spread_over_teachers(slots: list[dict[str, Any]], shares: list[float]) -> list[dict[str, Any]]:
+    """Split one label's slots into one-sample slots, each given the teacher furthest below its share."""
+    total = sum(shares)
+    given = [0] * len(shares)
+    out = []
+    for s in slots:
+        for i in range(s["quota"]):
+            n = sum(given) + 1
+            t = max(range(len(shares)), key=lambda j: (shares[j] / total * n - given[j], -j))
+            given[t] += 1
+            out.append({**s, "slot_id": slot_id(s["slot_id"], "teacher", t, i),
+                        "quota": 1, "teacher": t})
+    return out

