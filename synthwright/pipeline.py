@@ -259,7 +259,7 @@ def run(
             while not stopped_by_limit:
                 steps = store.loop_steps()
                 last = steps[-1]["decision"] if steps else None
-                if last is not None and last["action"] == "stop":
+                if last is not None and last["action"] != "replan":
                     break
                 if last is not None:
                     stopped_by_limit = fill(last["round_start"], last["round_limit"])
@@ -325,7 +325,7 @@ def _run_round(recipe, task, schema, engine, executor, store, state, judge, work
                 continue
             record = task.record(gen.parsed, slot)
             candidates.append(Candidate(data=record, text=task.text_of(record), category=slot["category"],
-                                        slot_id=slot["slot_id"]))
+                                        slot_id=slot["slot_id"], features={"contrast": slot.get("contrast")}))
         live = [c for c in candidates if c is not None]
         apply_filters(live, state, recipe.filters)
         if judge is not None:  # the expensive check, only for what the cheap ones let through

@@ -73,9 +73,12 @@ def next_step(store: RunStore, recipe: Any, dev: list[dict[str, str]], plan: dic
     if stored_signal.get("dev"):
         stored_signal["dev"] = {k: v for k, v in stored_signal["dev"].items() if k != "errors"}
         stored_signal["dev"]["errors"] = len(signal["dev"]["errors"])
-    store.save_loop_step(step, stored_signal, made["decision"], made["new_slots"], made["quota_moves"], made["rejections"])
+    store.save_loop_step(step, stored_signal, made["decision"], made["new_slots"], made["quota_moves"], made["rejections"],
+                         made.get("restore", []))
     d = made["decision"]
-    if d["action"] == "stop":
+    if d["action"] == "rollback":
+        phase(f"quality loop, step {step}: score {_fmt(d['score'])} ({d['source']}); {d['stop_reason']}")
+    elif d["action"] == "stop":
         phase(f"quality loop, step {step}: score {_fmt(d['score'])} ({d['source']}); stop — {d['stop_reason']}")
     else:
         phase(f"quality loop, step {step}: score {_fmt(d['score'])} ({d['source']}); re-planning {len(made['new_slots'])}"
@@ -104,4 +107,6 @@ def loop_summary(store: RunStore) -> dict[str, Any] | None:
                      "action": d["action"], "stop_reason": d.get("stop_reason"), "replaced": d.get("replaced", 0),
                      "extra": d.get("extra", 0), "contrast_pairs": d.get("contrast_pairs", []), "hints": d.get("hints", []),
                      "slot_kinds": d.get("slot_kinds", {})})
-    return {"steps": rows, "final_score": rows[-1]["score"], "first_score": rows[0]["score"]}
+    last = steps[-1]["decision"]
+    final = last.get("score_after", rows[-1]["score"]) if last["action"] == "rollback" else rows[-1]["score"]
+    return {"steps": rows, "final_score": final, "first_score": rows[0]["score"]}

@@ -167,6 +167,9 @@ class LabelFidelity(_Toggle):
     margin: float = Field(default=0.0, ge=-1.0, le=1.0,
                           description="Cosine to its own label minus cosine to the nearest other label must reach this.")
     min_similarity: float = Field(default=0.2, ge=-1.0, le=1.0, description="Cosine to its own label must reach this.")
+    contrast_margin: float = Field(default=0.05, ge=-1.0, le=1.0,
+                                   description="A contrastive request of the quality loop (label A, not to be taken for B):"
+                                               " cosine to A minus cosine to B must reach this.")
 
 
 class FilterConfig(_Closed):

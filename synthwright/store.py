@@ -171,12 +171,20 @@ class RunStore:
 
     def save_loop_step(self, step: int, signal: dict[str, Any], decision: dict[str, Any],
                        new_slots: list[dict[str, Any]], quota_moves: dict[str, int],
-                       rejections: list[tuple[int, str]]) -> None:
+                       rejections: list[tuple[int, str]], restore: list[int] = ()) -> None:
         """One step of the quality loop in one transaction: its signal and decision, the samples it
-        sets aside, the quota it takes from their slots and the slots it adds."""
+        sets aside (or, undoing a step, restores), the quota it moves between slots and the slots it adds."""
         with self.transaction():
             self.db.execute("INSERT INTO loop_steps VALUES (?, ?, ?, ?)",
                             (step, json.dumps(signal), json.dumps(decision), time.time()))
+            taken = {r[0] for r in self.db.execute("SELECT dedup_key FROM samples WHERE status = 'accepted'")}
+            for sample_id, key in self.db.execute(
+                    f"SELECT sample_id, dedup_key FROM samples WHERE filter = 'quality_loop' AND sample_id IN"
+                    f" ({','.join('?' * len(restore))})", list(restore)).fetchall() if restore else []:
+                if key not in taken:  # a later sample with the same text keeps its place
+                    taken.add(key)
+                    self.db.execute("UPDATE samples SET status = 'accepted', filter = NULL, reason = NULL"
+                                    " WHERE sample_id = ?", (sample_id,))
             self.db.executemany("UPDATE samples SET status = 'rejected', filter = 'quality_loop', reason = ?"
                                 " WHERE sample_id = ? AND status = 'accepted'", [(r, i) for i, r in rejections])
             self.db.executemany("UPDATE slots SET quota = quota + ? WHERE slot_id = ?",

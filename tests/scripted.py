@@ -97,8 +97,9 @@ class VocabEngine(Engine):
     """
 
     def __init__(self, blur: dict[str, str] | None = None, rate: float = 0.5, spec: str = "vocab",
-                 situation: Callable[[str], str] | None = None):
+                 situation: Callable[[str], str] | None = None, contrast_backfires: bool = False):
         self.blur, self.rate, self.spec = blur or {}, rate, spec
+        self.contrast_backfires = contrast_backfires  # a weak teacher writes about the kind it was told to avoid
         self.situation = situation
         self.batch_size = 8
         self.prompts: list[str] = []
@@ -123,7 +124,10 @@ class VocabEngine(Engine):
             else:
                 about = _CATEGORY.search(prompt).group(1).strip()
                 label = next(k for k, v in DESCRIPTIONS.items() if v == about)
-                if label in self.blur and "nobody could take it for" not in prompt and rng.random() < self.rate:
+                contrastive = "nobody could take it for" in prompt
+                if contrastive and self.contrast_backfires:
+                    label = next(k for k, v in DESCRIPTIONS.items() if f'take it for this other kind: "{v.rstrip(".")}"' in prompt)
+                elif label in self.blur and not contrastive and rng.random() < self.rate:
                     label = self.blur[label]
                 obj = {"text": " ".join(rng.sample(VOCAB[label], 7))}
             text = json.dumps(obj)

@@ -66,6 +66,23 @@ def test_loop_stops_on_a_plateau(tmp_path):
     assert [s["action"] for s in steps] == ["replan", "stop"] and steps[1]["stop_reason"].startswith("plateau")
 
 
+def test_a_step_that_makes_the_signal_worse_is_undone(tmp_path):
+    engine = VocabEngine(blur={"fees": "refund"}, rate=0.3, contrast_backfires=True)
+    result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=engine)
+    q = result.stats["quality"]
+    assert [s["action"] for s in q["steps"]] == ["replan", "rollback"]
+    assert q["steps"][1]["score"] < q["steps"][0]["score"] and q["final_score"] == q["first_score"]
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    try:
+        added = {s["slot_id"] for s in store.slots() if s.get("loop_step")}
+        kept = store.samples("accepted")
+        assert not any(s["slot_id"] in added for s in kept)  # what the bad step added is set aside
+        assert len(kept) == 60  # and the samples it had replaced are back
+        assert sum(s["quota"] for s in store.slots()) == 60
+    finally:
+        store.close()
+
+
 CHILD = """
 import os, signal, sys
 sys.path.insert(0, {root!r})

@@ -7,7 +7,9 @@ loop; (3) make new slots *contrastive* (the prompt names the label they are conf
 message that could not be mistaken for it), seed them with the situation of a dev example the
 classifier got wrong (the situation, never the text), and carry the realism hints (what gives the
 synthetic texts away). The loop stops when the signal stops improving by `min_improvement`, when the
-step budget is spent, or when there is nothing left to improve. Decisions are plain data: the run
+step budget is spent, or when there is nothing left to improve; a step that made the signal worse is
+undone (its samples set aside, the samples it replaced restored), so the loop never leaves the data
+worse by its own measure. Decisions are plain data: the run
 store keeps them, so a resumed run repeats none and changes none.
 """
 
@@ -33,6 +35,28 @@ def stop_reason(step: int, score: float | None, history: list[dict[str, Any]], c
     return None
 
 
+def rollback(step: int, score: float | None, history: list[dict[str, Any]], accepted: list[dict[str, Any]],
+             slots: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Undo the previous step when it made the score worse: set aside what its slots added, restore what it replaced."""
+    if not history or score is None:
+        return None
+    prev = history[-1]
+    before = prev["signal"].get("score")
+    if prev["decision"]["action"] != "replan" or before is None or score >= before:
+        return None
+    added = {s["slot_id"] for s in slots if s.get("loop_step") == step}
+    reason = f"set aside: the quality loop's step {step - 1} made the score worse ({before:.3f} → {score:.3f})"
+    rejections = [(s["sample_id"], reason) for s in accepted if s["slot_id"] in added]
+    quota_moves = {sid: -q for sid, q in ((s["slot_id"], s["quota"]) for s in slots if s["slot_id"] in added) if q}
+    for sid, delta in prev["decision"].get("quota_moves", {}).items():
+        quota_moves[sid] = quota_moves.get(sid, 0) - delta
+    return {"decision": {"action": "rollback", "stop_reason": reason.removeprefix("set aside: ") + "; it was undone",
+                         "score_after": before, "undone": len(rejections),
+                         "restored": len(prev["decision"].get("replaced_ids", []))},
+            "new_slots": [], "quota_moves": quota_moves, "rejections": rejections,
+            "restore": prev["decision"].get("replaced_ids", [])}
+
+
 def _partner(label: str, confusions: list[dict[str, Any]], neighbours: dict[str, list[str]]) -> str | None:
     """The label `label` is most often mistaken for, else its nearest neighbour."""
     for c in confusions:
@@ -55,6 +79,10 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
     decision: dict[str, Any] = {"step": step, "score": score, "source": signal.get("source"), "action": "stop",
                                 "stop_reason": stop_reason(step, score, history, cfg)}
     nothing = {"decision": decision, "new_slots": [], "quota_moves": {}, "rejections": []}
+    undo = rollback(step, score, history, accepted, slots)
+    if undo is not None:
+        decision.update(undo.pop("decision"))
+        return {"decision": decision, **undo}
     if decision["stop_reason"]:
         return nothing
     source = signal["dev"] if signal.get("dev") else signal["cv"]
@@ -141,4 +169,6 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
         "slot_kinds": dict(kinds), "hints": hints, "round_start": round_start, "round_limit": round_start + max_rounds,
     })
     decision["contrast_pairs"] = [list(p) for p in decision["contrast_pairs"]]
+    decision["replaced_ids"] = [sid for sid, _ in rejections]
+    decision["quota_moves"] = dict(quota_moves)
     return {"decision": decision, "new_slots": new_slots, "quota_moves": dict(quota_moves), "rejections": rejections}

@@ -37,10 +37,14 @@ class LabelPrototypes:
         self.matrix = np.stack(vectors)  # (labels, 384)
         self.index = {n: i for i, n in enumerate(self.names)}
 
+    def similarities(self, texts: Sequence[str]) -> np.ndarray:
+        """Cosine of each text to each label's prototype, shape (texts, labels) in `names` order."""
+        return embed.embed(list(texts)) @ self.matrix.T
+
     def score(self, texts: Sequence[str], labels: Sequence[str]) -> list[tuple[float, str, float]]:
         if not texts:
             return []
-        sims = embed.embed(list(texts)) @ self.matrix.T  # (texts, labels)
+        sims = self.similarities(texts)
         out = []
         for row, label in zip(sims, labels):
             own = self.index[label]

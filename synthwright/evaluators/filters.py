@@ -174,9 +174,15 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
     protos = state.extra.get("prototypes")
     if protos is None:
         protos = state.extra["prototypes"] = LabelPrototypes(state.label_docs)
-    for c, (own, other, other_sim) in zip(cands, protos.score([c.text for c in cands], [c.category for c in cands])):
+    sims = protos.similarities([c.text for c in cands])
+    for c, row, (own, other, other_sim) in zip(cands, sims, protos.score([c.text for c in cands], [c.category for c in cands])):
         c.features["fidelity"] = round(own - other_sim, 4)
-        if own < lf.min_similarity:
+        contrast = c.features.get("contrast")
+        if contrast in protos.index and own - float(row[protos.index[contrast]]) < lf.contrast_margin:
+            c.reject("label_fidelity", f"a contrastive request: not clearly apart from {contrast!r}"
+                                       f" (cosine {float(row[protos.index[contrast]]):.2f} vs {own:.2f} to {c.category!r},"
+                                       f" contrast_margin {lf.contrast_margin:g})")
+        elif own < lf.min_similarity:
             c.reject("label_fidelity", f"hardly about its label: cosine {own:.2f} to {c.category!r} < min_similarity {lf.min_similarity:g}")
         elif own - other_sim < lf.margin:
             c.reject("label_fidelity", f"reads as {other!r} (cosine {other_sim:.2f}) more than as {c.category!r} ({own:.2f})")

@@ -51,7 +51,7 @@ def render_loop(summary: dict[str, Any] | None, plot: str | None) -> list[str]:
         out += [f"![quality loop]({plot})", ""]
     rows = []
     for s in steps:
-        what = s["stop_reason"] if s["action"] == "stop" else (
+        what = s["stop_reason"] if s["action"] != "replan" else (
             f"{s['replaced']} replaced, {s['extra']} extra; "
             + ", ".join(f"{k} {v}" for k, v in sorted(s["slot_kinds"].items()))
             + (f"; contrast: {', '.join(f'{a}↔{b}' for a, b in s['contrast_pairs'][:6])}" if s["contrast_pairs"] else "")
