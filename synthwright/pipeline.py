@@ -143,7 +143,8 @@ def run(
 ) -> RunResult:
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
 
-    `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
+    `limit` caps the run's accepted samples in total, counting earlier invocations (the same call
+    again adds nothing; a higher limit goes on); `engine` overrides the teacher
     spec with a ready engine, `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
     replace top-level recipe fields. After the dataset, the run directory gets report.md, plots
@@ -198,10 +199,12 @@ def run(
             if judge is not None:
                 judge.engine  # loaded now, so a judge that cannot load fails before any generation
             bar.start(recipe.name, target, target - sum(missing_now.values()), len(slots), len(slots) - len(missing_now))
-            allowance = limit  # samples this invocation may still accept; None is unlimited
+            # --limit counts the run's accepted samples, not this invocation's, so the same command converges.
+            allowance = None if limit is None else max(0, limit - len(accepted_before))  # None is unlimited
             for round_ in range(store.rounds_done(), recipe.budget.max_rounds):
                 missing = store.missing_per_slot()
                 if not missing or allowance == 0:
+                    stopped_by_limit = bool(missing)
                     break
                 asked = store.calls_per_slot(round_)  # a resumed round must not repeat its seeds
                 work = interleave([(by_id[sid], asked.get(sid, 0) + k) for sid, m in missing.items()
