@@ -1,7 +1,7 @@
 """`distill`: a teacher run's accepted samples → a LoRA student that writes them without constrained decoding.
 
 Input of each example: the exact chat messages the executor sent for the sample's slot. Target: the
-JSON text the teacher wrote under the generation schema. The loss is on the target only (prompt
+accepted sample as stored (filtered, PII redacted) in the generation schema's JSON. The loss is on the target only (prompt
 tokens are labelled -100). Prompts are tokenized by the engine's own `encode`, so the student is
 trained on exactly the token sequence it will see when it runs as an engine.
 """
