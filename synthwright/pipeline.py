@@ -22,6 +22,7 @@ from .evaluators.label_noise import check_label_noise
 from .output import write_outputs
 from .progress import RunProgress
 from .recipe import Recipe, load_recipe
+from .rundir_lock import hold_writer
 from .seeds import read_seeds
 from .store import RunStore
 from .tasks import task_for
@@ -60,6 +61,18 @@ def out_dir_for(recipe: Recipe, out: str | Path | None) -> Path:
 
 
 def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
+    """Open the run's store as the directory's one writer (until the store is closed); RunDirBusy if another is."""
+    writer = hold_writer(out_dir)
+    try:
+        store = _open_store(recipe, out_dir, restart)
+    except BaseException:
+        writer.release()
+        raise
+    store.hold(writer)
+    return store
+
+
+def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
     """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside."""
     path = out_dir / "run.sqlite"
     if path.exists():

@@ -52,6 +52,7 @@ class RunStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._held: list[Any] = []
         self._migrate()
 
     def _migrate(self) -> None:
@@ -67,8 +68,14 @@ class RunStore:
     def transaction(self):
         return _Transaction(self.db)
 
+    def hold(self, resource: Any) -> None:
+        """Keep `resource` (e.g. the run directory's writer lock) until the store closes, then `release()` it."""
+        self._held.append(resource)
+
     def close(self) -> None:
         self.db.close()
+        while self._held:
+            self._held.pop().release()
 
     # meta -----------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:

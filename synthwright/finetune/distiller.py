@@ -20,6 +20,7 @@ from typing import Any
 
 from ..engines.base import ChatRequest
 from ..errors import ConfigError, HardwareError, require
+from ..rundir_lock import writes_to
 from .config import DistillConfig, target_modules_for
 from .data import Example, TeacherRun, read_teacher_run, split
 
@@ -49,6 +50,8 @@ class Tokenized:
                                                               "template": 0})
 
 
+# The student folder is replaced as a whole, so its writer lock sits beside it.
+@writes_to(lambda a: a["out"] if a["out"] is not None else Path(a["run_dir"]) / "student", beside=True)
 def distill(
     run_dir: str | Path,
     student: str = "default",

@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from ..rundir_lock import writes_to
 from .tabular_data import ColumnConstraint
 
 
@@ -73,6 +74,7 @@ def parse_tabular_recipe(raw: Any, where: str = "recipe") -> TabularRecipe:
         raise ConfigError(f"{where}: field '{loc}' is invalid ({first['msg']}); see the TabularRecipe fields in synthwright/modalities/recipe.py.") from None
 
 
+@writes_to(lambda a: a["out_dir"] if a["out_dir"] is not None else a["recipe"].output)
 def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = None, *,
                        base_dir: Union[str, Path, None] = None, device: str = "auto", progress: bool = True) -> dict[str, Any]:
     """Fit, sample, evaluate. Writes out_dir/model/, out_dir/synthetic.parquet, out_dir/report/; returns the stats.
