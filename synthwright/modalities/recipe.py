@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from ..rowfiles import read_text
 from ..rundir_lock import writes_to
 from .tabular_data import ColumnConstraint
 
@@ -43,7 +44,7 @@ def is_tabular_recipe(path: Union[str, Path]) -> bool:
     import yaml
 
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.safe_load(read_text(path, "recipe"))
     except (OSError, yaml.YAMLError):
         return False
     return isinstance(raw, dict) and raw.get("kind") == "tabular"
@@ -57,7 +58,7 @@ def load_tabular_recipe(path: Union[str, Path]) -> tuple[TabularRecipe, Path]:
     if not path.is_file():
         raise ConfigError(f"Recipe '{path}' does not exist; check the path.")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "recipe"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"Recipe '{path}' is not valid YAML ({str(exc).splitlines()[0]}); fix the syntax.") from None
     return parse_tabular_recipe(raw, where=str(path)), path.parent

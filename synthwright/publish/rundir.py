@@ -75,6 +75,7 @@ def open_run(path: str | Path) -> RunDir:
     if not (path / "run.sqlite").is_file():
         raise ConfigError(f"'{path}' is not a synthwright run directory (it has no run.sqlite);"
                           " pass the --out directory of a `synthwright run`.")
+    stored = _store_meta(path, "recipe")  # opening the store refuses a file that is not a run store, first
     recipe = None
     if (path / "recipe.yaml").is_file():
         try:
@@ -82,7 +83,7 @@ def open_run(path: str | Path) -> RunDir:
         except yaml.YAMLError:
             recipe = None
     if not isinstance(recipe, dict):
-        recipe = _store_meta(path, "recipe")
+        recipe = stored
     if not isinstance(recipe, dict):
         raise ConfigError(f"The run in '{path}' has no readable recipe (recipe.yaml);"
                           " run `synthwright run` on it again to rewrite it.")
