@@ -259,3 +259,23 @@ def test_a_redacted_run_does_not_teach_its_student_the_pii(tiny_model_dir, tmp_p
     for path in done.out_dir.rglob("*"):
         if path.is_file():
             assert canary.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("kind", ["classification", "qa", "dialogue"])
+def test_a_stored_sample_serialises_back_to_its_schema(kind):
+    from synthwright.finetune.data import schema_json
+    from synthwright.recipe import load_recipe
+    from synthwright.tasks import task_for
+
+    from .scripted import recipe_dict
+
+    recipe = load_recipe(recipe_dict(task=kind, turns={"min": 2, "max": 4}))
+    task = task_for(kind)
+    schema = task.schema(recipe)
+    parsed = schema.model_validate({"classification": {"text": "My card is gone"},
+                                    "qa": {"question": "How long is the warranty?", "answer": "Two years."},
+                                    "dialogue": {"exchanges": [{"user": "Hi", "assistant": "Hello!"},
+                                                               {"user": "Card lost", "assistant": "Blocked it."}]}}[kind])
+    slot = {"category": "lost_card", "context": "ctx"}
+    target = schema_json(task, task.record(parsed, slot))
+    assert schema.model_validate_json(target) == parsed and target == json.dumps(parsed.model_dump(), ensure_ascii=False)
