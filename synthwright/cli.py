@@ -115,7 +115,7 @@ def run_command(
     recipe: str = typer.Argument(..., help="Recipe YAML file."),
     teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help="Engine spec overriding the recipe's teacher."),
     out: Optional[str] = typer.Option(None, "--out", help="Run directory (default: the recipe's output.dir or runs/<name>)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Stop after accepting this many samples (a quick try)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Stop once the run holds this many accepted samples in total (a quick try); the same command again adds none."),
     restart: bool = typer.Option(False, "--restart", help="Start over even if the run directory holds a run (it is kept aside)."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run the teacher on Ray actors: 'auto' (a running cluster), 'local', or an address."),
     actors: int = typer.Option(2, "--actors", help="With --ray: engine actors."),

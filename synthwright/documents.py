@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .rowfiles import read_text
+
 
 def chunk_text(text: str, size: int, overlap: int) -> list[str]:
     """Split on paragraph boundaries into chunks of about `size` characters, sharing `overlap`."""
@@ -36,6 +38,6 @@ def load_chunks(folder: Path, size: int, overlap: int) -> dict[str, str]:
     """Chunk id ('file.md#2') → chunk text, in a stable order."""
     chunks: dict[str, str] = {}
     for path in sorted(p for p in folder.rglob("*") if p.suffix in (".txt", ".md") and p.is_file()):
-        for i, chunk in enumerate(chunk_text(path.read_text(encoding="utf-8"), size, overlap)):
+        for i, chunk in enumerate(chunk_text(read_text(path, "document"), size, overlap)):
             chunks[f"{path.relative_to(folder).as_posix()}#{i}"] = chunk
     return chunks

@@ -92,7 +92,8 @@ def _write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any,
         if "hf" in recipe.output.formats:
             staging = out_dir / ".dataset-partial"
             shutil.rmtree(staging, ignore_errors=True)
-            dataset.save_to_disk(str(staging))
+            # One (empty) shard for an empty split: by default datasets writes none and cannot load the folder back.
+            dataset.save_to_disk(str(staging), num_shards={n: 1 for n, ds in dataset.items() if len(ds) == 0})
             shutil.rmtree(out_dir / "dataset", ignore_errors=True)
             staging.rename(out_dir / "dataset")  # the previous dataset stays until the new one is complete
         data_dir = out_dir / "data"

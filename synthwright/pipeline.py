@@ -23,6 +23,7 @@ from .output import write_outputs
 from .progress import RunProgress
 from .recipe import Recipe, load_recipe
 from .quality_loop import next_step
+from .rundir_lock import hold_writer
 from .seeds import read_dev_set, read_seeds
 from .store import RunStore
 from .tasks import task_for
@@ -62,6 +63,18 @@ def out_dir_for(recipe: Recipe, out: str | Path | None) -> Path:
 
 
 def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
+    """Open the run's store as the directory's one writer (until the store is closed); RunDirBusy if another is."""
+    writer = hold_writer(out_dir)
+    try:
+        store = _open_store(recipe, out_dir, restart)
+    except BaseException:
+        writer.release()
+        raise
+    store.hold(writer)
+    return store
+
+
+def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
     """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside."""
     path = out_dir / "run.sqlite"
     if path.exists():
@@ -158,8 +171,9 @@ def run(
 ) -> RunResult:
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
 
-    `limit` caps the accepted samples of this invocation's run; `engine` overrides the teacher
-    spec with a ready engine (a list: one per teacher of a mixture), `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
+    `limit` caps the run's accepted samples in total, counting earlier invocations (the same call
+    again adds nothing; a higher limit goes on); `engine` overrides the teacher spec with a ready
+    engine (a list: one per teacher of a mixture), `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
     replace top-level recipe fields. After the first pass over the plan, a classification run's
     quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
@@ -215,15 +229,20 @@ def run(
         judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
                            engine=judge_engine, ray=ray)
         schema = task.schema(recipe)
-        allowance = [limit]  # samples this invocation may still accept; None is unlimited
+        # --limit counts the run's accepted samples, not this invocation's, so the same command converges
+        allowance = [None if limit is None else max(0, limit - len(accepted_before))]  # None is unlimited
 
         def fill(round_start: int, round_limit: int) -> bool:
             """Rounds over the slots whose quota is unmet; True when --limit stopped them."""
             slots = store.slots()
             by_id = {s["slot_id"]: s for s in slots}
             missing_now = store.missing_per_slot()
-            if not missing_now or store.rounds_done() >= round_limit or allowance[0] == 0:
-                return allowance[0] == 0
+            if not missing_now:
+                return False
+            if allowance[0] == 0:
+                return True
+            if store.rounds_done() >= round_limit:
+                return False
             engines = {i: get_engine(i) for i in sorted({by_id[sid].get("teacher", 0) for sid in missing_now})}
             if judge is not None:
                 judge.engine  # loaded now, so a judge that cannot load fails before any generation
@@ -247,7 +266,7 @@ def run(
                                               missing, bar, on_batch, allowance[0], len(slots))
                         if allowance[0] is not None:
                             allowance[0] -= accepted
-                    if allowance[0] == 0:
+                    if allowance[0] == 0 and store.missing_per_slot():
                         return True  # this round is not finished; the next invocation redoes it
                     store.put("rounds_done", round_ + 1)
             finally:

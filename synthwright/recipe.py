@@ -15,6 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .engines.base import Sampling
 from .errors import ConfigError
+from .rowfiles import read_text
+
+
+MAX_SAMPLES = 1_000_000  # the most samples one run makes (count and its total over categories); split bigger datasets
+MAX_ERRORS = 3  # field errors listed for a malformed recipe before "and N more"
 
 
 class _Closed(BaseModel):
@@ -32,8 +37,10 @@ class Category(_Closed):
 class Count(_Closed):
     """How many samples: per category (label, goal, topic, document chunk) or in total."""
 
-    per_category: int | None = Field(default=None, ge=1, description="Samples for each category.")
-    total: int | None = Field(default=None, ge=1, description="Samples overall, spread evenly over categories.")
+    per_category: int | None = Field(default=None, ge=1, le=MAX_SAMPLES,
+                                     description="Samples for each category (at most 1,000,000 in a run).")
+    total: int | None = Field(default=None, ge=1, le=MAX_SAMPLES,
+                              description="Samples overall, spread evenly over categories (at most 1,000,000).")
 
     @model_validator(mode="after")
     def _one(self) -> "Count":
@@ -314,6 +321,10 @@ class Recipe(_Closed):
         elif self.documents is not None:
             raise ValueError("documents only apply to qa recipes")
         names = [c.name for c in self.categories]
+        if names and self.count.per_category is not None and self.count.per_category * len(names) > MAX_SAMPLES:
+            raise ValueError(f"count asks for {self.count.per_category * len(names):,} samples"
+                             f" ({self.count.per_category:,} for each of {len(names)} categories); a run makes at most"
+                             f" {MAX_SAMPLES:,}, so lower count or split the categories over several recipes")
         if len(set(names)) != len(names):
             raise ValueError(f"category names must be unique; repeated: {sorted({n for n in names if names.count(n) > 1})}")
         return self
@@ -375,6 +386,8 @@ def recipe_errors(exc: ValidationError, root: yaml.Node | None) -> list[str]:
             msg = "unknown field; remove it or check its spelling"
         elif e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] == "less_than_equal" and e.get("ctx", {}).get("le") == MAX_SAMPLES:
+            msg = f"at most {MAX_SAMPLES:,} samples in one run; lower it or split the dataset over several recipes"
         messages.append(f"line {line}: {where}: {msg}." if line else f"{where}: {msg}.")
     return messages
 
@@ -388,7 +401,7 @@ def load_recipe(source: str | Path | dict[str, Any], **overrides: Any) -> Recipe
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"Recipe file '{source}' does not exist; pass the path to a recipe YAML file.")
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, "recipe")
         try:
             root = yaml.compose(text)
             data = yaml.safe_load(text)
@@ -405,6 +418,8 @@ def load_recipe(source: str | Path | dict[str, Any], **overrides: Any) -> Recipe
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         lines = recipe_errors(exc, root)
+        if len(lines) > MAX_ERRORS:  # one mistake repeated down a list must not fill the screen
+            lines = lines[:MAX_ERRORS] + [f"and {len(lines) - MAX_ERRORS} more."]
         raise ConfigError(f"Recipe '{source if not isinstance(source, dict) else data.get('name', 'recipe')}' is invalid:\n  "
                           + "\n  ".join(lines)) from None
     check_files(recipe)
@@ -417,8 +432,11 @@ def check_files(recipe: Recipe) -> None:
         folder = recipe.resolve(recipe.documents.path)
         if not folder.is_dir():
             raise ConfigError(f"documents.path '{recipe.documents.path}' is not a folder (looked in {folder}); create it or fix the path.")
-        if not any(p.suffix in (".txt", ".md") for p in folder.rglob("*")):
+        files = [p for p in folder.rglob("*") if p.suffix in (".txt", ".md") and p.is_file()]
+        if not files:
             raise ConfigError(f"documents.path '{recipe.documents.path}' holds no .txt or .md files; add documents or fix the path.")
+        for path in files:  # an undecodable document is named now, not in the middle of planning
+            read_text(path, "document")
     if recipe.seeds is not None:
         from .seeds import read_seeds
 

@@ -1,4 +1,5 @@
-"""JSONL and CSV files of rows, read with the line number of each row for error messages."""
+"""Text files a user gives us (recipes, seeds, documents, real sets, configs), read as UTF-8; JSONL and CSV files
+of rows, read with the line number of each row for error messages."""
 
 from __future__ import annotations
 
@@ -10,14 +11,31 @@ from typing import Any
 from .errors import ConfigError
 
 
+def not_utf8(path: str | Path, what: str, exc: UnicodeDecodeError) -> ConfigError:
+    """The one message for a text file in another encoding: which file, where, and what to save it as."""
+    return ConfigError(f"The {what} '{path}' is not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset {exc.start});"
+                       " save it as UTF-8 and try again.")
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The text of a file the user gave us, as UTF-8; ConfigError naming the file when it is in another encoding."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, what, exc) from None
+
+
 def read_rows(path: Path, what: str) -> list[tuple[int, Any]]:
     """(line, row) pairs from a .jsonl/.json (JSON lines) or .csv file; `what` names the file in errors."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            return [(i + 2, r) for i, r in enumerate(csv.DictReader(f))]
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                return [(i + 2, r) for i, r in enumerate(csv.DictReader(f))]
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, what, exc) from None
     if path.suffix.lower() in (".jsonl", ".json"):
         rows = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for i, line in enumerate(read_text(path, what).splitlines(), start=1):
             if line.strip():
                 try:
                     rows.append((i, json.loads(line)))

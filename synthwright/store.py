@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from .errors import ConfigError
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,12 +54,37 @@ class RunStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._held: list[Any] = []
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._check_schema()  # before the PRAGMAs below, which would change a file that is not ours
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                raise ConfigError(f"'{self.path}' is not a synthwright run store (SQLite says: {exc}); pass the folder"
+                                  " a `synthwright run` wrote, or move the file away to start a new run there.") from None
+            raise
+
+    def _check_schema(self) -> None:
+        """A file that is not SQLite, SQLite that is not a run store, or a store from a newer synthwright: ConfigError."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return  # a new (or empty) file: it becomes a store
+        if "migrations" not in tables:
+            raise ConfigError(f"'{self.path}' is an SQLite database but not a synthwright run store (it has tables"
+                              f" {', '.join(sorted(tables)[:3])}, no migrations); pass the folder a `synthwright run`"
+                              " wrote, or move the file away to start a new run there.")
+        unknown = sorted({r[0] for r in self.db.execute("SELECT name FROM migrations")} - {n for n, _ in MIGRATIONS})
+        if unknown:
+            from . import __version__
+
+            raise ConfigError(f"'{self.path}' was written by a newer synthwright (schema {', '.join(unknown)}, unknown"
+                              f" to {__version__}); upgrade synthwright (pip install -U synthwright) to read or resume it.")
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
@@ -72,8 +99,14 @@ class RunStore:
     def transaction(self):
         return _Transaction(self.db)
 
+    def hold(self, resource: Any) -> None:
+        """Keep `resource` (e.g. the run directory's writer lock) until the store closes, then `release()` it."""
+        self._held.append(resource)
+
     def close(self) -> None:
         self.db.close()
+        while self._held:
+            self._held.pop().release()
 
     # meta -----------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:

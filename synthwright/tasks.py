@@ -34,6 +34,10 @@ class Task:
     def record(self, parsed: BaseModel, slot: Any) -> dict[str, Any]:
         return {"text": parsed.text.strip(), "label": slot["category"]}
 
+    def generated(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The inverse of `record`: the schema's fields, in the schema's order, as the model would have written them."""
+        return {"text": record["text"]}
+
     def text_of(self, record: dict[str, Any]) -> str:
         return record["text"]
 
@@ -51,6 +55,9 @@ class QATask(Task):
     def record(self, parsed: BaseModel, slot: Any) -> dict[str, Any]:
         return {"question": parsed.question.strip(), "answer": parsed.answer.strip(),
                 "context": slot.get("context") or "", "topic": slot["category"]}
+
+    def generated(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"question": record["question"], "answer": record["answer"]}
 
     def text_of(self, record: dict[str, Any]) -> str:
         return f"{record['question']}\n{record['answer']}"
@@ -76,6 +83,10 @@ class DialogueTask(Task):
         for ex in parsed.exchanges:
             turns += [{"role": "user", "content": ex.user.strip()}, {"role": "assistant", "content": ex.assistant.strip()}]
         return {"turns": turns, "intent": slot["category"]}
+
+    def generated(self, record: dict[str, Any]) -> dict[str, Any]:
+        turns = record["turns"]
+        return {"exchanges": [{"user": u["content"], "assistant": a["content"]} for u, a in zip(turns[::2], turns[1::2])]}
 
     def text_of(self, record: dict[str, Any]) -> str:
         return "\n".join(f"{t['role']}: {t['content']}" for t in record["turns"])

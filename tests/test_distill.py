@@ -229,3 +229,53 @@ def test_existing_output_is_not_overwritten(teacher_run, distill_base, student, 
         distill(teacher_run, str(distill_base), student.out_dir, DistillConfig(max_steps=1))
     with pytest.raises(ConfigError, match="itself a LoRA adapter"):
         distill(teacher_run, str(student.out_dir), tmp_path / "s2", DistillConfig(max_steps=1))
+
+
+def test_a_redacted_run_does_not_teach_its_student_the_pii(tiny_model_dir, tmp_path, monkeypatch):
+    from .scripted import ScriptedEngine, recipe_dict
+
+    monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "tfidf")
+    canary = "canary.q7x3@example.org"
+    texts = {"lost_card": [f"I lost my debit card on the bus this morning, write to {canary} please",
+                           "Somebody took my wallet with the bank card inside while I was shopping",
+                           "My card fell out of my pocket at the station and I need it blocked now"],
+             "refund": [f"The refund for my returned shoes never came, you can answer at {canary}",
+                        "I sent the broken kettle back a month ago and still have no money back",
+                        "Why has the refund for my cancelled hotel booking not reached my account"]}
+    recipe = recipe_dict(filters={"pii": {"mode": "redact"}, "label_noise": {"mode": "off"}})
+    out = tmp_path / "run"
+    result = synthwright.run(recipe, out=out, engine=ScriptedEngine(texts))
+    rows = [r for name in result.dataset for r in result.dataset[name]]
+    assert len(rows) == 6 and sum("[EMAIL]" in r["text"] for r in rows) == 2
+    assert canary in (out / "run.sqlite").read_bytes().decode("utf-8", "replace")  # the raw call is kept, as it was
+
+    examples = read_teacher_run(out).examples
+    assert len(examples) == 6 and not any(canary in e.target or canary in json.dumps(e.messages) for e in examples)
+    by_text = {json.loads(e.target)["text"]: e for e in examples}
+    assert set(by_text) == {r["text"] for r in rows}  # the student learns exactly the dataset's texts
+    assert all(GeneratedText.model_validate_json(e.target) for e in examples)
+
+    done = distill(out, str(tiny_model_dir), tmp_path / "student", DistillConfig(max_steps=1, val_fraction=0.2))
+    for path in done.out_dir.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("kind", ["classification", "qa", "dialogue"])
+def test_a_stored_sample_serialises_back_to_its_schema(kind):
+    from synthwright.finetune.data import schema_json
+    from synthwright.recipe import load_recipe
+    from synthwright.tasks import task_for
+
+    from .scripted import recipe_dict
+
+    recipe = load_recipe(recipe_dict(task=kind, turns={"min": 2, "max": 4}))
+    task = task_for(kind)
+    schema = task.schema(recipe)
+    parsed = schema.model_validate({"classification": {"text": "My card is gone"},
+                                    "qa": {"question": "How long is the warranty?", "answer": "Two years."},
+                                    "dialogue": {"exchanges": [{"user": "Hi", "assistant": "Hello!"},
+                                                               {"user": "Card lost", "assistant": "Blocked it."}]}}[kind])
+    slot = {"category": "lost_card", "context": "ctx"}
+    target = schema_json(task, task.record(parsed, slot))
+    assert schema.model_validate_json(target) == parsed and target == json.dumps(parsed.model_dump(), ensure_ascii=False)

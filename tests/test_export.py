@@ -166,3 +166,32 @@ def test_not_a_run_directory(tmp_path):
     result = runner.invoke(app, ["export", str(tmp_path), "--to", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "is not a synthwright run directory" in said(result) and "Traceback" not in result.output
+
+
+def test_a_small_run_with_empty_splits_exports_and_views(tiny_model_dir, tmp_path):
+    # The README's quick look (--limit 6 on a 0.8/0.1/0.1 split) leaves validation and test empty;
+    # datasets writes an empty split with no data file and then cannot read the folder back.
+    from datasets import DatasetDict, load_from_disk
+
+    import synthwright
+
+    from .recipes import classification_recipe
+
+    out = tmp_path / "run"
+    recipe = classification_recipe(tiny_model_dir, output={"splits": {"train": 0.8, "validation": 0.1, "test": 0.1}})
+    result = synthwright.run(recipe, out=out, limit=3)
+    assert {n: len(ds) for n, ds in result.dataset.items()} == {"train": 3, "validation": 0, "test": 0}
+    assert len(load_from_disk(str(out / "dataset"))["test"]) == 0  # written so that it reads back
+    for args in (["export", str(out), "--to", str(tmp_path / "hub")], ["view", str(out)]):
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output
+    assert "validation" in said(runner.invoke(app, ["export", str(out), "--to", str(tmp_path / "hub")]))
+    # A run written before this fix: an empty split folder without any data file.
+    DatasetDict({n: ds for n, ds in result.dataset.items()}).save_to_disk(str(tmp_path / "old"))
+    import shutil
+
+    shutil.rmtree(out / "dataset")
+    shutil.copytree(tmp_path / "old", out / "dataset")
+    for args in (["export", str(out), "--to", str(tmp_path / "hub")], ["view", str(out)]):
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output

@@ -68,6 +68,26 @@ def test_total_count_and_limit(tiny_model_dir, tmp_path):
     assert sorted(second.stats["per_category"][c]["target"] for c in second.stats["per_category"]) == [3, 3, 4]
 
 
+def test_limit_counts_the_whole_run_so_the_same_command_converges(tiny_model_dir, tmp_path):
+    recipe = classification_recipe(tiny_model_dir, teacher={"model": str(tiny_model_dir),
+                                                            "options": {"dtype": "float32", "batch_size": 2}})
+    out = tmp_path / "run"
+
+    def killed_after_one_batch(report):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        synthwright.run(recipe, out=out, limit=5, on_batch=killed_after_one_batch)
+    assert 0 < len(accepted(out)) < 5
+    again = synthwright.run(recipe, out=out, limit=5)  # the same command after the kill
+    assert again.stats["accepted"] == len(accepted(out)) == 5 and again.stats["stopped_by_limit"]
+    calls = RunStore(out / "run.sqlite").call_stats()["calls"]
+    third = synthwright.run(recipe, out=out, limit=5)  # and once more: nothing to do
+    assert third.stats["accepted"] == 5 and third.stats["stopped_by_limit"]
+    assert RunStore(out / "run.sqlite").call_stats()["calls"] == calls
+    assert synthwright.run(recipe, out=out, limit=7).stats["accepted"] == 7  # a higher limit goes on
+
+
 def test_resume_after_exception_mid_run(tiny_model_dir, tmp_path):
     recipe = classification_recipe(tiny_model_dir)
     out = tmp_path / "run"

@@ -9,6 +9,7 @@ can only stop are finished without paying for one more step.
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,16 @@ def sample_tokens(logits: torch.Tensor, sampling: Sampling, generators: list[tor
     return index.gather(-1, slot[:, None]).squeeze(-1)
 
 
+def cache_kwarg(model: Any) -> str:
+    """The forward argument that takes the KV cache: `cache` on newer transformers, `past_key_values` before.
+
+    transformers 5.x renamed it and warns (FutureWarning) on the old name until it removes it, so ask the
+    model's own signature rather than a version number (a PEFT wrapper forwards to its base model).
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
 def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
     """CTRL-style: make every already generated token less likely (shrink a positive logit, grow a negative one)."""
     return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
@@ -100,8 +111,9 @@ def decode_batch(
     bitmask = grammar.allocate(n) if grammar is not None else None
 
     cache = DynamicCache()
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
-                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    with_cache = {cache_kwarg(model): cache, "use_cache": True}
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=1,
+                **with_cache)
     next_pos = positions[:, -1:] + 1
     logits = out.logits[:, -1, :].float().cpu()
     if grammar is not None:
@@ -152,8 +164,7 @@ def decode_batch(
                 seen = seen[index.cpu()]
         active = [active[r] for r in keep]
         attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=-1)
-        out = model(input_ids=tokens, attention_mask=attention, position_ids=next_pos,
-                    past_key_values=cache, use_cache=True)
+        out = model(input_ids=tokens, attention_mask=attention, position_ids=next_pos, **with_cache)
         next_pos = next_pos + 1
         logits = out.logits[:, -1, :].float().cpu()
     return results

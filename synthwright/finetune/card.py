@@ -68,8 +68,8 @@ def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], m
         f"- teacher engine: {engines}",
         f"- accepted samples: {samples['accepted']}; trained on {samples['train']}, validated on"
         f" {samples['validation']} (held out, spread over the categories); left out: {left_out}",
-        "- input: the exact chat messages the executor sent for the sample's slot; target: the JSON the teacher"
-        " wrote. The loss is on the target tokens only.",
+        "- input: the exact chat messages the executor sent for the sample's slot; target: the accepted sample as"
+        " the dataset holds it (filtered, PII redacted), as the generation schema's JSON. The loss is on the target tokens only.",
         "",
         "## Training",
         "",

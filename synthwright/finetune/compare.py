@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..rowfiles import read_text
 from .data import open_run
 
 SCORE_FIELDS = ("naturalness", "fit", "helpfulness", "coherence", "role_consistency")
@@ -195,7 +196,7 @@ def read_real(path: str | Path) -> list[dict[str, str]]:
     if not p.is_file():
         raise ConfigError(f"Real test set '{path}' does not exist; pass a JSONL file with one {{\"text\", \"label\"}} per line.")
     rows = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    for i, line in enumerate(read_text(p, "real test set").splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ..rowfiles import read_text
 
 # LoRA target modules per `config.model_type`. Attention and MLP projections: LoRA on the MLP as well as
 # attention is what makes a small adapter learn a new output format, not only a new style.
@@ -88,7 +89,7 @@ def load_distill_config(path: str | Path | None = None, **flags: Any) -> Distill
         if not p.is_file():
             raise ConfigError(f"Distill config '{path}' does not exist; pass the path to a YAML file of DistillConfig fields.")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            loaded = yaml.safe_load(read_text(p, "distill config")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"Distill config '{path}' is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax.") from None
         if not isinstance(loaded, dict):

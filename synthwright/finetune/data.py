@@ -1,4 +1,8 @@
-"""The supervised set of a teacher run: each accepted sample's exact executor prompt → the JSON the teacher wrote."""
+"""The supervised set of a teacher run: each accepted sample's exact executor prompt → that sample as schema JSON.
+
+The target is built from the stored sample (after every filter, PII redaction included), not from the raw
+response of the call: the student learns what the dataset holds, never what the filters removed.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..store import RunStore
+from ..tasks import task_for
 
 
 @dataclass
 class Example:
-    """One training pair. `messages` is the call's chat request; `target` the raw response text (schema JSON)."""
+    """One training pair. `messages` is the call's chat request; `target` the accepted sample as schema JSON."""
 
     sample_id: int
     slot_id: str
@@ -56,14 +61,15 @@ def read_teacher_run(run_dir: str | Path) -> TeacherRun:
     try:
         recipe = store.get("recipe") or {}
         rows = store.db.execute(
-            "SELECT s.sample_id, s.slot_id, s.category, c.request, c.response, c.engine FROM samples s"
+            "SELECT s.sample_id, s.slot_id, s.category, c.request, s.data, c.engine FROM samples s"
             " JOIN calls c USING (call_id) WHERE s.status = 'accepted' ORDER BY s.sample_id").fetchall()
     finally:
         store.close()
+    task = task_for(recipe.get("task", "classification"))
     examples, teachers = [], []
-    for sample_id, slot_id, category, request, response, engine in rows:
+    for sample_id, slot_id, category, request, data, engine in rows:
         examples.append(Example(sample_id=sample_id, slot_id=slot_id, category=category,
-                                messages=json.loads(request)["messages"], target=response.strip()))
+                                messages=json.loads(request)["messages"], target=schema_json(task, json.loads(data))))
         spec = json.loads(engine).get("spec", "")
         if spec not in teachers:
             teachers.append(spec)
@@ -74,6 +80,11 @@ def read_teacher_run(run_dir: str | Path) -> TeacherRun:
         raise ConfigError(f"Run '{run_dir}' has only 1 accepted sample; distilling needs at least 2 (one to train on,"
                           " one to validate), so generate more with `synthwright run`.")
     return TeacherRun(path=Path(run_dir).resolve(), recipe=recipe, examples=examples, teachers=teachers)
+
+
+def schema_json(task: Any, record: dict[str, Any]) -> str:
+    """A stored sample as the JSON text constrained decoding writes for its schema (compact, ", " and ": ")."""
+    return json.dumps(task.generated(record), ensure_ascii=False)
 
 
 def split(examples: list[Example], val_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

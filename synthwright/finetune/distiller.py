@@ -1,7 +1,7 @@
 """`distill`: a teacher run's accepted samples → a LoRA student that writes them without constrained decoding.
 
 Input of each example: the exact chat messages the executor sent for the sample's slot. Target: the
-JSON text the teacher wrote under the generation schema. The loss is on the target only (prompt
+accepted sample as stored (filtered, PII redacted) in the generation schema's JSON. The loss is on the target only (prompt
 tokens are labelled -100). Prompts are tokenized by the engine's own `encode`, so the student is
 trained on exactly the token sequence it will see when it runs as an engine.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from ..engines.base import ChatRequest
 from ..errors import ConfigError, HardwareError, require
+from ..rundir_lock import writes_to
 from .config import DistillConfig, target_modules_for
 from .data import Example, TeacherRun, read_teacher_run, split
 
@@ -49,6 +50,8 @@ class Tokenized:
                                                               "template": 0})
 
 
+# The student folder is replaced as a whole, so its writer lock sits beside it.
+@writes_to(lambda a: a["out"] if a["out"] is not None else Path(a["run_dir"]) / "student", beside=True)
 def distill(
     run_dir: str | Path,
     student: str = "default",

@@ -55,6 +55,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
             df = pd.read_json(path, lines=suffix == ".jsonl")
     except pd.errors.EmptyDataError:
         df = pd.DataFrame()
+    except UnicodeDecodeError as exc:
+        from ..rowfiles import not_utf8
+
+        raise not_utf8(path, "table", exc) from None
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Table '{path}' could not be read ({type(exc).__name__}: {exc}); check that it is a valid {suffix[1:]} file.") from None
     if df.empty or df.shape[1] == 0:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from ..errors import ConfigError
+from ..rowfiles import read_text
 
 tabular_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                           help="Synthetic tables: fit a GAN (ctgan) or VAE (tvae), sample rows, evaluate them.")
@@ -41,7 +42,7 @@ def _read_constraints(path: Optional[Path]) -> dict[str, Any] | None:
     if not path.is_file():
         raise ConfigError(f"Constraints file '{path}' does not exist; give a YAML or JSON mapping of column to {{min, max, integer, allowed}}.")
     try:
-        raw = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
+        raw = yaml.safe_load(read_text(path, "constraints file"))  # YAML is a superset of JSON
     except yaml.YAMLError as exc:
         raise ConfigError(f"Constraints file '{path}' is not valid YAML/JSON ({str(exc).splitlines()[0]}); fix the syntax.") from None
     if not isinstance(raw, dict):

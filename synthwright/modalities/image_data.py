@@ -48,7 +48,7 @@ def load_images(path: Union[str, Path], size: int | None = None) -> ImageSet:
 
 
 def _load_folder(path: Path, size: int | None) -> ImageSet:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     class_dirs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
@@ -58,12 +58,18 @@ def _load_folder(path: Path, size: int | None) -> ImageSet:
         raise ConfigError(f"The class subfolders of '{path}' hold no image files; add .png or .jpg images to them.")
     arrays, target = [], None
     for f, _ in files:
-        with Image.open(f) as im:  # one file open at a time: folders can hold more images than file handles
-            target = target or ((size, size) if size else im.size)  # PIL sizes are (W, H)
-            im = im.convert("L" if im.mode in ("L", "1", "I;16", "I") else "RGB")
-            if im.size != target:
-                im = im.resize(target, Image.Resampling.BILINEAR)
-            a = np.asarray(im, dtype=np.uint8)
+        try:
+            with Image.open(f) as im:  # one file open at a time: folders can hold more images than file handles
+                target = target or ((size, size) if size else im.size)  # PIL sizes are (W, H)
+                im = im.convert("L" if im.mode in ("L", "1", "I;16", "I") else "RGB")
+                if im.size != target:
+                    im = im.resize(target, Image.Resampling.BILINEAR)
+                a = np.asarray(im, dtype=np.uint8)
+        except UnidentifiedImageError:
+            raise ConfigError(f"'{f}' is not an image PIL can read (a damaged file or another format under an image"
+                              " suffix); remove or replace it and try again.") from None
+        except (OSError, SyntaxError, ValueError) as exc:  # PIL's words for a file cut short or broken inside
+            raise ConfigError(f"Image '{f}' is truncated or damaged ({exc}); remove or replace it and try again.") from None
         arrays.append(a[..., None] if a.ndim == 2 else a)
     if any(a.shape[-1] == 3 for a in arrays):  # any colour image makes the whole set RGB
         arrays = [np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a for a in arrays]

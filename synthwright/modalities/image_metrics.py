@@ -76,7 +76,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", linalg.LinAlgWarning)  # fewer images than features: singular, handled below
-        covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+        covmean = linalg.sqrtm(cov_a @ cov_b)  # (SciPy 1.16 deprecates disp=False and its error estimate)
     if not np.isfinite(covmean).all():  # near-singular product: nudge both diagonals
         eps = np.eye(len(cov_a)) * 1e-6
         covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from ..errors import ConfigError
+from ..rundir_lock import writes_to
 from ._io import model_kind
 from .image_data import ImageSet, load_images, save_grid, save_images
 
@@ -25,6 +26,7 @@ def _model_class(model: str):
     raise ConfigError(f"Unknown image model '{model}'; use one of: {', '.join(MODELS)}.")
 
 
+@writes_to("out", beside=True)
 def fit_images(data: Union[str, Path, ImageSet], *, model: str = "dcgan", out: Union[str, Path, None] = None,
                epochs: int | None = None, batch_size: int | None = None, size: int | None = None,
                seed: int = 0, device: str = "auto", progress: bool = True):

@@ -16,6 +16,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from ..rowfiles import read_text
+from ..rundir_lock import writes_to
 from .tabular_data import ColumnConstraint
 
 
@@ -42,7 +44,7 @@ def is_tabular_recipe(path: Union[str, Path]) -> bool:
     import yaml
 
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.safe_load(read_text(path, "recipe"))
     except (OSError, yaml.YAMLError):
         return False
     return isinstance(raw, dict) and raw.get("kind") == "tabular"
@@ -56,7 +58,7 @@ def load_tabular_recipe(path: Union[str, Path]) -> tuple[TabularRecipe, Path]:
     if not path.is_file():
         raise ConfigError(f"Recipe '{path}' does not exist; check the path.")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, "recipe"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"Recipe '{path}' is not valid YAML ({str(exc).splitlines()[0]}); fix the syntax.") from None
     return parse_tabular_recipe(raw, where=str(path)), path.parent
@@ -73,6 +75,7 @@ def parse_tabular_recipe(raw: Any, where: str = "recipe") -> TabularRecipe:
         raise ConfigError(f"{where}: field '{loc}' is invalid ({first['msg']}); see the TabularRecipe fields in synthwright/modalities/recipe.py.") from None
 
 
+@writes_to(lambda a: a["out_dir"] if a["out_dir"] is not None else a["recipe"].output)
 def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = None, *,
                        base_dir: Union[str, Path, None] = None, device: str = "auto", progress: bool = True) -> dict[str, Any]:
     """Fit, sample, evaluate. Writes out_dir/model/, out_dir/synthetic.parquet, out_dir/report/; returns the stats.

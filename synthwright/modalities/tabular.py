@@ -8,6 +8,7 @@ from typing import Any, Union
 import pandas as pd
 
 from ..errors import ConfigError
+from ..rundir_lock import writes_to
 from ._io import model_kind, read_table, write_table
 from .tabular_data import ColumnConstraint, parse_constraints
 
@@ -28,6 +29,7 @@ def _model_class(model: str):
     raise ConfigError(f"Unknown tabular model '{model}'; use one of: {', '.join(MODELS)}.")
 
 
+@writes_to("out", beside=True)
 def fit_tabular(
     data: Union[str, Path, pd.DataFrame],
     *,

@@ -23,6 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 from .card import HUB_LICENSES, CardInputs, _hub_languages, check_card, render_card
+from ..rundir_lock import writes_to
 from .rundir import RunDir, load_splits, open_run, read_store, redact
 
 MAX_SHARD_BYTES = 500 * 1024 * 1024  # what `push_to_hub` uses by default
@@ -47,6 +48,7 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
+@writes_to("to", beside=True, flag="--to")  # the folder is replaced as a whole: the lock sits beside it
 def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None = None, repo_id: str | None = None,
                    max_shard_bytes: int = MAX_SHARD_BYTES) -> ExportResult:
     """Write the run in `run_dir` to `to` as a Hub dataset folder (Parquet shards + README.md card).

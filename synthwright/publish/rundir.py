@@ -75,6 +75,7 @@ def open_run(path: str | Path) -> RunDir:
     if not (path / "run.sqlite").is_file():
         raise ConfigError(f"'{path}' is not a synthwright run directory (it has no run.sqlite);"
                           " pass the --out directory of a `synthwright run`.")
+    stored = _store_meta(path, "recipe")  # opening the store refuses a file that is not a run store, first
     recipe = None
     if (path / "recipe.yaml").is_file():
         try:
@@ -82,7 +83,7 @@ def open_run(path: str | Path) -> RunDir:
         except yaml.YAMLError:
             recipe = None
     if not isinstance(recipe, dict):
-        recipe = _store_meta(path, "recipe")
+        recipe = stored
     if not isinstance(recipe, dict):
         raise ConfigError(f"The run in '{path}' has no readable recipe (recipe.yaml);"
                           " run `synthwright run` on it again to rewrite it.")
@@ -122,13 +123,12 @@ def load_splits(run: RunDir):
     Read from what the run wrote (`dataset/`, else `data/*.parquet`, else `data/*.jsonl`), so an export
     is exactly the dataset the run reported; ConfigError when the run has no accepted samples yet.
     """
-    from datasets import Dataset, DatasetDict, load_from_disk
+    from datasets import Dataset, DatasetDict
 
     order = run.split_names()
     data = run.path / "data"
     if (run.path / "dataset" / "dataset_dict.json").is_file():
-        loaded = load_from_disk(str(run.path / "dataset"))
-        splits = {name: loaded[name] for name in loaded}
+        splits = _load_saved_splits(run.path / "dataset")
     elif list(data.glob("*.parquet")):
         import pyarrow.parquet as pq
 
@@ -138,6 +138,7 @@ def load_splits(run: RunDir):
         for p in data.glob("*.jsonl"):
             rows = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
             splits[p.stem] = Dataset.from_list(rows)
+        _type_empty_splits(splits)
     else:
         raise ConfigError(f"The run in '{run.path}' has no dataset yet (no accepted samples);"
                           " run `synthwright run` until it accepts some, then try again.")
@@ -147,6 +148,36 @@ def load_splits(run: RunDir):
                               " digits and underscores (e.g. validation) and run again.")
     ordered = [n for n in order if n in splits] + sorted(n for n in splits if n not in order)
     return DatasetDict({name: splits[name] for name in ordered})
+
+
+def _load_saved_splits(folder: Path) -> dict[str, Any]:
+    """A `save_to_disk` DatasetDict, split by split: an empty split that older runs wrote without any data file
+    (datasets then fails with an IndexError) is read as an empty dataset with the features it recorded."""
+    from datasets import Dataset, Features, load_from_disk
+
+    names = (_read_json(folder / "dataset_dict.json") or {}).get("splits") or []
+    splits = {}
+    for name in names:
+        state = _read_json(folder / name / "state.json") or {}
+        if state.get("_data_files"):
+            splits[name] = load_from_disk(str(folder / name))
+            continue
+        info = _read_json(folder / name / "dataset_info.json") or {}
+        features = Features.from_dict(info["features"]) if info.get("features") else None
+        splits[name] = Dataset.from_dict({k: [] for k in features or {}}, features=features)
+    return splits
+
+
+def _type_empty_splits(splits: dict[str, Any]) -> None:
+    """An empty JSONL split has no columns; give it the features of a split that has rows."""
+    from datasets import Dataset
+
+    typed = next((ds.features for ds in splits.values() if len(ds)), None)
+    if typed is None:
+        return
+    for name, ds in splits.items():
+        if len(ds) == 0:
+            splits[name] = Dataset.from_dict({k: [] for k in typed}, features=typed)
 
 
 def verdicts_by_sample(db) -> dict[int, list[dict[str, Any]]]:
