@@ -293,6 +293,7 @@ def run(
         bar.phase("writing the dataset …")
         dataset, stats = write_outputs(store, recipe, out_dir)
         stats["planner_notes"] = plan.get("notes", [])
+        stats["scenarios_from_model"], stats["scenarios_asked"] = plan.get("scenarios_from_model"), plan.get("scenarios_asked")
         stats["stopped_by_limit"] = stopped_by_limit
     finally:
         bar.stop()

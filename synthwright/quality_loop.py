@@ -26,7 +26,7 @@ def measure(store: RunStore, recipe: Any, dev: list[dict[str, str]]) -> tuple[di
     accepted = store.samples("accepted")
     signal = quality_signal([s["data"]["text"] for s in accepted], [s["category"] for s in accepted], dev=dev or None,
                             folds=cfg.folds, embedder=cfg.embedder, seed=recipe.seed,
-                            min_confidence=cfg.replace_confidence, unrealistic_above=cfg.unrealistic_above)
+                            min_confidence=cfg.replace_confidence, realism_quantile=cfg.realism_quantile)
     return signal, accepted
 
 

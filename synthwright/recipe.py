@@ -249,9 +249,9 @@ class QualityConfig(_Closed):
     replace_fraction: float = Field(default=0.2, ge=0.0, le=1.0, description="At most this share of a label's samples is replaced per step.")
     realism: bool = Field(default=True, description="With a dev set: replace the samples that read least like the real texts and"
                                                     " tell new requests what gives the synthetic texts away.")
-    unrealistic_above: float = Field(default=0.85, gt=0.5, le=1.0,
-                                     description="With a dev set: a sample a real-vs-synthetic classifier calls synthetic with this"
-                                                 " probability reads unlike the real texts.")
+    realism_quantile: float = Field(default=0.9, gt=0.0, le=1.0,
+                                    description="With a dev set: a sample that a real-vs-synthetic classifier finds more synthetic"
+                                                " than this share of the real dev texts reads unlike them.")
     max_hints: int = Field(default=3, ge=0, le=10, description="Realism hints given to each new request.")
     dev_errors: bool = Field(default=True, description="With a dev set: seed new requests with the situation of each dev example"
                                                        " the classifier gets wrong (the teacher describes it; its text is never shown).")
@@ -304,6 +304,8 @@ class Recipe(_Closed):
     budget: Budget = Field(default_factory=Budget)
     output: OutputConfig = Field(default_factory=OutputConfig)
     few_shot: int = Field(default=3, ge=0, le=10, description="Examples shown in each executor prompt.")
+    neighbours: int = Field(default=2, ge=0, le=10,
+                            description="Classification: how many of a label's nearest labels its prompts say the message is not about.")
     seed: int = Field(default=0, description="Seed for planning and sampling.")
     license: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9][a-z0-9.+-]*$",
                                 description="Hub license id for the published dataset, e.g. cc-by-4.0 or apache-2.0;"

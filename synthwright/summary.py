@@ -28,8 +28,20 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     elif stats["shortfall"]:
         console.print(f"[yellow]shortfall: {stats['shortfall']} samples missing after {stats['rounds']} rounds;"
                       " raise budget.max_rounds and run the same command again to continue.[/]")
+    q = stats.get("quality")
+    if q:
+        last = q["steps"][-1]
+        console.print(f"quality loop ({q['steps'][0]['source']}): macro-F1 {_score(q['first_score'])} → {_score(q['final_score'])}"
+                      f" over {len(q['steps'])} step(s); {last['stop_reason'] or last['action']}")
+    if stats.get("scenarios_asked"):
+        console.print(f"scenarios: {stats['scenarios_from_model']} of {stats['scenarios_asked']} written by the teacher"
+                      " (the rest built-in)")
     for note in stats.get("planner_notes", []):
         console.print(f"[yellow]planner: {note}[/]")
+
+
+def _score(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def print_plan(plan: dict[str, Any], slots: list[dict[str, Any]], console: Console | None = None) -> None:

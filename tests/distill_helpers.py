@@ -64,6 +64,7 @@ def teacher_recipe(model_dir: Path, **changes) -> dict:
     """Three categories, constrained decoding; short answers so the tiny teacher closes its JSON."""
     from .recipes import classification_recipe
 
+    # short prompts (no few-shot examples, no neighbour labels): a 2-layer student learns the schema from them
     recipe = classification_recipe(model_dir, count={"per_category": 40},
                                    sampling={"max_new_tokens": 40, "temperature": 1.0}, few_shot=0)
     recipe.update(changes)
@@ -84,7 +85,7 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-STUDENT_CONFIG = dict(learning_rate=1e-2, max_steps=200, batch_size=4, eval_steps=10, patience=2, warmup_ratio=0.0,
+STUDENT_CONFIG = dict(learning_rate=1e-2, max_steps=200, batch_size=4, eval_steps=10, patience=2, min_delta=0.02, warmup_ratio=0.0,
                       dtype="float32", seed=0)
 
 

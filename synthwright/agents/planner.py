@@ -48,6 +48,10 @@ def plausible_phrase(text: str, max_chars: int = PHRASE_CHARS) -> bool:
         return False
     if re.search(r"[\[\]{}<>|_#@\\]", text) or any(len(w) > 20 for w in words):
         return False
+    if re.search(r"[a-z][.!?,;:][A-Za-z]", text):  # words glued by punctuation: "can.assistantW"
+        return False
+    if any(a.lower() == b.lower() for a, b in zip(words, words[1:])):  # "money money"
+        return False
     letters = sum(ch.isalpha() or ch.isspace() for ch in text)
     return letters / len(text) >= 0.85
 
@@ -188,7 +192,7 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
             personas = personas + [p for p in FALLBACK_PERSONAS if p not in personas][: n - len(personas)]
     else:
         personas = list(recipe.axes.personas)
-    neighbours = label_neighbours(recipe, seeds) if recipe.task == "classification" else {}
+    neighbours = label_neighbours(recipe, seeds, recipe.neighbours) if recipe.task == "classification" and recipe.neighbours else {}
     quotas = recipe.count.for_categories(len(categories))
     slots = allocate(categories, quotas, scenarios, personas, recipe.axes.styles, recipe.axes.lengths,
                      seed=recipe.seed, contexts=contexts, shares=[t.share for t in recipe.teachers])

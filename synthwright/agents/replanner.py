@@ -103,8 +103,8 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
         label = accepted[u["index"]]["category"]
         if cap.get(label, 0) > 0 and u["index"] not in replaced:
             cap[label] -= 1
-            replaced[u["index"]] = (f"reads unlike the real dev texts (step {step}: synthetic with probability"
-                                    f" {u['probability']:.2f})", None)
+            replaced[u["index"]] = (f"reads unlike the real dev texts (step {step}: a real-vs-synthetic classifier"
+                                    f" finds it more synthetic than {cfg.realism_quantile:.0%} of them)", None)
 
     # (2) extra quota for weak labels, within the loop's whole budget
     budget = int(cfg.extra_fraction * target)

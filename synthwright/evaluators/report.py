@@ -375,6 +375,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         noise = store.get("label_noise")
         notes = store.get("filter_notes", [])
         loop = loop_summary(store)
+        plan = store.get("plan") or {}
     finally:
         store.close()
 
@@ -416,6 +417,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         "label_noise": noise,
         "filter_notes": notes,
         "quality_loop": loop,
+        "scenarios": {"from_model": plan.get("scenarios_from_model"), "asked": plan.get("scenarios_asked")},
         "teachers": compare_teachers([s for s in samples if s["filter"] != "parse"], text_of, kind, seed)
         if recipe.task == "classification" else None,
     }
@@ -533,6 +535,10 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
             out += ["Most common failing criteria: " + "; ".join(f"{k} ({v})" for k, v in j["failed_criteria"].items()), ""]
 
     out += ["## Coverage of the plan", "", f"![coverage]({m['plots']['coverage']})", ""]
+    sc = m.get("scenarios") or {}
+    if sc.get("asked"):
+        out += [f"Scenarios: {sc['from_model']} of {sc['asked']} written by the teacher for their label, the rest built-in"
+                " (the plan's notes say which labels).", ""]
     for axis, cov in m["coverage"].items():
         n = len(cov["values"])
         line = f"- {axis}: {n - len(cov['uncovered'])} of {n} planned values have accepted samples"

@@ -99,12 +99,13 @@ def _synthetic_probability(kind: str, x_syn: Any, x_real: Any, seed: int) -> np.
 
 def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence[dict[str, str]] | None = None,
                    folds: int = 5, embedder: str = "auto", seed: int = 0, min_confidence: float = 0.5,
-                   unrealistic_above: float = 0.8) -> dict[str, Any]:
+                   realism_quantile: float = 0.9) -> dict[str, Any]:
     """The classifier's view of (texts, labels): cross-validated, and on `dev` (real {text, label} rows) when given.
 
     `misclassified` lists the accepted texts (by index) that the out-of-fold classifier gives another label
     with at least `min_confidence` probability; with a dev set, `unrealistic` lists those that a real-vs-synthetic
-    classifier (out of fold) calls synthetic with at least `unrealistic_above`, most obvious first. `score` is
+    classifier (out of fold) finds more synthetic than `realism_quantile` of the real dev texts, most obvious first
+    (its probabilities are soft even when it separates the two perfectly, so the real texts set the bar). `score` is
     dev macro-F1 when there is a dev set, else CV macro-F1.
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -144,9 +145,10 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
             from sklearn.metrics import roc_auc_score
 
             auc = round(float(roc_auc_score([1] * len(texts) + [0] * len(dev_texts), p_synthetic)), 4)
+            bar = float(np.quantile(p_synthetic[len(texts):], realism_quantile))
             order = np.argsort(-p_synthetic[: len(texts)], kind="stable")
             out["unrealistic"] = [{"index": int(i), "probability": round(float(p_synthetic[i]), 4)}
-                                  for i in order if p_synthetic[i] >= unrealistic_above]
+                                  for i in order if p_synthetic[i] > bar]
         out["realism"] = {"auc": auc, "synthetic": syn, "real": real, "hints": giveaways(syn, real)}
     source = out["dev"] if dev else out["cv"]
     out["score"] = source["macro_f1"] if source else None
