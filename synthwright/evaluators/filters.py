@@ -124,12 +124,16 @@ def placeholder_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> 
     """Unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX", "___"."""
     from .textcheck import placeholder
 
-    if not cfg.placeholders:
-        return
+    if cfg.placeholders:
+        _reject_matches(cands, "placeholder", placeholder, "unfilled placeholder {!r}")
+
+
+def _reject_matches(cands: list[Candidate], name: str, check: Callable[[str], str | None], reason: str) -> None:
+    """Reject each candidate whose text `check` finds something in; `reason` formats what it found."""
     for c in cands:
-        found = placeholder(c.text)
+        found = check(c.text)
         if found:
-            c.reject("placeholder", f"unfilled placeholder {found!r}")
+            c.reject(name, reason.format(found))
 
 
 def refusal_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
@@ -152,12 +156,9 @@ def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """Classification: the text speaks as the assistant or agent, not as the person who writes the message."""
     from .textcheck import assistant_voice
 
-    if state.task != "classification" or not cfg.role:
-        return
-    for c in cands:
-        found = assistant_voice(c.text)
-        if found:
-            c.reject("role", f"written in the assistant's voice ({found!r}), not as the person whose message it should be")
+    if state.task == "classification" and cfg.role:
+        _reject_matches(cands, "role", assistant_voice,
+                        "written in the assistant's voice ({!r}), not as the person whose message it should be")
 
 
 def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
