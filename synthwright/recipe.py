@@ -247,8 +247,11 @@ class QualityConfig(_Closed):
                                       description="Set aside an accepted sample that the out-of-fold classifier gives another"
                                                   " label with at least this probability; a contrastive request replaces it.")
     replace_fraction: float = Field(default=0.2, ge=0.0, le=1.0, description="At most this share of a label's samples is replaced per step.")
-    realism: bool = Field(default=True, description="With a dev set: replace the samples that read least like the real texts and"
-                                                    " tell new requests what gives the synthetic texts away.")
+    realism: bool = Field(default=True, description="With a dev set: tell new requests what gives the synthetic texts away"
+                                                    " (the largest style gaps to the real texts).")
+    replace_unrealistic: bool = Field(default=False, description="With a dev set: also replace the samples that read least like"
+                                                                 " the real texts (off by default: with a weak teacher the"
+                                                                 " replacements measured worse than what they replaced).")
     realism_quantile: float = Field(default=0.9, gt=0.0, le=1.0,
                                     description="With a dev set: a sample that a real-vs-synthetic classifier finds more synthetic"
                                                 " than this share of the real dev texts reads unlike them.")

@@ -79,6 +79,13 @@ def test_refusals_meta_talk_and_prompt_echoes():
     assert all(got[t] is None for t in good), got
 
 
+def test_a_sample_that_restates_the_recipes_description_is_a_prompt_echo():
+    state = FilterState(prompt_texts=["The reviewer is pleased with the product.", "Reviews of phones and headsets bought online."])
+    got = verdicts(["The reviewer is pleased with the product.", "Diane Smith is pleased with the product, she says.",
+                    "I am pleased with it, works well", "Battery died after two days."], cfg(refusals=True), state=state)
+    assert list(got.values()) == ["refusal", "refusal", None, None], got
+
+
 def test_assistant_voice_is_rejected_in_classification_only():
     bad = ["I'm sorry to hear about your issue, I'll try to resolve this",
            "Sure, I'd be happy to help! Can you please provide more details?",

@@ -99,7 +99,7 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
             cap[label] -= 1
             replaced[m["index"]] = (f"the quality loop's classifier (step {step}) says {m['predicted']!r}"
                                     f" with probability {m['confidence']:.2f}", m["predicted"])
-    for u in signal.get("unrealistic", []):
+    for u in signal.get("unrealistic", []) if cfg.replace_unrealistic else []:
         label = accepted[u["index"]]["category"]
         if cap.get(label, 0) > 0 and u["index"] not in replaced:
             cap[label] -= 1

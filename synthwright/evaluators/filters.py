@@ -61,6 +61,7 @@ class FilterState:
     task: str = "classification"
     language: str = "en"
     label_docs: dict[str, list[str]] = field(default_factory=dict)  # label → name, description, seeds (fidelity)
+    prompt_texts: list[str] = field(default_factory=list)  # the recipe's own descriptions: a sample must not echo them
     notes: list[str] = field(default_factory=list)  # filters that could not run, said once
 
     @classmethod
@@ -74,7 +75,8 @@ class FilterState:
         state = cls(accepted_keys=set(accepted_keys), seed_keys={normalize(t) for t in seed_texts if t},
                     seed_texts=[t for t in seed_texts if t], accepted_texts=list(accepted_texts),
                     task=recipe.task, language=recipe.language,
-                    label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]))
+                    label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]),
+                    prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description])
         if recipe.filters.language.enabled and language.available():
             language.language_for(recipe.language)  # an unknown language fails now, before any generation
         return state
@@ -147,9 +149,32 @@ def refusal_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None
         if found:
             c.reject("refusal", f"refusal or AI self-reference {found!r}")
             continue
-        found = meta_talk(c.text)
+        found = meta_talk(c.text) or _echoes(c.text, state)
         if found:
             c.reject("refusal", f"meta-talk or prompt echo {found!r}")
+
+
+ECHO_CONTAINMENT = 0.6  # share of a description's word 3-grams found in a sample that makes it an echo
+
+
+def _echoes(text: str, state: FilterState) -> str | None:
+    """A sample that restates the recipe's own description of its domain or a label ("The reviewer is pleased
+    with the product.") instead of writing the message: most of the description's word 3-grams are in it."""
+    cache = state.extra.get("echo_grams")
+    if cache is None:
+        cache = state.extra["echo_grams"] = [(d, _trigrams(d)) for d in state.prompt_texts if len(d.split()) >= 4]
+    if not cache:
+        return None
+    mine = _trigrams(text)
+    for description, grams in cache:
+        if grams and len(grams & mine) / len(grams) >= ECHO_CONTAINMENT:
+            return description if len(description) <= 60 else description[:59] + "…"
+    return None
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = normalize(text).split()
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
 
 
 def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
