@@ -164,3 +164,34 @@ def test_a_dev_set_with_unknown_labels_is_refused(tmp_path):
     path.write_text(json.dumps({"text": "hello", "label": "weather"}) + "\n")
     with pytest.raises(ConfigError, match="quality.dev_set .* weather"):
         synthwright.load_recipe(vocab_recipe(quality={"dev_set": str(path)}))
+
+
+def test_a_plan_killed_mid_way_resumes_with_the_phrases_it_had(tmp_path):
+    """Planner calls are stored batch by batch, so a plan that dies is not asked again from the start."""
+    class Dies(VocabEngine):
+        def __init__(self, after: int | None):
+            super().__init__()
+            self.batch_size, self.after, self.phrase_requests = 4, after, 0
+
+        def generate(self, requests, *, schema=None, sampling=None):
+            if schema is not None and schema.__name__ == "Phrase":
+                if self.after is not None and self.phrase_requests >= self.after:
+                    raise RuntimeError("the machine went away")
+                self.phrase_requests += len(requests)
+            return super().generate(requests, schema=schema, sampling=sampling)
+
+    recipe = vocab_recipe(axes={"personas": "auto", "auto_personas": 2, "scenarios_per_category": 2,
+                                "styles": ["casual"], "lengths": ["short"]}, quality={"enabled": False})
+    with pytest.raises(RuntimeError):
+        synthwright.run(recipe, out=tmp_path / "run", engine=Dies(after=8))
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    assert store.call_stats()["phases"]["planner"]["calls"] == 8 and store.get("plan") is None
+    store.close()
+    resumed = Dies(after=None)
+    result = synthwright.run(recipe, out=tmp_path / "run", engine=resumed)
+    total = 2 * (2 * 3 + 2)  # (2 scenarios x 3 labels + 2 personas), each asked twice
+    assert resumed.phrase_requests == total - 8  # only what was not answered before
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    assert store.call_stats()["phases"]["planner"]["calls"] == total
+    store.close()
+    assert result.stats["accepted"] == result.stats["target"]
