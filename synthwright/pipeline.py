@@ -116,9 +116,20 @@ def interleave(work: list[tuple[dict, int]]) -> list[tuple[dict, int]]:
     return out
 
 
-def requests_for(missing: int, round_: int, overgenerate: float) -> int:
-    """Round 0 asks once per missing sample; later rounds ask more, since those slots proved hard."""
-    return missing if round_ == 0 else math.ceil(missing * overgenerate ** round_)
+MAX_REQUESTS_PER_SAMPLE = 5.0
+
+
+def requests_for(missing: int, round_: int, overgenerate: float, acceptance: float | None = None) -> int:
+    """Round 0 asks once per missing sample; later rounds ask more, since those slots proved hard:
+    overgenerate**round per missing sample, or 1/acceptance so far when that is more (at most 5)."""
+    if round_ == 0:
+        return missing
+    per = overgenerate ** round_
+    if acceptance is not None and acceptance > 0:
+        per = max(per, min(1.0 / acceptance, MAX_REQUESTS_PER_SAMPLE))
+    elif acceptance == 0:
+        per = max(per, MAX_REQUESTS_PER_SAMPLE)
+    return math.ceil(missing * per)
 
 
 def plan_run(recipe: Recipe | str | Path | dict, *, teacher: str | None = None, out: str | Path | None = None,
@@ -254,8 +265,10 @@ def run(
                     if not missing or allowance[0] == 0:
                         break
                     asked = store.calls_per_slot(round_)  # a resumed round must not repeat its seeds
+                    acceptance = store.acceptance()
                     work = interleave([(by_id[sid], asked.get(sid, 0) + k) for sid, m in missing.items()
-                                       for k in range(requests_for(m, round_ - round_start, recipe.budget.overgenerate))])
+                                       for k in range(requests_for(m, round_ - round_start, recipe.budget.overgenerate,
+                                                                   acceptance))])
                     if allowance[0] is not None:
                         work = work[:allowance[0]]
                     for i, eng in engines.items():  # a mixture: each teacher's share of the round in turn

@@ -278,7 +278,9 @@ class OutputConfig(_Closed):
 
 class Budget(_Closed):
     max_rounds: int = Field(default=3, ge=1, le=20, description="Rounds of re-issuing slots whose quota is unmet.")
-    overgenerate: float = Field(default=1.2, ge=1.0, le=5.0, description="Requests per missing sample, to absorb rejections.")
+    overgenerate: float = Field(default=1.2, ge=1.0, le=5.0,
+                                description="Round r asks overgenerate**r requests per missing sample, or 1/acceptance so far"
+                                            " when that is more (at most 5), to absorb rejections.")
 
 
 class Recipe(_Closed):

@@ -258,6 +258,12 @@ class RunStore:
             "SELECT phase, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM calls GROUP BY phase ORDER BY phase")}
         return {"calls": r[0], "prompt_tokens": r[1], "completion_tokens": r[2], "failed_calls": r[3], "phases": phases}
 
+    def acceptance(self) -> float | None:
+        """Share of the executor's samples that were accepted or lost only to a full quota, or None before any."""
+        done, kept = self.db.execute("SELECT COUNT(*), COALESCE(SUM(status = 'accepted' OR filter IN ('quota', 'limit')), 0)"
+                                     " FROM samples").fetchone()
+        return kept / done if done else None
+
     def fate_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT COALESCE(filter, status), COUNT(*) FROM samples GROUP BY 1")
         return {r[0]: r[1] for r in rows}
