@@ -194,7 +194,8 @@ class FilterConfig(_Closed):
     placeholders: bool = Field(default=True, description='Reject unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX".')
     refusals: bool = Field(default=True, description='Reject refusals and meta-talk ("As an AI…", "Here is a message:", prompt echoes).')
     role: bool = Field(default=True, description="Classification: reject text in the assistant's voice (\"I'm sorry to hear…\","
-                                                 " \"happy to help\"), which the person whose message it should be never writes.")
+                                                 " \"happy to help\") or a narrator's (\"The customer wants…\"), which the person"
+                                                 " whose message it should be never writes.")
     label_fidelity: LabelFidelity = Field(default_factory=LabelFidelity)
     label_leak: Literal["off", "identifier", "words"] = Field(
         default="identifier",

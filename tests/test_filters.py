@@ -90,9 +90,11 @@ def test_assistant_voice_is_rejected_in_classification_only():
     bad = ["I'm sorry to hear about your issue, I'll try to resolve this",
            "Sure, I'd be happy to help! Can you please provide more details?",
            "Hello, thank you for contacting us. I understand that your card was lost",
-           "Hello there, friend! How can I assist you with cinema-related tasks?", "Would you like me to add it to a playlist?"]
+           "Hello there, friend! How can I assist you with cinema-related tasks?", "Would you like me to add it to a playlist?",
+           "The customer wants to change their PIN because they forgot it.", "This user is asking for the weather"]
     good = ["Sure, I can send the receipt tomorrow", "how can I help my son open an account", "I'm sorry but my card is gone",
-            "Please let me know when the new card arrives", "Can you check my balance please"]
+            "Please let me know when the new card arrives", "Can you check my balance please",
+            "The customer service line never answers"]
     got = verdicts(bad + good, cfg(role=True))
     assert all(got[t] == "role" for t in bad), got
     assert all(got[t] is None for t in good), got

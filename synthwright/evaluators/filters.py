@@ -178,12 +178,13 @@ def _trigrams(text: str) -> set[tuple[str, ...]]:
 
 
 def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
-    """Classification: the text speaks as the assistant or agent, not as the person who writes the message."""
+    """Classification: the text speaks as the assistant or agent, or narrates ("The customer wants…"),
+    instead of being the message of the person who writes it."""
     from .textcheck import assistant_voice
 
     if state.task == "classification" and cfg.role:
         _reject_matches(cands, "role", assistant_voice,
-                        "written in the assistant's voice ({!r}), not as the person whose message it should be")
+                        "written by the assistant or a narrator ({!r}), not as the person whose message it should be")
 
 
 def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:

@@ -30,7 +30,8 @@ _REFUSAL = re.compile(
       | \bi\ (?:cannot|can't|can\ not|couldn't)\ assist\ (?:you\ )?with\ (?:this|that)\b
     """, re.X | re.I)
 
-# What a support agent or assistant says, never the customer or user whose message a classifier will see.
+# What a support agent or assistant says, or a narrator ("The customer wants…"), never the customer or user
+# whose message a classifier will see.
 _ASSISTANT_VOICE = re.compile(
     r"""\b(?:i'm|i\ am|we're|we\ are)\ (?:so\ |very\ |truly\ )?sorry\ to\ hear\b
       | \b(?:i'd|i\ would|i'll|i\ will|we'd|we\ would)\ be\ (?:happy|glad|delighted)\ to\ (?:help|assist)\b
@@ -48,6 +49,7 @@ _ASSISTANT_VOICE = re.compile(
       | \bplease\ provide\ (?:me\ with\ )?(?:more|some|additional|further|your)\ (?:details|information|account)\b
       | \b(?:i|we)\ apologi[sz]e\ for\ (?:the|any)\ inconvenience\b
       | \bour\ (?:team|support\ team|customer\ service)\ will\b
+      | ^\W*(?:the|this|a|our)\ (?:customer|user|client|reviewer|caller)\b(?!\ service)  # a narrator, not the person
     """, re.X | re.I)
 
 # At the very start of the sample (after a dialogue's "user:"): the model talking about its output.
