@@ -25,6 +25,9 @@ RECIPE = {
     "sampling": {"temperature": 1.0, "max_new_tokens": 48, "seed": 0},
     "budget": {"max_rounds": 2, "overgenerate": 1.0},
     "output": {"splits": {"train": 0.6, "validation": 0.2, "test": 0.2}},
+    # the random tiny model writes gibberish that the label-fidelity gate rightly rejects (tests/test_junk.py)
+    "filters": {"label_fidelity": False},
+    "quality": {"enabled": False},
 }
 # A 1×1 PNG, standing in for the plots the report writes.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
