@@ -265,7 +265,7 @@ def run(
                     if not missing or allowance[0] == 0:
                         break
                     asked = store.calls_per_slot(round_)  # a resumed round must not repeat its seeds
-                    acceptance = store.acceptance()
+                    acceptance = store.acceptance() if recipe.budget.adaptive else None
                     work = interleave([(by_id[sid], asked.get(sid, 0) + k) for sid, m in missing.items()
                                        for k in range(requests_for(m, round_ - round_start, recipe.budget.overgenerate,
                                                                    acceptance))])

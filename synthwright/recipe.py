@@ -280,8 +280,10 @@ class OutputConfig(_Closed):
 class Budget(_Closed):
     max_rounds: int = Field(default=3, ge=1, le=20, description="Rounds of re-issuing slots whose quota is unmet.")
     overgenerate: float = Field(default=1.2, ge=1.0, le=5.0,
-                                description="Round r asks overgenerate**r requests per missing sample, or 1/acceptance so far"
-                                            " when that is more (at most 5), to absorb rejections.")
+                                description="Round r asks overgenerate**r requests per missing sample (or 1/acceptance so far"
+                                            " when that is more and `adaptive`), to absorb rejections.")
+    adaptive: bool = Field(default=True, description="Later rounds ask at least 1/acceptance-so-far requests per missing"
+                                                     " sample (at most 5), so strict filters end in fewer shortfalls.")
 
 
 class Recipe(_Closed):

@@ -93,7 +93,7 @@ def test_an_actor_killed_mid_batch_has_its_batch_rerun(cluster, tiny_model_dir, 
     texts = accepted_texts(tmp_path / "run")
     assert result.stats["accepted"] == 48 and len(texts) == 48 and len(set(texts.values())) == 48
     store = RunStore(tmp_path / "run" / "run.sqlite")
-    assert store.call_stats()["calls"] == len(store.samples())  # a re-run batch was stored once
+    assert store.call_stats()["phases"]["executor"]["calls"] == len(store.samples())  # a re-run batch was stored once
     store.close()
 
 

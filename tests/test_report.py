@@ -121,7 +121,7 @@ def test_every_run_gets_a_report_whose_funnel_accounts_for_every_sample(tmp_path
         return {"reason": "Reads like lost card." if wrong else "Fine.", "label": "lost_card" if wrong else label,
                 "naturalness": 4, "fit": 2 if wrong else 5}
 
-    recipe = recipe_dict(budget={"max_rounds": 3, "overgenerate": 1.0}, judge={"enabled": True},
+    recipe = recipe_dict(budget={"max_rounds": 3, "overgenerate": 1.0, "adaptive": False}, judge={"enabled": True},
                          filters={"label_noise": {"mode": "off"}})
     result = synthwright.run(recipe, out=tmp_path, engine=ScriptedEngine(texts, verdict=verdict))
     stats = json.loads((tmp_path / "stats.json").read_text())
