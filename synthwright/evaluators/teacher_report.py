@@ -36,10 +36,10 @@ def compare_teachers(samples: list[dict[str, Any]], text_of, kind: str, seed: in
 
 
 def _out_of_fold_correct(accepted: list[dict[str, Any]], text_of, kind: str, seed: int) -> dict[int, bool]:
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from . import embed
+    from .tstr import _classifier
 
     labels = [s["category"] for s in accepted]
     counts = Counter(labels)
@@ -47,7 +47,7 @@ def _out_of_fold_correct(accepted: list[dict[str, Any]], text_of, kind: str, see
     if k < 2:
         return {}
     x, = embed.features(kind, [text_of(s) for s in accepted])
-    pred = cross_val_predict(LogisticRegression(max_iter=2000, C=10.0 if kind == "minilm" else 5.0), x, labels,
+    pred = cross_val_predict(_classifier(kind), x, labels,
                              cv=StratifiedKFold(k, shuffle=True, random_state=seed))
     return {s["sample_id"]: bool(p == y) for s, p, y in zip(accepted, pred, labels)}
 
