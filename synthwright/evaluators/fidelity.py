@@ -41,10 +41,11 @@ class LabelPrototypes:
         """Cosine of each text to each label's prototype, shape (texts, labels) in `names` order."""
         return embed.embed(list(texts)) @ self.matrix.T
 
-    def score(self, texts: Sequence[str], labels: Sequence[str]) -> list[tuple[float, str, float]]:
+    def score(self, texts: Sequence[str], labels: Sequence[str], sims: np.ndarray | None = None) -> list[tuple[float, str, float]]:
+        """`sims`: the texts' `similarities`, when the caller already has them."""
         if not texts:
             return []
-        sims = self.similarities(texts)
+        sims = self.similarities(texts) if sims is None else sims
         out = []
         for row, label in zip(sims, labels):
             own = self.index[label]

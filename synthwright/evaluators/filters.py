@@ -201,8 +201,9 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
     protos = state.extra.get("prototypes")
     if protos is None:
         protos = state.extra["prototypes"] = LabelPrototypes(state.label_docs)
-    sims = protos.similarities([c.text for c in cands])
-    for c, row, (own, other, other_sim) in zip(cands, sims, protos.score([c.text for c in cands], [c.category for c in cands])):
+    texts = [c.text for c in cands]
+    sims = protos.similarities(texts)
+    for c, row, (own, other, other_sim) in zip(cands, sims, protos.score(texts, [c.category for c in cands], sims)):
         c.features["fidelity"] = round(own - other_sim, 4)
         contrast = c.features.get("contrast")
         if contrast in protos.index and own - float(row[protos.index[contrast]]) < lf.contrast_margin:
