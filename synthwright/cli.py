@@ -223,7 +223,7 @@ def view(
     to: Optional[str] = typer.Option(None, "--to", help="HTML file to write (default: OUT/review.html)."),
 ) -> None:
     """Write one self-contained HTML page to browse a run's samples, accepted and rejected."""
-    from .view import write_review_page
+    from .publish.view import write_review_page
 
     path = write_review_page(out, to)
     Console().print(f"[green]wrote[/] {path} · open it in a browser; filters live in the URL,"

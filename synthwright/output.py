@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .recipe import Recipe
+from .tasks import task_for
 from .store import RunStore
 
 PROVENANCE = ("sample_id", "slot_id", "scenario", "persona", "style", "length", "teacher", "seed", "round")
@@ -52,7 +53,7 @@ def stratified_splits(rows: list[dict[str, Any]], key: str, fractions: dict[str,
 
 
 def category_key(recipe: Recipe) -> str:
-    return {"classification": "label", "qa": "topic", "dialogue": "intent"}[recipe.task]
+    return task_for(recipe.task).category_field
 
 
 @contextmanager
@@ -70,7 +71,9 @@ def no_datasets_bars():
 
 
 def write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Write the dataset in the recipe's formats; returns (DatasetDict or None, stats)."""
+    """Write the dataset in the recipe's formats; returns (DatasetDict or None, the run's stats).
+
+    stats.json is written once, with the report (`evaluators.report.build_report(out_dir, stats=stats)`)."""
     with no_datasets_bars():
         return _write_outputs(store, recipe, out_dir)
 
@@ -103,9 +106,7 @@ def _write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any,
                 ds.to_parquet(str(data_dir / f"{name}.parquet"))
             if "jsonl" in recipe.output.formats:
                 ds.to_json(str(data_dir / f"{name}.jsonl"), lines=True, force_ascii=False)
-    stats = run_stats(store, recipe, rows, splits, key)
-    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2))
-    return dataset, stats
+    return dataset, run_stats(store, recipe, rows, splits, key)
 
 
 def run_stats(store: RunStore, recipe: Recipe, rows: list, splits: dict[str, list], key: str) -> dict[str, Any]:

@@ -218,12 +218,7 @@ def run(
                 loaded[i] = given[i]
             else:
                 bar.phase(f"loading teacher {t.model} …")
-                if ray is not None:
-                    from .scale import RayEnginePool
-
-                    loaded[i] = RayEnginePool(t.model, t.options, ray)
-                else:
-                    loaded[i] = load_engine(t.model, **t.options)
+                loaded[i] = load_engine(t.model, ray=ray, **t.options)
         return loaded[i]
 
     try:
@@ -320,7 +315,7 @@ def run(
     bar.phase("writing the report …")
     from .evaluators.report import build_report
 
-    build_report(out_dir)
+    build_report(out_dir, stats=stats)
     return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError
+from .store_rows import StoredVerdict
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """
@@ -156,7 +157,7 @@ class RunStore:
     def record_batch(self, calls: list[dict[str, Any]], samples: list[list[dict[str, Any]]]) -> None:
         """Write calls and, for each call, its samples with their fates, in one transaction.
 
-        A sample may carry a judge `verdict` ({judge, passed, data}); it goes to the verdicts table.
+        A sample may carry a judge `verdict` (a StoredVerdict); it goes to the verdicts table.
         """
         now = time.time()
         with self.transaction():
@@ -176,8 +177,15 @@ class RunStore:
                     verdict = s.get("verdict")
                     if verdict is not None:
                         self.db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                                        (sample.lastrowid, verdict["judge"], json.dumps(verdict["data"]),
-                                         int(verdict["passed"]), now))
+                                        (sample.lastrowid, verdict.judge, json.dumps(verdict.data()),
+                                         int(verdict.passed), now))
+
+    def add_verdicts(self, verdicts: list[tuple[int, StoredVerdict]]) -> None:
+        """Verdicts on samples already stored (a judge run after generation), in one transaction."""
+        now = time.time()
+        with self.transaction():
+            self.db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                                [(i, v.judge, json.dumps(v.data()), int(v.passed), now) for i, v in verdicts])
 
     def record_calls(self, phase: str, requests: list[dict[str, Any]], gens: list[Any], engine: dict[str, Any]) -> None:
         """Model calls that make no sample (planner, quality loop), in one transaction."""
@@ -245,11 +253,31 @@ class RunStore:
             rows.append(row)
         return rows
 
-    def verdicts(self) -> list[dict[str, Any]]:
+    def verdicts(self) -> list[StoredVerdict]:
         """Every judge verdict with its sample's category and fate, in sample order."""
         rows = self.db.execute("SELECT v.sample_id, v.judge, v.data, v.passed, s.category, s.status, s.filter"
                                " FROM verdicts v JOIN samples s USING (sample_id) ORDER BY v.sample_id")
-        return [{**dict(r), "data": json.loads(r["data"]), "passed": bool(r["passed"])} for r in rows]
+        return [StoredVerdict.model_validate({**_json_object(r["data"]), "sample_id": r["sample_id"], "judge": r["judge"],
+                                              "passed": bool(r["passed"]), "category": r["category"],
+                                              "status": r["status"], "filter": r["filter"]}) for r in rows]
+
+    def accepted_with_requests(self) -> list[dict[str, Any]]:
+        """Every accepted sample with the request that produced it and the engine spec, in acceptance order."""
+        rows = self.db.execute("SELECT s.sample_id, s.slot_id, s.category, c.request, s.data, c.engine FROM samples s"
+                               " JOIN calls c USING (call_id) WHERE s.status = 'accepted' ORDER BY s.sample_id")
+        return [{"sample_id": r[0], "slot_id": r[1], "category": r[2], "request": json.loads(r[3]),
+                 "data": json.loads(r[4]), "engine": json.loads(r[5]).get("spec", "")} for r in rows]
+
+    def executor_calls(self) -> list[tuple[str, str]]:
+        """(slot id, engine spec) of every executor call, in call order."""
+        return [(slot_id, json.loads(engine).get("spec", ""))
+                for slot_id, engine in self.db.execute("SELECT slot_id, engine FROM calls WHERE phase = 'executor'"
+                                                       " ORDER BY call_id")]
+
+    def phase_requests(self, phase: str) -> list[dict[str, Any]]:
+        """The requests of every call of `phase`, in call order."""
+        return [json.loads(r[0]) for r in self.db.execute("SELECT request FROM calls WHERE phase = ? ORDER BY call_id",
+                                                          (phase,))]
 
     def call_stats(self) -> dict[str, Any]:
         r = self.db.execute("SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
@@ -267,6 +295,14 @@ class RunStore:
     def fate_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT COALESCE(filter, status), COUNT(*) FROM samples GROUP BY 1")
         return {r[0]: r[1] for r in rows}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"raw": text}
+    return value if isinstance(value, dict) else {"raw": text}
 
 
 class _Transaction:

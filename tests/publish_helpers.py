@@ -10,7 +10,6 @@ import base64
 import json
 import shutil
 import sqlite3
-import time
 from pathlib import Path
 
 RECIPE = {
@@ -67,22 +66,38 @@ def add_report(run_dir: Path) -> None:
 
 
 def add_verdicts_and_hostile_text(run_dir: Path) -> dict:
-    """Judge verdicts on one accepted and one rejected sample, and a rejected sample whose text tries to
-    break out of the page's script tag. Returns their sample ids."""
+    """Verdicts of the real judge (a scripted engine behind it) on one accepted and one rejected sample, and a
+    rejected sample whose text tries to break out of the page's script tag. Returns their sample ids."""
+    from synthwright.evaluators.filters import Candidate
+    from synthwright.evaluators.judge import Judge
+    from synthwright.recipe import load_recipe
+    from synthwright.store import RunStore
+
+    from .scripted import ScriptedEngine
+
+    store = RunStore(run_dir / "run.sqlite")
+    try:
+        recipe = load_recipe({**store.get("recipe"), "judge": {"enabled": True}})
+        accepted = store.samples("accepted")[0]
+        rejected, *_, hostile = store.samples("rejected")
+        answers = {accepted["sample_id"]: {"reason": "Clearly about a lost card.", "label": "lost_card",
+                                           "naturalness": 4, "fit": 5},
+                   rejected["sample_id"]: {"reason": "Gibberish, not a customer message.", "label": "refund",
+                                           "naturalness": 1, "fit": 1}}
+        verdicts = []
+        for s in (accepted, rejected):
+            text = s["data"].get("text") or s["data"].get("raw", "")
+            cand = Candidate(data={"text": text}, text=text, category=s["category"], slot_id=s["slot_id"])
+            engine = ScriptedEngine(verdict=lambda label, t, a=answers[s["sample_id"]]: a, spec="hf:tiny-judge")
+            Judge(recipe, engine).evaluate([cand])
+            verdicts.append((s["sample_id"], cand.features["verdict"]))
+        store.add_verdicts(verdicts)
+    finally:
+        store.close()
     db = sqlite3.connect(run_dir / "run.sqlite")
     try:
-        accepted = db.execute("SELECT sample_id FROM samples WHERE status = 'accepted' ORDER BY sample_id").fetchone()[0]
-        rejected = db.execute("SELECT sample_id FROM samples WHERE status = 'rejected' ORDER BY sample_id").fetchone()[0]
-        hostile = db.execute("SELECT sample_id FROM samples WHERE status = 'rejected' ORDER BY sample_id DESC").fetchone()[0]
-        now = time.time()
-        db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                   (accepted, "hf:tiny-judge", json.dumps({"reason": "Clearly about a lost card.", "label_agrees": True,
-                                                           "realism": 4, "clarity": 5}), 1, now))
-        db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                   (rejected, "hf:tiny-judge", json.dumps({"reason": "Gibberish, not a customer message.",
-                                                           "label_agrees": False, "realism": 1, "clarity": 1}), 0, now))
-        db.execute("UPDATE samples SET data = ? WHERE sample_id = ?", (json.dumps({"raw": HOSTILE}), hostile))
+        db.execute("UPDATE samples SET data = ? WHERE sample_id = ?", (json.dumps({"raw": HOSTILE}), hostile["sample_id"]))
         db.commit()
     finally:
         db.close()
-    return {"accepted": accepted, "rejected": rejected, "hostile": hostile}
+    return {"accepted": accepted["sample_id"], "rejected": rejected["sample_id"], "hostile": hostile["sample_id"]}

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,9 @@ import synthwright
 from synthwright.cli import app
 from synthwright.errors import ConfigError
 from synthwright.finetune import compare_runs
-from synthwright.finetune.compare import distinct_n, self_similarity
-from synthwright.store import RunStore
+from synthwright.evaluators.metrics import distinct_n, self_similarity
 
+from .scripted import ScriptedEngine, recipe_dict
 from .distill_helpers import distill_base, one_thread, student, teacher_recipe, teacher_run  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -67,35 +66,50 @@ def test_report_side_by_side(teacher_run, student_run, student, real, tmp_path):
     assert all(p.read_bytes().startswith(PNG) for p in report.plots)
 
 
-def test_same_plan_and_judge_verdicts(teacher_run, tmp_path):
-    """A copy of the teacher run has the same plan; verdicts stored in both give judge numbers."""
-    twin = tmp_path / "twin"
-    shutil.copytree(teacher_run, twin)
-    for run, passed in ((teacher_run, 1), (twin, 0)):
-        store = RunStore(run / "run.sqlite")
-        ids = [s["sample_id"] for s in store.samples("accepted")][:4]
-        with store.transaction():
-            store.db.execute("DELETE FROM verdicts")
-            for i in ids:
-                store.db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                                 (i, "judge", json.dumps({"reason": "ok", "naturalness": 4, "fit": 2 + passed,
-                                                          "label": "fees"}), passed, time.time()))
-        store.close()
-    try:
-        report = compare_runs(teacher_run, twin, out=tmp_path / "cmp")
-    finally:
-        store = RunStore(teacher_run / "run.sqlite")
-        with store.transaction():
-            store.db.execute("DELETE FROM verdicts")
-        store.close()
+def judged_run(out: Path, fit: int) -> Path:
+    """A real run whose judge (a scripted engine behind the real Judge) gives every sample `fit`."""
+    texts = {"lost_card": ["I lost my card at the station", "My wallet with my card was stolen", "My card fell out"],
+             "refund": ["The shop never refunded me", "Where is the money for the shoes", "My refund is missing"]}
+
+    def verdict(label, text):
+        return {"reason": "Reads like a customer.", "label": label, "naturalness": 4, "fit": fit}
+
+    synthwright.run(recipe_dict(judge={"enabled": True, "min_score": 3},
+                                filters={"language": False, "label_fidelity": {"enabled": False},
+                                         "label_noise": {"mode": "off"}}),
+                    out=out, engine=ScriptedEngine(texts, verdict=verdict))
+    return out
+
+
+def test_same_plan_and_judge_verdicts(tmp_path, monkeypatch):
+    """Two runs of one plan, judged for real: compare reads the judge's scores and label agreement."""
+    monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "tfidf")
+    good, bad = judged_run(tmp_path / "good", fit=5), judged_run(tmp_path / "bad", fit=2)
+    report = compare_runs(good, bad, out=tmp_path / "cmp")
     data = report.data
     assert data["plans"]["identical"] and not any("plans differ" in n for n in report.notes)
     assert data["teacher"]["judge"]["pass_rate"] == 1.0 and data["student"]["judge"]["pass_rate"] == 0.0
-    assert data["teacher"]["judge"]["scores"] == {"naturalness": 4.0, "fit": 3.0}
-    assert data["student"]["judge"]["scores"]["fit"] == 2.0
-    assert data["teacher"]["diversity"] == data["student"]["diversity"]
+    assert data["teacher"]["judge"]["score_means"] == {"naturalness": 4.0, "fit": 5.0}
+    assert data["student"]["judge"]["score_means"]["fit"] == 2.0
+    assert data["teacher"]["judge"]["label_agreement"] == 1.0
     assert (tmp_path / "cmp" / "judge.png").read_bytes().startswith(PNG)
-    assert "| judge pass rate | 100.0% | 0.0% |" in (tmp_path / "cmp" / "compare.md").read_text()
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| judge pass rate | 100.0% | 0.0% |" in md and "| judge fit (mean 1-5) | 5 | 2 |" in md
+    assert "| judge label agreement | 100.0% | 100.0% |" in md
+
+
+def test_compare_tstr_is_eval_tstr(teacher_run, real, tmp_path, monkeypatch):
+    """compare and eval read the same rows and train the same classifier: the same numbers."""
+    monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "tfidf")
+    twin = tmp_path / "twin"
+    shutil.copytree(teacher_run, twin)
+    report = compare_runs(teacher_run, twin, real=real, out=tmp_path / "cmp")
+    ev = synthwright.evaluate_on_real(twin, real)
+    for side in ("teacher", "student"):
+        t = report.data[side]["tstr"]
+        assert (t["accuracy"], t["macro_f1"], t["train_size"]) == (ev["synthetic"]["accuracy"], ev["synthetic"]["macro_f1"],
+                                                                   ev["synthetic"]["train_size"])
+        assert t["classifier"] == ev["classifier"]
 
 
 def test_cli_writes_to_student_run_by_default(teacher_run, student_run):
@@ -109,10 +123,10 @@ def test_cli_errors(teacher_run, tmp_path):
     result = runner.invoke(app, ["compare", str(teacher_run), str(tmp_path / "missing")])
     assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["compare", str(teacher_run), str(teacher_run), "--real", str(tmp_path / "no.jsonl")])
-    assert result.exit_code == 2 and "Real test set" in result.output
+    assert result.exit_code == 2 and "real test set" in result.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "hi", "label": "fees"}\n{"text": "no label"}\n')
-    with pytest.raises(ConfigError, match="line 2 lacks a text or label"):
+    with pytest.raises(ConfigError, match="line 2 of the real test set"):
         compare_runs(teacher_run, teacher_run, real=bad, out=tmp_path / "c")
 
 

@@ -161,7 +161,7 @@ def test_missing_run_is_one_sentence(tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
     (tmp_path / "empty-folder").mkdir()
     result = invoke(str(tmp_path / "empty-folder"))
-    assert result.exit_code == 2 and "holds no run" in result.output
+    assert result.exit_code == 2 and "has no run.sqlite" in result.output
 
 
 def test_run_with_no_accepted_samples(distill_base, tmp_path):

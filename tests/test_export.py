@@ -141,8 +141,13 @@ def test_secrets_in_the_recipe_are_redacted(run_dir, tmp_path):
     from synthwright.publish import export_dataset
 
     run = copy_run(run_dir, tmp_path / "run")
-    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    from synthwright.store import RunStore
+
+    store = RunStore(run / "run.sqlite")  # the run froze a recipe whose teacher has a key
+    recipe = store.get("recipe")
     recipe["teacher"]["options"]["api_key"] = "sk-very-secret-123"
+    store.put("recipe", recipe)
+    store.close()
     (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     out = export_dataset(run, tmp_path / "hub").path
     for path in out.rglob("*"):

@@ -53,12 +53,12 @@ def test_tiny_model_gives_schema_valid_verdicts(tiny_engine, task):
     judge.evaluate(batch)
     for c in batch:
         v = c.features["verdict"]
-        assert v["judge"] == str(tiny_engine.spec)
-        if v["data"]["verdict"] is None:  # the token budget ran out: reported, and no pass
+        assert v.judge == str(tiny_engine.spec)
+        if v.verdict is None:  # the token budget ran out: reported, and no pass
             assert c.filter == "judge" and "no usable verdict" in c.reason
             continue
-        schema.model_validate(v["data"]["verdict"])
-        assert v["passed"] == (c.alive) == (not v["data"]["failed"])
+        schema.model_validate(v.verdict)
+        assert v.passed == (c.alive) == (not v.failed)
 
 
 def test_qa_prompt_and_schema_follow_grounding(tmp_path):
@@ -95,7 +95,7 @@ def test_thresholds_label_agreement_and_unusable_verdicts():
     assert batch[1].reason.startswith("the judge's label is 'refund', not 'lost_card'; fit 2 < 3")
     assert batch[1].reason.endswith("(judge: This is about a refund.)")
     assert batch[2].reason == "naturalness 2 < 3 (judge: Too formal.)"
-    assert "no usable verdict" in batch[3].reason and batch[3].features["verdict"]["passed"] is False
+    assert "no usable verdict" in batch[3].reason and batch[3].features["verdict"].passed is False
 
     lenient = load_recipe(recipe_dict(judge={"enabled": True, "min_score": 2, "require_label_agreement": False}))
     batch = cands([("Where is my refund", "lost_card"), ("Dear Sir, kindly block my card (stiff)", "lost_card")])

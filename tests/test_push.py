@@ -134,9 +134,13 @@ def test_token_never_appears_in_files_or_output(hub, run_dir, tmp_path):
 
 
 def test_a_token_inside_the_run_files_stops_the_push(hub, run_dir, tmp_path):
+    from synthwright.store import RunStore
+
     run = copy_run(run_dir, tmp_path / "run")
-    recipe = (run / "recipe.yaml").read_text()
-    (run / "recipe.yaml").write_text(recipe.replace("description: ", f"description: pasted by mistake {TOKEN} ", 1))
+    store = RunStore(run / "run.sqlite")  # the recipe the run froze had the token pasted in its description
+    recipe = store.get("recipe")
+    store.put("recipe", {**recipe, "description": f"pasted by mistake {TOKEN} {recipe['description']}"})
+    store.close()
     result = push(run, "--repo", "alice/tiny-intents")
     assert result.exit_code == 1
     assert "contains your Hugging Face token, so nothing was pushed" in said(result)

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 import synthwright
 from synthwright.cli import app
+from synthwright.evaluators.filters import Candidate
+from synthwright.evaluators.judge import Judge
 from synthwright.evaluators.report import build_report
 from synthwright.output import write_outputs
 from synthwright.recipe import load_recipe
@@ -22,6 +24,13 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def _tfidf(monkeypatch):
     monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "tfidf")  # the MiniLM path is exercised in test_eval
+
+
+def judged(recipe, text, answer):
+    """The verdict the real Judge stores for `text` when its engine answers `answer`."""
+    cand = Candidate(data={"text": text, "label": "pets"}, text=text, category="pets", slot_id="p0")
+    Judge(recipe, ScriptedEngine(verdict=lambda label, t: answer, spec="hand-judge")).evaluate([cand])
+    return cand.features["verdict"]
 
 
 def hand_built_run(out):
@@ -40,8 +49,7 @@ def hand_built_run(out):
         return [{"category": label, "data": {"text": text, "label": label}, "dedup_key": text if status == "accepted" else "",
                  "status": status, "filter": filter, "reason": reason, "verdict": verdict}]
 
-    verdict = {"judge": "hand-judge", "passed": True,
-               "data": {"verdict": {"reason": "ok", "label": "pets", "naturalness": 4, "fit": 5}, "failed": []}}
+    verdict = judged(recipe, "the cat sat", {"reason": "ok", "label": "pets", "naturalness": 4, "fit": 5})
     store.record_batch(
         [{**call, "slot_id": s} for s in ("p0", "p0", "d0", "p0", "p0", "d0")],
         [sample("pets", "the cat sat", verdict=verdict), sample("pets", "the cat ran", verdict=verdict),
@@ -61,7 +69,7 @@ def hand_built_run(out):
 
 def test_report_numbers_on_a_hand_built_store(tmp_path):
     hand_built_run(tmp_path)
-    before = set(json.loads((tmp_path / "stats.json").read_text()))
+    (tmp_path / "stats.json").write_text(json.dumps({"accepted": 3, "rounds": 1}))
     m = build_report(tmp_path)
 
     assert m["counts"]["per_label"] == {"pets": {"train": 1, "test": 1, "total": 2, "target": 2},
@@ -89,7 +97,7 @@ def test_report_numbers_on_a_hand_built_store(tmp_path):
     assert m["coverage"]["scenario"]["uncovered"] == []
 
     stats = json.loads((tmp_path / "stats.json").read_text())
-    assert before <= set(stats) and stats["report"]["funnel"]["generated"] == 6  # merged, nothing dropped
+    assert stats["accepted"] == 3 and stats["report"]["funnel"]["generated"] == 6  # merged, nothing dropped
     md = (tmp_path / "report.md").read_text()
     for heading in ("## Counts per label and split", "## Acceptance funnel", "## Rejection reasons", "## Lengths",
                     "## Diversity", "## Judge", "## Coverage of the plan", "## Label noise", "## Train on synthetic"):
@@ -147,7 +155,7 @@ def test_report_command(tmp_path):
     assert res.exit_code == 0, res.output
     assert "3 of 6 generated samples accepted" in " ".join(res.output.split())
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
-    assert missing.exit_code == 2 and "holds no run (run.sqlite is missing)" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "does not exist" in " ".join(missing.output.split())
     assert "Traceback" not in missing.output
 
 

@@ -75,7 +75,7 @@ def test_page_is_self_contained_and_embeds_every_sample_safely(page):
 def test_view_of_a_missing_run_is_one_sentence(tmp_path):
     result = runner.invoke(app, ["view", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "is not a synthwright run directory" in " ".join(result.output.split())
+    assert "does not exist" in " ".join(result.output.split())
 
 
 def chromium(*args, tmp_path):

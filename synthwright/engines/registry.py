@@ -41,13 +41,18 @@ def engine_kind(spec: str) -> str:
     raise EngineSpecError(f"Unknown engine spec '{spec}'; use {SPEC_FORMS}.")
 
 
-def load_engine(spec: Any, **options: Any) -> Engine:
+def load_engine(spec: Any, *, ray: Any = None, **options: Any) -> Engine:
     """Build the engine a spec names. `options` go to the engine (batch_size, dtype, base_url, …).
 
-    `spec` may also be an `Engine` (returned as is) or a LangChain chat model object.
+    `spec` may also be an `Engine` (returned as is) or a LangChain chat model object. With `ray` (a
+    RayConfig), the engine is a pool of Ray actors, each holding one engine built from the spec.
     """
     if isinstance(spec, Engine):
         return spec
+    if ray is not None:
+        from ..scale import RayEnginePool
+
+        return RayEnginePool(spec, options, ray)
     if not isinstance(spec, str):
         from langchain_core.language_models import BaseChatModel
 

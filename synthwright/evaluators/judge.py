@@ -11,81 +11,33 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel
 
-from ..engines import ChatRequest, Engine, Generation, Sampling
+from ..engines import ChatRequest, Engine, Generation, Sampling, load_engine
 from ..prompts import render
+from ..store_rows import StoredVerdict
+from ..tasks import task_for
 from .filters import Candidate
 
-Score = Literal[1, 2, 3, 4, 5]
-SCORE_FIELDS = ("naturalness", "fit", "helpfulness", "coherence", "role_consistency")
-CHECK_FIELDS = ("supported", "correct", "goal_completed")
-
-
-class Verdict(BaseModel):
-    """Base of every verdict: the reason comes first."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=300, description="One or two sentences: what is good or wrong with the example.")
-
-
 def verdict_schema(recipe: Any) -> type[BaseModel]:
-    """The verdict model for a recipe's task (and, for classification, its label set)."""
-    score = lambda text: (Score, Field(description=f"1-5: {text}"))  # noqa: E731
-    if recipe.task == "classification":
-        labels = tuple(c.name for c in recipe.categories)
-        return create_model(
-            "ClassificationVerdict", __base__=Verdict,
-            label=(Literal[labels], Field(description="The label you would assign from the text alone.")),
-            naturalness=score("how much it reads like a real person's message"),
-            fit=score("how clearly it belongs to its intended label"),
-        )
-    if recipe.task == "qa":
-        fields: dict[str, Any] = {}
-        if recipe.documents is not None:
-            fields["supported"] = (bool, Field(description="true if every fact of the answer is in the passage"))
-        return create_model(
-            "QAVerdict", __base__=Verdict, **fields,
-            correct=(bool, Field(description="true if the answer is right and answers the question")),
-            naturalness=score("how much the question reads like a real user's"),
-            helpfulness=score("how clear, complete and concise the answer is"),
-        )
-    return create_model(
-        "DialogueVerdict", __base__=Verdict,
-        goal_completed=(bool, Field(description="true if the user's goal is reached by the end")),
-        coherence=score("how well each message follows from the ones before"),
-        role_consistency=score("how consistently each side keeps its role"),
-        naturalness=score("how much it reads like a real conversation"),
-    )
-
-
-def judge_prompt(recipe: Any, c: Candidate) -> str:
-    descriptions = {x.name: x.description for x in recipe.categories}
-    if recipe.task == "classification":
-        return render("judge_classification", description=recipe.description, categories=recipe.categories,
-                      label=c.category, text=c.data.get("text", c.text))
-    if recipe.task == "qa":
-        return render("judge_qa", description=recipe.description, context=c.data.get("context") or "",
-                      question=c.data.get("question", ""), answer=c.data.get("answer", ""))
-    return render("judge_dialogue", description=recipe.description, roles=recipe.roles,
-                  goal=descriptions.get(c.category) or c.category, transcript=c.text)
+    """The verdict model of a recipe's task kind (and, for classification, its label set)."""
+    return task_for(recipe.task).verdict_schema(recipe)
 
 
 def decide(verdict: BaseModel, category: str, min_score: int, require_label_agreement: bool) -> list[str]:
-    """The criteria a verdict fails (empty: it passes)."""
+    """The criteria a verdict fails (empty: it passes): the label, each yes/no check, each 1-5 score."""
     failed = []
     label = getattr(verdict, "label", None)
     if require_label_agreement and label is not None and label != category:
         failed.append(f"the judge's label is {label!r}, not {category!r}")
-    for name in CHECK_FIELDS:
-        if getattr(verdict, name, True) is False:
+    fields = verdict.model_dump()
+    for name, value in fields.items():
+        if value is False:
             failed.append(f"{name.replace('_', ' ')}: no")
-    for name in SCORE_FIELDS:
-        value = getattr(verdict, name, None)
-        if value is not None and value < min_score:
+    for name, value in fields.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < min_score:
             failed.append(f"{name.replace('_', ' ')} {value} < {min_score}")
     return failed
 
@@ -96,7 +48,8 @@ class Judge:
     def __init__(self, recipe: Any, engine: Engine | Callable[[], Engine], *, owns_engine: bool = False):
         self.recipe = recipe
         self.cfg = recipe.judge
-        self.schema = verdict_schema(recipe)
+        self.task = task_for(recipe.task)
+        self.schema = self.task.verdict_schema(recipe)
         self._engine = engine
         self.owns_engine = owns_engine
         self.system = render("judge_system", fields={n: (f.description or n) for n, f in self.schema.model_fields.items()})
@@ -119,7 +72,7 @@ class Judge:
         return self.engine_info.get("spec") or self.cfg.model or "teacher"
 
     def requests(self, cands: list[Candidate]) -> list[ChatRequest]:
-        return [ChatRequest.user(judge_prompt(self.recipe, c), system=self.system) for c in cands]
+        return [ChatRequest.user(self.task.judge_prompt(self.recipe, c), system=self.system) for c in cands]
 
     def evaluate(self, cands: list[Candidate]) -> None:
         """Give each candidate a verdict (`c.features['verdict']`) and reject those that fail."""
@@ -137,19 +90,17 @@ class Judge:
                 self._apply(c, gen)
 
     def _apply(self, c: Candidate, gen: Generation) -> None:
-        record: dict[str, Any] = {"engine": self.engine_info,
-                                  "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                                  "seconds": round(gen.seconds, 4), "min_score": self.cfg.min_score,
-                                  "require_label_agreement": self.cfg.require_label_agreement}
+        common = dict(judge=self.spec, engine=self.engine_info, prompt_tokens=gen.prompt_tokens,
+                      completion_tokens=gen.completion_tokens, seconds=round(gen.seconds, 4),
+                      min_score=self.cfg.min_score, require_label_agreement=self.cfg.require_label_agreement)
         if gen.parsed is None:
             # A judge that cannot answer is no pass: the sample has not earned its place.
-            record.update(verdict=None, error=gen.error, raw=gen.text[:2000], failed=["no usable verdict"])
-            c.features["verdict"] = {"judge": self.spec, "passed": False, "data": record}
+            c.features["verdict"] = StoredVerdict(passed=False, error=gen.error, raw=gen.text[:2000],
+                                                  failed=["no usable verdict"], **common)
             c.reject("judge", f"the judge gave no usable verdict ({gen.error})")
             return
         failed = decide(gen.parsed, c.category, self.cfg.min_score, self.cfg.require_label_agreement)
-        record.update(verdict=gen.parsed.model_dump(), failed=failed)
-        c.features["verdict"] = {"judge": self.spec, "passed": not failed, "data": record}
+        c.features["verdict"] = StoredVerdict(passed=not failed, verdict=gen.parsed.model_dump(), failed=failed, **common)
         if failed:
             c.reject("judge", f"{'; '.join(failed)} (judge: {gen.parsed.reason.strip() or 'no reason given'})")
 
@@ -174,14 +125,5 @@ def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str 
         return Judge(recipe, engine)
     if cfg.model is None or cfg.model in (recipe.teachers[0].model, teacher_spec):
         return Judge(recipe, teacher)
-
-    def load() -> Engine:
-        if ray is not None:
-            from ..scale import RayEnginePool
-
-            return RayEnginePool(cfg.model, cfg.options, ray.for_judge())
-        from ..engines import load_engine
-
-        return load_engine(cfg.model, **cfg.options)
-
-    return Judge(recipe, load, owns_engine=True)
+    return Judge(recipe, lambda: load_engine(cfg.model, ray=ray.for_judge() if ray is not None else None, **cfg.options),
+                 owns_engine=True)

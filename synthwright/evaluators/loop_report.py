@@ -7,10 +7,10 @@ from typing import Any
 
 
 def plot_loop(summary: dict[str, Any], path: Path) -> str:
-    from .report import _figure, _save
+    from .plots import figure, save
 
     steps = summary["steps"]
-    fig = _figure(11, 4.5)
+    fig = figure(11, 4.5)
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.4])
     xs = [s["step"] for s in steps]
     for key, name in (("score", "score that counts"), ("cv_macro_f1", "cross-validated macro-F1"),
@@ -34,11 +34,11 @@ def plot_loop(summary: dict[str, Any], path: Path) -> str:
     right.set_xlim(0, 1)
     right.set_title("Per-label F1, first and last step")
     right.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def render_loop(summary: dict[str, Any] | None, plot: str | None) -> list[str]:
-    from .report import _fmt, _table
+    from ..markdown import fmt, table
 
     out = ["## Quality loop", ""]
     if not summary:
@@ -46,7 +46,7 @@ def render_loop(summary: dict[str, Any] | None, plot: str | None) -> list[str]:
     steps = summary["steps"]
     source = "the real dev set" if steps[0]["source"] == "dev" else "cross-validation on the accepted samples"
     out += [f"After the first pass and after each re-planning step, the fixed classifier was trained on what was accepted"
-            f" and scored by {source}: macro-F1 {_fmt(summary['first_score'])} → {_fmt(summary['final_score'])}.", ""]
+            f" and scored by {source}: macro-F1 {fmt(summary['first_score'])} → {fmt(summary['final_score'])}.", ""]
     if plot:
         out += [f"![quality loop]({plot})", ""]
     rows = []
@@ -56,7 +56,7 @@ def render_loop(summary: dict[str, Any] | None, plot: str | None) -> list[str]:
             + ", ".join(f"{k} {v}" for k, v in sorted(s["slot_kinds"].items()))
             + (f"; contrast: {', '.join(f'{a}↔{b}' for a, b in s['contrast_pairs'][:6])}" if s["contrast_pairs"] else "")
             + (f"; hints: {'; '.join(s['hints'])}" if s["hints"] else ""))
-        rows.append([s["step"], s["samples"], _fmt(s["score"]), _fmt(s["cv_macro_f1"]), _fmt(s["dev_macro_f1"]),
-                     _fmt(s["realism_auc"]), s["action"], what])
-    out += [_table(["step", "samples", "score", "CV macro-F1", "dev macro-F1", "real-vs-synthetic AUC", "action", "what"], rows), ""]
+        rows.append([s["step"], s["samples"], fmt(s["score"]), fmt(s["cv_macro_f1"]), fmt(s["dev_macro_f1"]),
+                     fmt(s["realism_auc"]), s["action"], what])
+    out += [table(["step", "samples", "score", "CV macro-F1", "dev macro-F1", "real-vs-synthetic AUC", "action", "what"], rows), ""]
     return out

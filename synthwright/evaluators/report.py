@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..markdown import fmt, table
 from ..quality_loop import loop_summary
-from ..output import category_key, dataset_rows, stratified_splits
+from ..output import dataset_rows, stratified_splits
 from ..recipe import Recipe
-from ..store import RunStore
-from ..tasks import task_for
+from ..rundir import open_run
 from . import embed
+from .metrics import WORD, judge_summary, lexical, mean_offdiag, reason_pattern
+from .plots import figure, save
 from .filters import filter_names
 from .loop_report import plot_loop, render_loop
 from .teacher_report import compare_teachers, render_teachers
@@ -39,20 +39,6 @@ FUNNEL_TAIL = ("judge", "quota", "limit", "quality_loop", "label_noise")
 AXES = ("scenario", "persona", "style", "length")
 SAMPLE_CAP = 2000  # texts embedded for the diversity metrics
 NEAR_DUPLICATE_COSINE = 0.95
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def open_run(out_dir: str | Path) -> tuple[RunStore, Recipe]:
-    """The store and frozen recipe of the run in `out_dir`; ConfigError when there is none."""
-    path = Path(out_dir) / "run.sqlite"
-    if not path.is_file():
-        raise ConfigError(f"'{out_dir}' holds no run (run.sqlite is missing); pass the directory that `synthwright run` wrote.")
-    store = RunStore(path)
-    frozen = store.get("recipe")
-    if frozen is None:
-        store.close()
-        raise ConfigError(f"The run store in '{out_dir}' has no recipe; run `synthwright run` into it first.")
-    return store, Recipe.model_validate(frozen)
 
 
 # metrics ---------------------------------------------------------------------------------------
@@ -74,13 +60,6 @@ def funnel(samples: list[dict[str, Any]]) -> dict[str, Any]:
             "rejected": len(samples) - accepted, "adds_up": remaining == accepted}
 
 
-def _pattern(reason: str) -> str:
-    """A reason with its particulars (quoted text, numbers) blanked, to group alike reasons."""
-    reason = re.sub(r"\s*\(judge: .*\)$", "", reason or "", flags=re.S)  # the judge's own words differ every time
-    reason = re.sub(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"", "'…'", reason)
-    return re.sub(r"\d+(?:\.\d+)?", "N", reason)
-
-
 def rejection_reasons(samples: list[dict[str, Any]], text_of, per_filter: int = 5, examples: int = 2) -> dict[str, Any]:
     by_filter: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in samples:
@@ -90,7 +69,7 @@ def rejection_reasons(samples: list[dict[str, Any]], text_of, per_filter: int = 
     for name, rows in sorted(by_filter.items(), key=lambda kv: -len(kv[1])):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for s in rows:
-            groups[_pattern(s["reason"])].append(s)
+            groups[reason_pattern(s["reason"])].append(s)
         out[name] = {"count": len(rows), "reasons": [
             {"reason": pattern, "count": len(g),
              "examples": [{"sample_id": s["sample_id"], "reason": s["reason"], "text": _clip(text_of(s), 160)} for s in g[:examples]]}
@@ -113,41 +92,12 @@ def _describe(values: list[int]) -> dict[str, Any]:
 
 def lengths(texts: list[str], labels: list[str]) -> dict[str, Any]:
     chars = [len(t) for t in texts]
-    words = [len(_WORD.findall(t)) for t in texts]
+    words = [len(WORD.findall(t)) for t in texts]
     per_label: dict[str, list[int]] = defaultdict(list)
     for label, n in zip(labels, words):
         per_label[label].append(n)
     return {"chars": _describe(chars), "words": _describe(words),
             "mean_words_per_label": {k: round(float(np.mean(v)), 1) for k, v in sorted(per_label.items())}}
-
-
-def distinct_n(texts: list[str], n: int) -> float | None:
-    """Distinct n-grams over all n-grams of the texts (Li et al., 2016); 1.0 is no repetition at all."""
-    grams: Counter = Counter()
-    for t in texts:
-        toks = [w.lower() for w in _WORD.findall(t)]
-        grams.update(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
-    total = sum(grams.values())
-    return round(len(grams) / total, 4) if total else None
-
-
-def _mean_offdiag(sim: np.ndarray) -> float:
-    n = sim.shape[0]
-    return float((sim.sum() - np.trace(sim)) / (n * (n - 1))) if n > 1 else float("nan")
-
-
-def lexical(texts: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
-                           "self_similarity_tfidf": None}
-    if len(texts) > 1:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        try:
-            x = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)
-            out["self_similarity_tfidf"] = round(_mean_offdiag((x @ x.T).toarray()), 4)
-        except ValueError:  # no words at all
-            pass
-    return out
 
 
 def semantic(texts: list[str], labels: list[str], kind: str) -> dict[str, Any]:
@@ -160,7 +110,7 @@ def semantic(texts: list[str], labels: list[str], kind: str) -> dict[str, Any]:
     (x,) = embed.features(kind, texts)
     sim = x @ x.T
     sim = sim.toarray() if hasattr(sim, "toarray") else np.asarray(sim)
-    mean = _mean_offdiag(sim)
+    mean = mean_offdiag(sim)
     np.fill_diagonal(sim, -np.inf)
     nearest = sim.max(axis=1)
     out.update(mean_cosine=round(mean, 4), diversity=round(1 - mean, 4),
@@ -171,7 +121,7 @@ def semantic(texts: list[str], labels: list[str], kind: str) -> dict[str, Any]:
     for label in sorted(set(labels)):
         idx = np.flatnonzero(lab == label)
         if len(idx) > 1:
-            out["within_label_cosine"][label] = round(_mean_offdiag(sim[np.ix_(idx, idx)]), 4)
+            out["within_label_cosine"][label] = round(mean_offdiag(sim[np.ix_(idx, idx)]), 4)
     return out
 
 
@@ -188,35 +138,6 @@ def minhash_duplicates(texts: list[str], threshold: float, num_perm: int, ngram:
     return {"threshold": threshold, "near_duplicates": dup, "rate": round(dup / len(texts), 4) if texts else None}
 
 
-def judge_summary(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
-    if not verdicts:
-        return None
-    from .judge import CHECK_FIELDS, SCORE_FIELDS
-
-    parsed = [v for v in verdicts if v["data"].get("verdict")]
-    scores: dict[str, dict[str, int]] = {}
-    for name in SCORE_FIELDS:
-        values = [v["data"]["verdict"][name] for v in parsed if name in v["data"]["verdict"]]
-        if values:
-            c = Counter(values)
-            scores[name] = {str(k): c.get(k, 0) for k in range(1, 6)}
-    checks = {}
-    for name in CHECK_FIELDS:
-        values = [v["data"]["verdict"][name] for v in parsed if name in v["data"]["verdict"]]
-        if values:
-            checks[name] = round(sum(values) / len(values), 4)
-    labelled = [v for v in parsed if "label" in v["data"]["verdict"]]
-    failed = Counter(_pattern(f) for v in verdicts for f in v["data"].get("failed", []))
-    return {
-        "judges": sorted({v["judge"] for v in verdicts}), "verdicts": len(verdicts), "unusable": len(verdicts) - len(parsed),
-        "passed": sum(v["passed"] for v in verdicts), "pass_rate": round(sum(v["passed"] for v in verdicts) / len(verdicts), 4),
-        "label_agreement": round(sum(v["data"]["verdict"]["label"] == v["category"] for v in labelled) / len(labelled), 4)
-        if labelled else None,
-        "scores": scores, "checks_true": checks, "failed_criteria": dict(failed.most_common(10)),
-        "completion_tokens": sum(v["data"].get("completion_tokens", 0) for v in verdicts),
-    }
-
-
 def coverage(slots: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = {}
     for axis in AXES:
@@ -231,30 +152,9 @@ def coverage(slots: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[st
 
 # plots -----------------------------------------------------------------------------------------
 
-def _figure(width: float = 8, height: float = 4.5):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)  # Agg without pyplot: no global backend, safe in any process
-    return fig
-
-
-def _save(fig, path: Path) -> str:
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in fig.axes:  # counts of samples are whole numbers
-        for axis in (ax.xaxis, ax.yaxis):
-            if axis.get_label_text() in ("samples", "verdicts") or axis.get_label_text().startswith("samples "):
-                axis.set_major_locator(MaxNLocator(integer=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return str(path.relative_to(path.parent.parent))
-
-
 def plot_labels(per_label: dict[str, dict[str, int]], splits: list[str], path: Path) -> str:
     labels = list(per_label)
-    fig = _figure(8, max(3.0, 0.28 * len(labels) + 1.5))
+    fig = figure(8, max(3.0, 0.28 * len(labels) + 1.5))
     ax = fig.add_subplot()
     left = np.zeros(len(labels))
     for split in splits:
@@ -268,13 +168,13 @@ def plot_labels(per_label: dict[str, dict[str, int]], splits: list[str], path: P
     ax.set_xlabel("samples")
     ax.set_ylabel("label")
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_funnel(f: dict[str, Any], path: Path) -> str:
     names = ["generated"] + [s["stage"] for s in f["stages"]]
     remaining = [f["generated"]] + [s["remaining"] for s in f["stages"]]
-    fig = _figure(8, max(3.0, 0.35 * len(names) + 1.5))
+    fig = figure(8, max(3.0, 0.35 * len(names) + 1.5))
     ax = fig.add_subplot()
     bars = ax.barh(names, remaining, color="#4c72b0")
     for bar, stage in zip(bars[1:], f["stages"]):
@@ -284,13 +184,13 @@ def plot_funnel(f: dict[str, Any], path: Path) -> str:
     ax.set_title(f"Acceptance funnel: {f['accepted']} of {f['generated']} generated samples accepted")
     ax.set_xlabel("samples remaining after the stage")
     ax.set_ylabel("stage")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_lengths(accepted: list[str], rejected: list[str], path: Path) -> str:
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
-    words = [[len(_WORD.findall(t)) for t in group] for group in (accepted, rejected)]
+    words = [[len(WORD.findall(t)) for t in group] for group in (accepted, rejected)]
     top = max([max(w) for w in words if w] + [1])
     bins = np.linspace(0, top + 1, min(40, top + 2))
     if words[0]:
@@ -302,11 +202,11 @@ def plot_lengths(accepted: list[str], rejected: list[str], path: Path) -> str:
     ax.set_ylabel("samples")
     if words[0] or words[1]:
         ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_diversity(sem: dict[str, Any], path: Path) -> str:
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     if sem["nearest_neighbour"]:
         ax.hist(sem["nearest_neighbour"], bins=30, range=(min(0.0, min(sem["nearest_neighbour"])), 1.0))
@@ -315,11 +215,11 @@ def plot_diversity(sem: dict[str, Any], path: Path) -> str:
     ax.set_title(f"Similarity of each sample to its nearest neighbour ({sem['embedder']})")
     ax.set_xlabel("cosine similarity to the nearest other accepted sample")
     ax.set_ylabel("samples")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_judge(j: dict[str, Any], path: Path) -> str:
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     names = list(j["scores"])
     width = 0.8 / max(1, len(names))
@@ -332,11 +232,11 @@ def plot_judge(j: dict[str, Any], path: Path) -> str:
     ax.set_ylabel("verdicts")
     if names:
         ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_coverage(cov: dict[str, Any], path: Path) -> str:
-    fig = _figure(12, 8)
+    fig = figure(12, 8)
     for i, axis in enumerate(AXES):
         ax = fig.add_subplot(2, 2, i + 1)
         items = sorted(cov[axis]["values"].items(), key=lambda kv: -kv[1]["planned"])[:15]
@@ -352,21 +252,22 @@ def plot_coverage(cov: dict[str, Any], path: Path) -> str:
         ax.set_ylabel(axis)
         ax.legend(fontsize=7)
     fig.suptitle("Coverage of the plan's axes")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 # the report ------------------------------------------------------------------------------------
 
-def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int = 0) -> dict[str, Any]:
-    """Write report.md, plots/*.png and the `report` section of stats.json into `out_dir`; returns the metrics.
+def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int = 0,
+                 stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write report.md, plots/*.png and stats.json into `out_dir`; returns the metrics.
 
-    `embedder` (auto, minilm, tfidf) picks the features for embedding diversity; default auto.
+    stats.json is `stats` (a run's, when it has just written its dataset) or the one already there, with its
+    `report` section replaced. `embedder` (auto, minilm, tfidf) picks the features for embedding diversity.
     """
     out_dir = Path(out_dir)
-    store, recipe = open_run(out_dir)
-    try:
-        task = task_for(recipe.task)
-        key = category_key(recipe)
+    run = open_run(out_dir)
+    recipe, task, key = run.recipe, run.task, run.category_key
+    with run.store() as store:
         rows = dataset_rows(store)
         splits = stratified_splits([dict(r) for r in rows], key, recipe.output.splits, recipe.seed)
         samples = store.samples()
@@ -376,8 +277,6 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         notes = store.get("filter_notes", [])
         loop = loop_summary(store)
         plan = store.get("plan") or {}
-    finally:
-        store.close()
 
     def text_of(s: dict[str, Any]) -> str:
         data = s["data"]
@@ -442,26 +341,11 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
     (out_dir / "report.md").write_text(render_markdown(metrics, recipe), encoding="utf-8")
     summary = {k: v for k, v in metrics.items() if k not in ("rejections",)}
     summary["semantic"] = {k: v for k, v in metrics["semantic"].items() if k != "nearest_neighbour"}
-    stats_path = out_dir / "stats.json"
-    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    if stats is None:
+        stats = dict(run.stats)
     stats["report"] = summary
-    stats_path.write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
     return metrics
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _fmt(v: Any, pct: bool = False) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.1%}" if pct else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
 def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
@@ -474,14 +358,14 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
 
     out += ["## Counts per label and split", "", f"![labels]({m['plots']['labels']})", ""]
     split_names = list(c["splits"])
-    out.append(_table([m["category_field"], *split_names, "total", "target"],
+    out.append(table([m["category_field"], *split_names, "total", "target"],
                       [[k, *(v[s] for s in split_names), v["total"], v["target"]] for k, v in c["per_label"].items()]))
 
     out += ["", "## Acceptance funnel", "",
             f"Every sample in the run store: {f['generated']} generated = {f['accepted']} accepted + {f['rejected']} rejected"
             f"{'' if f['adds_up'] else ' (does not add up: some rejected samples name no stage)'}.", "",
             f"![funnel]({m['plots']['funnel']})", ""]
-    out.append(_table(["stage", "rejected", "remaining"],
+    out.append(table(["stage", "rejected", "remaining"],
                       [["generated", "", f["generated"]]] + [[s["stage"], s["rejected"], s["remaining"]] for s in f["stages"]]
                       + [["**accepted**", "", f"**{f['accepted']}**"]]))
 
@@ -498,24 +382,24 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
 
     ln = m["lengths"]
     out += ["## Lengths", "", f"![lengths]({m['plots']['lengths']})", "",
-            _table(["unit", "min", "mean", "median", "p90", "max"],
+            table(["unit", "min", "mean", "median", "p90", "max"],
                    [[u, *(ln[u].get(k, "–") for k in ("min", "mean", "median", "p90", "max"))] for u in ("chars", "words")]),
             ""]
 
     lx, sem, mh = m["lexical"], m["semantic"], m["minhash"]
     out += ["## Diversity", "",
-            _table(["measure", "value", "what it means"], [
-                ["distinct-1", _fmt(lx["distinct_1"]), "unique words / all words (higher is more varied)"],
-                ["distinct-2", _fmt(lx["distinct_2"]), "unique word pairs / all word pairs"],
-                ["self-similarity (TF-IDF)", _fmt(lx["self_similarity_tfidf"]), "mean cosine between two samples' TF-IDF vectors (lower is more varied)"],
-                [f"embedding diversity ({sem['embedder']})", _fmt(sem["diversity"]), f"1 − mean pairwise cosine over {sem['n']} samples"],
-                [f"near-duplicate rate ({sem['embedder']})", _fmt(sem["near_duplicate_rate"], pct=True),
+            table(["measure", "value", "what it means"], [
+                ["distinct-1", fmt(lx["distinct_1"]), "unique words / all words (higher is more varied)"],
+                ["distinct-2", fmt(lx["distinct_2"]), "unique word pairs / all word pairs"],
+                ["self-similarity (TF-IDF)", fmt(lx["self_similarity_tfidf"]), "mean cosine between two samples' TF-IDF vectors (lower is more varied)"],
+                [f"embedding diversity ({sem['embedder']})", fmt(sem["diversity"]), f"1 − mean pairwise cosine over {sem['n']} samples"],
+                [f"near-duplicate rate ({sem['embedder']})", fmt(sem["near_duplicate_rate"], pct=True),
                  f"samples whose nearest neighbour has cosine ≥ {sem['near_duplicate_cosine']}"],
-                ["near-duplicate rate (MinHash)", _fmt(mh["rate"], pct=True), f"samples with an earlier one at Jaccard ≥ {mh['threshold']}"],
+                ["near-duplicate rate (MinHash)", fmt(mh["rate"], pct=True), f"samples with an earlier one at Jaccard ≥ {mh['threshold']}"],
             ]), "", f"![diversity]({m['plots']['diversity']})", ""]
     if sem["within_label_cosine"]:
-        out += [_table([m["category_field"], "mean cosine within"],
-                       [[k, _fmt(v)] for k, v in sorted(sem["within_label_cosine"].items(), key=lambda kv: -kv[1])]), ""]
+        out += [table([m["category_field"], "mean cosine within"],
+                       [[k, fmt(v)] for k, v in sorted(sem["within_label_cosine"].items(), key=lambda kv: -kv[1])]), ""]
 
     out += ["## Judge", ""]
     j = m["judge"]
@@ -527,7 +411,7 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
                 + (f" Label agreement {j['label_agreement']:.0%}." if j["label_agreement"] is not None else ""), "",
                 f"![judge]({m['plots']['judge']})", ""]
         if j["scores"]:
-            out += [_table(["score", *map(str, range(1, 6))],
+            out += [table(["score", *map(str, range(1, 6))],
                            [[k, *(v[str(i)] for i in range(1, 6))] for k, v in j["scores"].items()]), ""]
         if j["checks_true"]:
             out += [", ".join(f"{k}: {v:.0%} yes" for k, v in j["checks_true"].items()), ""]
@@ -563,7 +447,7 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
                 f" accuracy; it confidently (≥ {noise['min_confidence']}) disagreed with {noise['flagged']} labels"
                 f" ({noise['mode']} mode, {noise['rejected']} rejected).", ""]
         if noise["flags"]:
-            out += [_table(["sample", "text", "label", "classifier says", "probability"],
+            out += [table(["sample", "text", "label", "classifier says", "probability"],
                            [[f"#{x['sample_id']}", _clip(x["text"], 80), x["label"], x["predicted"], x["confidence"]]
                             for x in noise["flags"][:20]]), ""]
 
@@ -577,13 +461,13 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
 
 
 def render_eval(ev: dict[str, Any]) -> list[str]:
-    rows = [["synthetic train → real test", ev["synthetic"]["train_size"], _fmt(ev["synthetic"]["accuracy"]),
-             _fmt(ev["synthetic"]["macro_f1"])]]
+    rows = [["synthetic train → real test", ev["synthetic"]["train_size"], fmt(ev["synthetic"]["accuracy"]),
+             fmt(ev["synthetic"]["macro_f1"])]]
     if ev.get("real"):
-        rows.append(["real train → real test (reference)", ev["real"]["train_size"], _fmt(ev["real"]["accuracy"]),
-                     _fmt(ev["real"]["macro_f1"])])
+        rows.append(["real train → real test (reference)", ev["real"]["train_size"], fmt(ev["real"]["accuracy"]),
+                     fmt(ev["real"]["macro_f1"])])
     out = [f"Classifier: {ev['classifier']}. Real test set: {ev['test_size']} samples, {len(ev['test_labels'])} labels.", "",
-           _table(["trained on", "train size", "accuracy", "macro-F1"], rows), ""]
+           table(["trained on", "train size", "accuracy", "macro-F1"], rows), ""]
     if ev.get("ratio"):
         out += [f"Synthetic / real: accuracy {ev['ratio']['accuracy']:.2f}, macro-F1 {ev['ratio']['macro_f1']:.2f}.", ""]
     d = ev.get("distance") or {}

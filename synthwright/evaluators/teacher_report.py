@@ -14,7 +14,7 @@ def compare_teachers(samples: list[dict[str, Any]], text_of, kind: str, seed: in
     specs = sorted({s["engine"].get("spec", "") for s in samples})
     if len(specs) < 2:
         return None
-    from .report import distinct_n
+    from .metrics import distinct_n
 
     accepted = [s for s in samples if s["status"] == "accepted"]
     oof = _out_of_fold_correct(accepted, text_of, kind, seed)
@@ -53,14 +53,14 @@ def _out_of_fold_correct(accepted: list[dict[str, Any]], text_of, kind: str, see
 
 
 def render_teachers(rows: list[dict[str, Any]] | None) -> list[str]:
-    from .report import _fmt, _table
+    from ..markdown import fmt, table
 
     if not rows:
         return []
     return ["## Teachers", "",
             "A mixture of teachers wrote this run; CV accuracy is that of a classifier trained on every accepted sample,"
             " measured out of fold on each teacher's own (classification runs).", "",
-            _table(["teacher", "generated", "accepted", "acceptance", "top rejections", "distinct-2", "CV accuracy"],
-                   [[r["teacher"], r["generated"], r["accepted"], _fmt(r["acceptance"], pct=True),
-                     ", ".join(f"{k} {v}" for k, v in r["top_rejections"].items()) or "–", _fmt(r["distinct_2"]),
-                     _fmt(r["cv_accuracy"])] for r in rows]), ""]
+            table(["teacher", "generated", "accepted", "acceptance", "top rejections", "distinct-2", "CV accuracy"],
+                   [[r["teacher"], r["generated"], r["accepted"], fmt(r["acceptance"], pct=True),
+                     ", ".join(f"{k} {v}" for k, v in r["top_rejections"].items()) or "–", fmt(r["distinct_2"]),
+                     fmt(r["cv_accuracy"])] for r in rows]), ""]

@@ -23,10 +23,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..rowfiles import read_rows
 from ..output import dataset_rows, stratified_splits
+from ..rowfiles import read_rows
+from ..rundir import RunDir, open_run
 from . import embed
-from .report import build_report, open_run
+from .report import build_report
 
 DISTANCE_CAP = 2000  # texts per side for the two-sample test
 
@@ -94,6 +95,19 @@ def two_sample_distance(kind: str, real: Sequence[str], synthetic: Sequence[str]
             "mmd2": round(float(mmd2), 6), "rbf_gamma": round(gamma, 6)}
 
 
+def synthetic_train(run: RunDir) -> list[dict[str, str]]:
+    """The (text, label) rows a classifier trains on: the run's train split (every accepted sample without one)."""
+    with run.store() as store:
+        rows = dataset_rows(store)
+    splits = stratified_splits(rows, "label", run.recipe.output.splits, run.recipe.seed)
+    return [{"text": r["text"], "label": r["label"]} for r in splits.get("train") or rows]
+
+
+def classifier_name(kind: str) -> str:
+    return (f"{'all-MiniLM-L6-v2 embeddings' if kind == 'minilm' else 'TF-IDF (word 1-2 + char 3-5 grams)'}"
+            f" + logistic regression (C={10.0 if kind == 'minilm' else 5.0})")
+
+
 def evaluate_on_real(out_dir: str | Path, real: str | Path, real_train: str | Path | None = None, *,
                      embedder: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Train on the run's synthetic train split, score on `real`; write eval.json and refresh the report.
@@ -103,16 +117,10 @@ def evaluate_on_real(out_dir: str | Path, real: str | Path, real_train: str | Pa
     out_dir = Path(out_dir)
     test = read_labelled(real, "real test set")
     ref_train = read_labelled(real_train, "real training set") if real_train is not None else None
-    store, recipe = open_run(out_dir)
-    try:
-        if recipe.task != "classification":
-            raise ConfigError(f"eval trains a text classifier, so it needs a classification run; '{out_dir}' is a {recipe.task} run.")
-        rows = dataset_rows(store)
-    finally:
-        store.close()
-    splits = stratified_splits(rows, "label", recipe.output.splits, recipe.seed)
-    train_rows = splits.get("train") or rows
-    synthetic = [{"text": r["text"], "label": r["label"]} for r in train_rows]
+    run = open_run(out_dir)
+    if run.kind != "classification":
+        raise ConfigError(f"eval trains a text classifier, so it needs a classification run; '{out_dir}' is a {run.kind} run.")
+    synthetic = synthetic_train(run)
     syn_labels = set(r["label"] for r in synthetic)
     test_labels = Counter(r["label"] for r in test)
     if len(syn_labels) < 2:
@@ -130,8 +138,7 @@ def evaluate_on_real(out_dir: str | Path, real: str | Path, real_train: str | Pa
                         f" ({', '.join(unseen[:8])}{'…' if len(unseen) > 8 else ''}); their {n} test samples count as errors.")
     kind = embed.resolve(embedder)
     result: dict[str, Any] = {
-        "classifier": f"{'all-MiniLM-L6-v2 embeddings' if kind == 'minilm' else 'TF-IDF (word 1-2 + char 3-5 grams)'}"
-                      f" + logistic regression (C={10.0 if kind == 'minilm' else 5.0})",
+        "classifier": classifier_name(kind),
         "embedder": kind, "real_test": str(real), "real_train": str(real_train) if real_train else None,
         "test_size": len(test), "test_labels": sorted(test_labels), "labels_in_common": sorted(common),
         "synthetic": train_and_score(kind, synthetic, test), "real": None, "ratio": None, "warnings": warnings,

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..rowfiles import read_text
-from .data import open_run
-
-SCORE_FIELDS = ("naturalness", "fit", "helpfulness", "coherence", "role_consistency")
-MAX_SIMILARITY_TEXTS = 500  # pairwise similarity is quadratic; a seeded sample of this size is plenty
+from ..evaluators import embed
+from ..evaluators.metrics import distinct_n, judge_summary, self_similarity
+from ..evaluators.tstr import classifier_name, read_labelled, synthetic_train, train_and_score
+from ..markdown import table
+from ..rundir import RunDir, open_run
+from ..store_rows import StoredVerdict
 
 
 @dataclass
@@ -44,8 +43,11 @@ class CompareReport:
         ]
         if t.get("judge") and s.get("judge"):
             rows.append(("judge pass rate", _pct(t["judge"]["pass_rate"]), _pct(s["judge"]["pass_rate"])))
-            for name in sorted(set(t["judge"]["scores"]) & set(s["judge"]["scores"])):
-                rows.append((f"judge {name} (mean 1-5)", _num(t["judge"]["scores"][name]), _num(s["judge"]["scores"][name])))
+            for name in sorted(set(t["judge"]["score_means"]) & set(s["judge"]["score_means"])):
+                rows.append((f"judge {name} (mean 1-5)", _num(t["judge"]["score_means"][name]),
+                             _num(s["judge"]["score_means"][name])))
+            if t["judge"]["label_agreement"] is not None and s["judge"]["label_agreement"] is not None:
+                rows.append(("judge label agreement", _pct(t["judge"]["label_agreement"]), _pct(s["judge"]["label_agreement"])))
         d_t, d_s = t["diversity"], s["diversity"]
         rows += [
             (f"distinct-1 (first {d_t['texts']} texts)", _num(d_t["distinct_1"]), _num(d_s["distinct_1"])),
@@ -70,9 +72,7 @@ class CompareReport:
         return rows
 
     def markdown_table(self) -> str:
-        lines = ["| metric | teacher | student |", "|---|---|---|"]
-        lines += [f"| {m} | {a} | {b} |" for m, a, b in self.rows()]
-        return "\n".join(lines)
+        return table(["metric", "teacher", "student"], [list(r) for r in self.rows()])
 
 
 def _pct(x: float | None) -> str:
@@ -91,8 +91,7 @@ def _num(x: Any) -> str:
 
 @dataclass
 class RunData:
-    path: Path
-    recipe: dict[str, Any]
+    run: RunDir
     slots: list[dict[str, Any]]
     accepted: list[dict[str, Any]]  # sample rows with data, category
     calls_per_category: Counter
@@ -100,73 +99,35 @@ class RunData:
     calls: dict[str, Any]
     generation_seconds: float
     engines: list[str]
-    verdicts: list[dict[str, Any]]
+    verdicts: list[StoredVerdict]
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        return self.run.frozen
 
 
 def read_run(run_dir: str | Path) -> RunData:
-    store = open_run(run_dir)
-    try:
+    run = open_run(run_dir)
+    with run.store() as store:
         slots = store.slots()
         category = {s["slot_id"]: s["category"] for s in slots}
         per_cat: Counter = Counter()
         engines: list[str] = []
-        for slot_id, engine in store.db.execute("SELECT slot_id, engine FROM calls WHERE phase = 'executor'"):
+        for slot_id, spec in store.executor_calls():
             per_cat[category.get(slot_id, "?")] += 1
-            spec = json.loads(engine).get("spec", "")
             if spec not in engines:
                 engines.append(spec)
-        try:
-            verdicts = [{"sample_id": r[0], "category": r[1], "passed": bool(r[2]), "data": json.loads(r[3])}
-                        for r in store.db.execute("SELECT v.sample_id, s.category, v.passed, v.data FROM verdicts v"
-                                                  " JOIN samples s USING (sample_id)")]
-        except Exception:  # a store without the verdicts table: no judge ran
-            verdicts = []
-        stats_path = Path(run_dir) / "stats.json"
-        stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
-        seconds = stats.get("generation_seconds", store.get("generation_seconds", 0.0)) or 0.0
-        return RunData(path=Path(run_dir), recipe=store.get("recipe") or {}, slots=slots,
-                       accepted=store.samples("accepted"), calls_per_category=per_cat, fates=store.fate_counts(),
-                       calls=store.call_stats(), generation_seconds=float(seconds), engines=engines, verdicts=verdicts)
-    finally:
-        store.close()
-
-
-def text_of(task: str, record: dict[str, Any]) -> str:
-    from ..tasks import task_for
-
-    try:
-        return task_for(task).text_of(record)
-    except (KeyError, TypeError):
-        return record.get("text", "")
+        seconds = run.stats.get("generation_seconds", store.get("generation_seconds", 0.0)) or 0.0
+        return RunData(run=run, slots=slots, accepted=store.samples("accepted"), calls_per_category=per_cat,
+                       fates=store.fate_counts(), calls=store.call_stats(), generation_seconds=float(seconds),
+                       engines=engines, verdicts=store.verdicts())
 
 
 # metrics ------------------------------------------------------------------------------------------
-
-def distinct_n(texts: list[str], n: int) -> float | None:
-    """Distinct n-grams / all n-grams over lower-cased whitespace tokens (Li et al., 2016)."""
-    grams: list[tuple[str, ...]] = []
-    for t in texts:
-        words = t.lower().split()
-        grams += [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else None
-
-
-def self_similarity(texts: list[str], seed: int = 0) -> float | None:
-    """Mean pairwise cosine similarity of TF-IDF vectors (word 1-2 grams): 1 = all alike, 0 = nothing shared."""
-    if len(texts) < 2:
-        return None
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    if len(texts) > MAX_SIMILARITY_TEXTS:
-        texts = random.Random(seed).sample(texts, MAX_SIMILARITY_TEXTS)
-    try:
-        x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
-    except ValueError:  # only stop words / empty texts
-        return None
-    sims = (x @ x.T).toarray()
-    n = len(texts)
-    return float((sims.sum() - sims.trace()) / (n * (n - 1)))
-
 
 def diversity(texts: list[str], n: int) -> dict[str, Any]:
     """On the first `n` texts of the run, so that two runs of different sizes are measured alike."""
@@ -176,58 +137,13 @@ def diversity(texts: list[str], n: int) -> dict[str, Any]:
             "mean_words": sum(len(t.split()) for t in texts) / len(texts) if texts else None}
 
 
-def judge_summary(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
-    if not verdicts:
-        return None
-    scores: dict[str, float] = {}
-    for name in SCORE_FIELDS:
-        values = [v["data"][name] for v in verdicts if isinstance(v["data"].get(name), (int, float))]
-        if values:
-            scores[name] = sum(values) / len(values)
-    labelled = [v for v in verdicts if "label" in v["data"]]
-    return {"verdicts": len(verdicts), "pass_rate": sum(v["passed"] for v in verdicts) / len(verdicts),
-            "scores": scores,
-            "label_agreement": (sum(v["data"]["label"] == v["category"] for v in labelled) / len(labelled)
-                                if labelled else None)}
-
-
-def read_real(path: str | Path) -> list[dict[str, str]]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"Real test set '{path}' does not exist; pass a JSONL file with one {{\"text\", \"label\"}} per line.")
-    rows = []
-    for i, line in enumerate(read_text(p, "real test set").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise ConfigError(f"Real test set '{path}' line {i} is not JSON; write one JSON object per line.") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("label") is None:
-            raise ConfigError(f"Real test set '{path}' line {i} lacks a text or label field; every line needs both.")
-        rows.append({"text": row["text"], "label": str(row["label"])})
-    if not rows:
-        raise ConfigError(f"Real test set '{path}' is empty; add labelled examples, one JSON object per line.")
-    return rows
-
-
-def tstr(train: list[tuple[str, str]], real: list[dict[str, str]], seed: int = 0) -> dict[str, Any] | None:
-    """TF-IDF + logistic regression trained on synthetic (text, label), scored on the real set."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.pipeline import make_pipeline
-
-    labels = {label for _, label in train}
+def tstr(run: RunData, real: list[dict[str, str]], kind: str) -> dict[str, Any] | None:
+    """Exactly `synthwright eval`'s train-on-synthetic/test-on-real: its training rows, classifier and scores."""
+    train = synthetic_train(run.run)
+    labels = {r["label"] for r in train}
     if len(labels) < 2:
         return None
-    clf = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-                        LogisticRegression(max_iter=1000, random_state=seed))
-    clf.fit([t for t, _ in train], [label for _, label in train])
-    truth = [r["label"] for r in real]
-    pred = clf.predict([r["text"] for r in real])
-    return {"train_samples": len(train), "test_samples": len(real), "accuracy": float(accuracy_score(truth, pred)),
-            "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)),
+    return {**train_and_score(kind, train, real), "test_samples": len(real), "classifier": classifier_name(kind),
             "real_labels_unseen": sorted({r["label"] for r in real} - labels)}
 
 
@@ -242,9 +158,9 @@ def cost(run: RunData) -> dict[str, Any]:
             "tokens_per_1000_accepted": per_k(comp + prompt)}
 
 
-def summarize(run: RunData, n_texts: int, real: list[dict[str, str]] | None) -> dict[str, Any]:
-    task = run.recipe.get("task", "classification")
-    texts = [text_of(task, s["data"]) for s in run.accepted]
+def summarize(run: RunData, n_texts: int, real: list[dict[str, str]] | None, kind: str) -> dict[str, Any]:
+    task = run.run.kind
+    texts = [run.run.task.text_of(s["data"]) for s in run.accepted]
     calls = run.calls["calls"]
     target: Counter = Counter()
     for s in run.slots:
@@ -267,7 +183,7 @@ def summarize(run: RunData, n_texts: int, real: list[dict[str, str]] | None) -> 
         "tstr": None,
     }
     if real is not None and task == "classification":
-        out["tstr"] = tstr([(t, s["data"].get("label", s["category"])) for t, s in zip(texts, run.accepted)], real)
+        out["tstr"] = tstr(run, real, kind)
     return out
 
 
@@ -293,11 +209,12 @@ def _quota(slots: list[dict[str, Any]]) -> Counter:
 # the report ---------------------------------------------------------------------------------------
 
 def compare_runs(teacher_run: str | Path, student_run: str | Path, *, real: str | Path | None = None,
-                 out: str | Path | None = None) -> CompareReport:
+                 out: str | Path | None = None, embedder: str | None = None) -> CompareReport:
     """Compare two runs of one recipe; writes compare.md, compare.json and PNG plots to `out`
-    (default STUDENT_RUN/compare)."""
+    (default STUDENT_RUN/compare). With `real`, each run's TSTR is `synthwright eval`'s, with the same `embedder`."""
     t, s = read_run(teacher_run), read_run(student_run)
-    real_rows = read_real(real) if real is not None else None
+    real_rows = read_labelled(real, "real test set") if real is not None else None
+    kind = embed.resolve(embedder)
     notes: list[str] = []
     if t.recipe.get("name") != s.recipe.get("name") or t.recipe.get("task") != s.recipe.get("task"):
         notes.append(f"the runs come from different recipes ({t.recipe.get('name')} vs {s.recipe.get('name')});"
@@ -308,7 +225,8 @@ def compare_runs(teacher_run: str | Path, student_run: str | Path, *, real: str 
                      " scenarios and personas; the per-category table compares like with like"
                      + ("" if plans["same_quotas"] else ", but even the category quotas differ"))
     n_texts = min(len(t.accepted), len(s.accepted))
-    data = {"teacher": summarize(t, n_texts, real_rows), "student": summarize(s, n_texts, real_rows), "plans": plans}
+    data = {"teacher": summarize(t, n_texts, real_rows, kind), "student": summarize(s, n_texts, real_rows, kind),
+            "plans": plans}
     judged = any((r.recipe.get("judge") or {}).get("enabled", True) for r in (t, s) if r.recipe.get("judge"))
     if not (data["teacher"]["judge"] and data["student"]["judge"]):
         notes.append("judge numbers skipped: " + ("only one run has judge verdicts" if
@@ -355,8 +273,8 @@ def markdown(report: CompareReport) -> str:
     for fate in sorted(set(t["funnel"]) | set(s["funnel"])):
         lines.append(f"| {fate} | {t['funnel'].get(fate, 0)} | {s['funnel'].get(fate, 0)} |")
     if t.get("tstr") and s.get("tstr"):
-        lines += ["", f"Train-on-synthetic, test-on-real: TF-IDF + logistic regression trained on each run's accepted"
-                      f" samples, scored on {t['tstr']['test_samples']} real rows."]
+        lines += ["", f"Train-on-synthetic, test-on-real, as `synthwright eval` measures it: {t['tstr']['classifier']}"
+                      f" trained on each run's synthetic train split, scored on {t['tstr']['test_samples']} real rows."]
     lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
     lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in report.plots]
     return "\n".join(lines) + "\n"
@@ -417,10 +335,10 @@ def write_plots(report: CompareReport, out_dir: Path) -> list[Path]:
     bars("cost_per_1000", "Generation time per 1,000 accepted samples", "seconds", ["seconds / 1,000 accepted"],
          [t["cost"]["seconds_per_1000_accepted"]], [s["cost"]["seconds_per_1000_accepted"]])
     if t.get("judge") and s.get("judge"):
-        names = sorted(set(t["judge"]["scores"]) & set(s["judge"]["scores"]))
+        names = sorted(set(t["judge"]["score_means"]) & set(s["judge"]["score_means"]))
         if names:
-            bars("judge", "Judge scores (mean)", "score (1-5)", names, [t["judge"]["scores"][n] for n in names],
-                 [s["judge"]["scores"][n] for n in names], (0, 5.0))
+            bars("judge", "Judge scores (mean)", "score (1-5)", names, [t["judge"]["score_means"][n] for n in names],
+                 [s["judge"]["score_means"][n] for n in names], (0, 5.0))
     if t.get("tstr") and s.get("tstr"):
         bars("tstr", f"Train on synthetic, test on {t['tstr']['test_samples']} real rows", "score (0-1)",
              ["accuracy", "macro-F1"], [t["tstr"]["accuracy"], t["tstr"]["macro_f1"]],

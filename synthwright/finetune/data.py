@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..store import RunStore
-from ..tasks import task_for
+from ..rundir import open_run
 
 
 @dataclass
@@ -46,40 +45,24 @@ class TeacherRun:
         return self.recipe.get("task", "classification")
 
 
-def open_run(run_dir: str | Path) -> RunStore:
-    """The store of a finished run, or a ConfigError naming the folder (never creates a store)."""
-    path = Path(run_dir)
-    if not (path / "run.sqlite").is_file():
-        what = "does not exist" if not path.exists() else "holds no run (no run.sqlite)"
-        raise ConfigError(f"Run directory '{run_dir}' {what}; pass the --out folder of a `synthwright run`.")
-    return RunStore(path / "run.sqlite")
-
-
 def read_teacher_run(run_dir: str | Path) -> TeacherRun:
     """Every accepted sample with the request that produced it, in acceptance order."""
-    store = open_run(run_dir)
-    try:
-        recipe = store.get("recipe") or {}
-        rows = store.db.execute(
-            "SELECT s.sample_id, s.slot_id, s.category, c.request, s.data, c.engine FROM samples s"
-            " JOIN calls c USING (call_id) WHERE s.status = 'accepted' ORDER BY s.sample_id").fetchall()
-    finally:
-        store.close()
-    task = task_for(recipe.get("task", "classification"))
+    run = open_run(run_dir)
+    with run.store() as store:
+        accepted = store.accepted_with_requests()
     examples, teachers = [], []
-    for sample_id, slot_id, category, request, data, engine in rows:
-        examples.append(Example(sample_id=sample_id, slot_id=slot_id, category=category,
-                                messages=json.loads(request)["messages"], target=schema_json(task, json.loads(data))))
-        spec = json.loads(engine).get("spec", "")
-        if spec not in teachers:
-            teachers.append(spec)
+    for row in accepted:
+        examples.append(Example(sample_id=row["sample_id"], slot_id=row["slot_id"], category=row["category"],
+                                messages=row["request"]["messages"], target=schema_json(run.task, row["data"])))
+        if row["engine"] not in teachers:
+            teachers.append(row["engine"])
     if not examples:
         raise ConfigError(f"Run '{run_dir}' has no accepted samples to learn from; run `synthwright run` on it until"
                           " it accepts some (at least 2: one to train on, one to validate).")
     if len(examples) < 2:
         raise ConfigError(f"Run '{run_dir}' has only 1 accepted sample; distilling needs at least 2 (one to train on,"
                           " one to validate), so generate more with `synthwright run`.")
-    return TeacherRun(path=Path(run_dir).resolve(), recipe=recipe, examples=examples, teachers=teachers)
+    return TeacherRun(path=Path(run_dir).resolve(), recipe=run.stored_recipe, examples=examples, teachers=teachers)
 
 
 def schema_json(task: Any, record: dict[str, Any]) -> str:

@@ -11,10 +11,15 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .rundir import RunDir
+from ..evaluators.metrics import judge_summary
+from ..markdown import table as markdown_table
+from ..rundir import RunDir
+from ..store_rows import StoredVerdict
+from ..tasks import TASKS
 
 # https://huggingface.co/docs/hub/repositories-licenses (the identifiers a card may use)
 HUB_LICENSES = frozenset("""
@@ -26,10 +31,6 @@ cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 agpl-3.0 g
 lgpl-2.1 lgpl-3.0 isc lppl-1.3c ms-pl mpl-2.0 odc-by odbl openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib
 pddl lgpl-lr deepfloyd-if-license llama2 gemma unknown other
 """.split())
-# From huggingface.js packages/tasks/src/pipelines.ts: the task categories this tool can produce.
-TASK_CATEGORIES = {"classification": ["text-classification"], "qa": ["question-answering"],
-                   "dialogue": ["text-generation"]}
-TASK_TAGS = {"classification": "classification", "qa": "question-answering", "dialogue": "dialogue"}
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
 UNSPECIFIED_LICENSE = "other"
@@ -77,7 +78,7 @@ class CardInputs:
     dataset: Any  # DatasetDict as exported
     license: str
     samples: list[dict[str, Any]]
-    verdicts: dict[int, list[dict[str, Any]]]
+    verdicts: dict[int, list[StoredVerdict]]
     slots: list[dict[str, Any]]
     calls: dict[str, Any]
     shards: dict[str, list[str]]  # split -> export-relative parquet paths
@@ -110,19 +111,18 @@ def card_metadata(c: CardInputs):
 
     run, dsd = c.run, c.dataset
     total = sum(len(ds) for ds in dsd.values())
-    task_ids = {"classification": ["multi-class-classification"], "dialogue": ["dialogue-generation"],
-                "qa": ["closed-domain-qa"] if run.recipe.get("documents") else []}.get(run.task, [])
+    task_ids = run.task.hub_task_ids(run.frozen)
     data = DatasetCardData(
-        language=[run.recipe.get("language") or "en"],
+        language=[run.frozen.get("language") or "en"],
         pretty_name=run.name,
         size_categories=[size_category(total)],
-        task_categories=TASK_CATEGORIES.get(run.task, ["other"]),
+        task_categories=run.task.hub_task_categories,
         task_ids=task_ids or None,
         annotations_creators=["machine-generated"],
         language_creators=["machine-generated"],
         multilinguality=["monolingual"],
         source_datasets=["original"],
-        tags=["synthetic", "synthwright", TASK_TAGS.get(run.task, run.task)],
+        tags=["synthetic", "synthwright", run.task.hub_tag],
     )
     for key, value in license_fields(c.license).items():
         data[key] = value
@@ -146,18 +146,7 @@ def render_card(c: CardInputs) -> str:
 # --- body ---------------------------------------------------------------------------------------------------
 
 
-def cell(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|") or " "
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+table = partial(markdown_table, limit=160)
 
 
 def pct(part: int, whole: int) -> str:
@@ -185,16 +174,16 @@ def card_body(c: CardInputs) -> str:
 def _intro(c: CardInputs) -> str:
     run, dsd = c.run, c.dataset
     total = sum(len(ds) for ds in dsd.values())
-    teacher = (run.recipe.get("teacher") or {}).get("model", "default")
-    kind = {"classification": "text-classification", "qa": "question-answering", "dialogue": "dialogue"}.get(run.task, run.task)
+    teacher = (run.frozen.get("teacher") or {}).get("model", "default")
+    kind = run.task.title
     split_text = ", ".join(f"{name} {len(ds)}" for name, ds in dsd.items())
-    n_cat = len(run.recipe.get("categories") or [])
+    n_cat = len(run.frozen.get("categories") or [])
     return f"""
 # {run.name}
 
-{run.recipe.get('description', '').strip()}
+{run.frozen.get('description', '').strip()}
 
-A **synthetic** {kind} dataset of {total} samples ({split_text}) in `{run.recipe.get('language', 'en')}`,
+A **synthetic** {kind} dataset of {total} samples ({split_text}) in `{run.frozen.get('language', 'en')}`,
 {f'over {n_cat} categories, ' if n_cat else ''}written by the language model `{teacher}` and kept only when it passed
 the filters{' and the LLM judge' if c.verdicts else ''} described below. No sample was written by a person.
 It was made with synthwright {c.version} from the recipe in [`recipe.yaml`](recipe.yaml).
@@ -215,7 +204,7 @@ def _structure(c: CardInputs) -> str:
                                            [[n, len(ds), ", ".join(c.shards.get(n, []))] for n, ds in dsd.items()]),
              "### Fields", table(["column", "type", "description"], cols)]
     key = run.category_key
-    cats = run.recipe.get("categories") or []
+    cats = run.frozen.get("categories") or []
     if cats and key in first.features:
         names = _label_names(first.features[key])
         per_split = {}
@@ -259,7 +248,7 @@ def _feature_type(feature: Any) -> str:
 
 def _making(c: CardInputs) -> str:
     run = c.run
-    r = run.recipe
+    r = run.frozen
     teacher = r.get("teacher") or {}
     engines = []
     for s in c.samples:
@@ -328,20 +317,20 @@ def _count_text(count: dict[str, Any]) -> str:
 
 
 def _verdict_summary(c: CardInputs) -> str:
-    all_v = [v for vs in c.verdicts.values() for v in vs]
-    judges = sorted({v["judge"] for v in all_v})
-    passed = sum(v["passed"] for v in all_v)
-    scores: dict[str, list[float]] = {}
-    for v in all_v:
-        for k, x in (v["data"] or {}).items():
-            if isinstance(x, (int, float)) and not isinstance(x, bool):
-                scores.setdefault(k, []).append(float(x))
-    lines = [f"The judge ({', '.join(f'`{j}`' for j in judges)}) gave {len(all_v)} verdicts; {passed} passed"
-             f" ({pct(passed, len(all_v))})."]
-    if scores:
-        lines.append(table(["score", "mean", "min", "max", "verdicts"],
-                           [[k, f"{sum(v) / len(v):.2f}", f"{min(v):g}", f"{max(v):g}", len(v)]
-                            for k, v in sorted(scores.items())]))
+    summary = judge_summary([v for vs in c.verdicts.values() for v in vs])
+    lines = [f"The judge ({', '.join(f'`{j}`' for j in summary['judges'])}) gave {summary['verdicts']} verdicts;"
+             f" {summary['passed']} passed ({pct(summary['passed'], summary['verdicts'])})."]
+    rows = []
+    for name, dist in summary["scores"].items():
+        given = [int(k) for k, n in dist.items() if n]
+        rows.append([name, f"{summary['score_means'][name]:.2f}", min(given), max(given), sum(dist.values())])
+    if rows:
+        lines.append(table(["score (1-5)", "mean", "min", "max", "verdicts"], rows))
+    if summary["checks_true"]:
+        lines.append(table(["check", "yes"], [[k, f"{100 * v:.1f}%"] for k, v in summary["checks_true"].items()]))
+    if summary["label_agreement"] is not None:
+        lines.append(f"The judge's own label agreed with the sample's label in {100 * summary['label_agreement']:.1f}%"
+                     " of the verdicts.")
     return "\n\n".join(lines)
 
 
@@ -433,7 +422,7 @@ def _tstr(c: CardInputs) -> str:
 
 
 def _limitations(c: CardInputs) -> str:
-    r = c.run.recipe
+    r = c.run.frozen
     teacher = (r.get("teacher") or {}).get("model", "default")
     judged = bool(c.verdicts)
     stats = c.run.stats or {}
@@ -466,7 +455,7 @@ def _limitations(c: CardInputs) -> str:
 
 
 def _reproduce(c: CardInputs) -> str:
-    r = c.run.recipe
+    r = c.run.frozen
     teacher = (r.get("teacher") or {}).get("model", "default")
     notes = [f"The run used the teacher `{teacher}` and seed {r.get('seed', 0)}."]
     if r.get("seeds"):
@@ -536,7 +525,7 @@ def check_card(text: str) -> list[str]:
     for size in data.size_categories or ["(missing)"]:
         if size not in sizes:
             problems.append(f"size category '{size}' is not one of {sorted(sizes)}")
-    known_tasks = {t for ts in TASK_CATEGORIES.values() for t in ts} | {"other"}
+    known_tasks = {t for task in TASKS.values() for t in task.hub_task_categories} | {"other"}
     for task in data.task_categories or ["(missing)"]:
         if task not in known_tasks:
             problems.append(f"task category '{task}' is not one this tool writes")

@@ -24,7 +24,7 @@ import yaml
 from ..errors import ConfigError
 from .card import HUB_LICENSES, CardInputs, _hub_languages, check_card, render_card
 from ..rundir_lock import writes_to
-from .rundir import RunDir, load_splits, open_run, read_store, redact
+from ..rundir import RunDir, load_splits, open_run, read_store, redact
 
 MAX_SHARD_BYTES = 500 * 1024 * 1024  # what `push_to_hub` uses by default
 UNCHOSEN_LICENSE = """No license has been chosen for this dataset yet.
@@ -58,11 +58,11 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
     `to` must be new, empty, or a previous export, which is replaced as a whole.
     """
     run = open_run(run_dir)
-    license_id = license or run.recipe.get("license") or "other"
+    license_id = license or run.frozen.get("license") or "other"
     if license_id not in HUB_LICENSES:
         raise ConfigError(f"License '{license_id}' is not a Hugging Face Hub license id; pass e.g. --license cc-by-4.0,"
                           " apache-2.0 or mit (list: https://huggingface.co/docs/hub/repositories-licenses).")
-    language = run.recipe.get("language") or "en"
+    language = run.frozen.get("language") or "en"
     known = _hub_languages()
     if known and language not in known:
         raise ConfigError(f"The recipe's language '{language}' is not an ISO 639 code the Hub knows;"
@@ -102,7 +102,7 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
     files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     notes = [f"split '{name}' has no samples and was left out (load_dataset cannot read an empty split)"
              for name in empty]
-    if not (license or run.recipe.get("license")):
+    if not (license or run.frozen.get("license")):
         notes.append("no license chosen: the card says 'license: other'; pass --license (e.g. cc-by-4.0) to choose one")
     return ExportResult(path=target, files=files, rows={n: len(ds) for n, ds in dsd.items()}, license=license_id,
                         notes=notes)
@@ -149,9 +149,9 @@ def _hub_features(dsd: Any, run: RunDir) -> Any:
     """Classification labels become a ClassLabel in the recipe's category order, as Hub classifiers expect."""
     from datasets import ClassLabel, DatasetDict, Value
 
-    names = [c["name"] for c in run.recipe.get("categories") or []]
+    names = [c["name"] for c in run.frozen.get("categories") or []]
     first = next(iter(dsd.values()))
-    if run.task != "classification" or not names or first.features.get("label") != Value("string"):
+    if run.kind != "classification" or not names or first.features.get("label") != Value("string"):
         return dsd
     seen = {v for ds in dsd.values() for v in ds["label"]}
     names += sorted(seen - set(names))  # labels the recipe no longer lists keep a class of their own
@@ -197,7 +197,7 @@ def _write_provenance(run: RunDir, staging: Path, report: str | None, license_id
     (staging / "recipe.yaml").write_text(
         "# The frozen recipe of this run, as synthwright used it (secret values redacted).\n"
         "# Reproduce: synthwright run recipe.yaml\n"
-        + yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        + yaml.safe_dump(run.frozen, sort_keys=False, allow_unicode=True), encoding="utf-8")
     if run.plan:
         (staging / "plan.json").write_text(json.dumps(redact(run.plan), indent=2, ensure_ascii=False), encoding="utf-8")
     if run.stats:

@@ -1,5 +1,6 @@
-"""Read a finished run directory: the frozen recipe, plan, stats, dataset splits, samples with their fates,
-judge verdicts, and the report files other tools may have added (report.md, plots, eval.json).
+"""Read a run directory: the one way every reader (report, eval, review page, export and card, compare,
+distill) opens a run. `open_run` gives the validated recipe, its task kind, the plan, the stats, the report
+files other tools may have added (report.md, plots, eval.json) and, through `store()`, the run store.
 
 Everything here only reads; the optional files are looked for and never required.
 """
@@ -10,11 +11,19 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Iterator
 
 import yaml
+from pydantic import ValidationError
 
-from ..errors import ConfigError
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
+    from .store import RunStore
+    from .tasks import Task
 
 SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # what `datasets` accepts as a split name in file patterns
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp")
@@ -27,10 +36,11 @@ REDACTED = "<redacted>"
 
 @dataclass
 class RunDir:
-    """What a run directory holds, read once."""
+    """What a run directory holds, read once; the store is opened on demand (`with run.store() as store`)."""
 
     path: Path
-    recipe: dict[str, Any]
+    frozen: dict[str, Any]  # the recipe as the run froze it, secrets redacted: what a card or an export shows
+    stored_recipe: dict[str, Any] = field(default_factory=dict, repr=False)  # the same, unredacted
     plan: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     report_md: str | None = None
@@ -39,18 +49,47 @@ class RunDir:
 
     @property
     def name(self) -> str:
-        return self.recipe.get("name") or self.path.name
+        return self.frozen.get("name") or self.path.name
+
+    @cached_property
+    def recipe(self) -> Recipe:
+        """The frozen recipe, validated; ConfigError when this synthwright cannot read it."""
+        from .recipe import Recipe
+
+        try:
+            return Recipe.model_validate(self.stored_recipe or self.frozen)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"The recipe stored in '{self.path}' does not validate with this synthwright"
+                              f" ({'.'.join(map(str, first['loc']))}: {first['msg']}); read it with the version"
+                              " that wrote it, or run the recipe again with --restart.") from None
 
     @property
-    def task(self) -> str:
-        return self.recipe.get("task", "classification")
+    def task(self) -> Task:
+        from .tasks import task_for
+
+        return task_for(self.frozen.get("task", "classification"))
+
+    @property
+    def kind(self) -> str:
+        return self.task.kind
 
     @property
     def category_key(self) -> str:
-        return {"classification": "label", "qa": "topic", "dialogue": "intent"}.get(self.task, "label")
+        return self.task.category_field
 
     def split_names(self) -> list[str]:
-        return list((self.recipe.get("output") or {}).get("splits") or {"train": 1.0})
+        return list((self.frozen.get("output") or {}).get("splits") or {"train": 1.0})
+
+    @contextmanager
+    def store(self) -> Iterator[RunStore]:
+        from .store import RunStore
+
+        store = RunStore(self.path / "run.sqlite")
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def redact(value: Any) -> Any:
@@ -73,25 +112,22 @@ def open_run(path: str | Path) -> RunDir:
     """Read the run directory at `path`; ConfigError when it is not one."""
     path = Path(path)
     if not (path / "run.sqlite").is_file():
-        raise ConfigError(f"'{path}' is not a synthwright run directory (it has no run.sqlite);"
-                          " pass the --out directory of a `synthwright run`.")
+        what = "does not exist" if not path.exists() else "is not a synthwright run directory (it has no run.sqlite)"
+        raise ConfigError(f"'{path}' {what}; pass the --out directory of a `synthwright run`.")
     stored = _store_meta(path, "recipe")  # opening the store refuses a file that is not a run store, first
-    recipe = None
-    if (path / "recipe.yaml").is_file():
+    recipe = stored
+    if not isinstance(recipe, dict) and (path / "recipe.yaml").is_file():
         try:
             recipe = yaml.safe_load((path / "recipe.yaml").read_text(encoding="utf-8"))
         except yaml.YAMLError:
             recipe = None
     if not isinstance(recipe, dict):
-        recipe = stored
-    if not isinstance(recipe, dict):
-        raise ConfigError(f"The run in '{path}' has no readable recipe (recipe.yaml);"
-                          " run `synthwright run` on it again to rewrite it.")
+        raise ConfigError(f"The run in '{path}' has no readable recipe; run `synthwright run` on it again to rewrite it.")
     plan = _read_json(path / "plan.json") or {}
     stats = _read_json(path / "stats.json") or {}
     report = path / "report.md"
     evaluation = _read_json(path / "eval.json") if (path / "eval.json").is_file() else None
-    return RunDir(path=path, recipe=redact(recipe), plan=plan, stats=stats,
+    return RunDir(path=path, frozen=redact(recipe), stored_recipe=recipe, plan=plan, stats=stats,
                   report_md=report.read_text(encoding="utf-8") if report.is_file() else None,
                   eval=evaluation, images=find_images(path))
 
@@ -108,7 +144,7 @@ def find_images(path: Path) -> list[Path]:
 
 
 def _store_meta(path: Path, key: str) -> Any:
-    from ..store import RunStore
+    from .store import RunStore
 
     store = RunStore(path / "run.sqlite")
     try:
@@ -180,28 +216,10 @@ def _type_empty_splits(splits: dict[str, Any]) -> None:
             splits[name] = Dataset.from_dict({k: [] for k in typed}, features=typed)
 
 
-def verdicts_by_sample(db) -> dict[int, list[dict[str, Any]]]:
-    """Judge verdicts per sample id, from the run store's `verdicts` table (empty when there is none)."""
-    try:
-        rows = db.execute("SELECT sample_id, judge, data, passed FROM verdicts ORDER BY sample_id").fetchall()
-    except Exception:  # an old store without the table: no judge ran
-        return {}
-    out: dict[int, list[dict[str, Any]]] = {}
-    for sample_id, judge, data, passed in rows:
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            parsed = {"raw": data}
-        out.setdefault(sample_id, []).append({"judge": judge, "passed": bool(passed), "data": parsed})
-    return out
-
-
-def read_store(run: RunDir) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]], list[dict[str, Any]], dict]:
+def read_store(run: RunDir) -> tuple[list[dict[str, Any]], dict[int, list[Any]], list[dict[str, Any]], dict]:
     """(every sample with its fate, verdicts by sample id, slots, call stats) from the run store."""
-    from ..store import RunStore
-
-    store = RunStore(run.path / "run.sqlite")
-    try:
-        return store.samples(), verdicts_by_sample(store.db), store.slots(), store.call_stats()
-    finally:
-        store.close()
+    with run.store() as store:
+        verdicts: dict[int, list[Any]] = {}
+        for v in store.verdicts():
+            verdicts.setdefault(v.sample_id, []).append(v)
+        return store.samples(), verdicts, store.slots(), store.call_stats()

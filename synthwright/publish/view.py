@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .publish.rundir import load_splits, open_run, read_store
+from ..errors import ConfigError
+from ..rundir import load_splits, open_run, read_store
+from ..store_rows import StoredVerdict
 
 # In JSON these are the same string; in HTML they cannot end the script element or start a comment.
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -52,12 +53,22 @@ def review_data(run_dir: str | Path) -> dict[str, Any]:
             "filter": s.get("filter"), "reason": s.get("reason"), "fields": data,
             "slot": {k: slot.get(k) for k in ("scenario", "persona", "style", "length") if slot.get(k)},
             "round": s.get("round"), "seed": s.get("seed"), "teacher": (s.get("engine") or {}).get("spec"),
-            "verdicts": verdicts.get(s["sample_id"], []),
+            "verdicts": [verdict_view(v) for v in verdicts.get(s["sample_id"], [])],
         })
-    labels = [c["name"] for c in run.recipe.get("categories") or []]
+    labels = [c["name"] for c in run.frozen.get("categories") or []]
     labels += sorted({r["label"] for r in rows} - set(labels))
-    return {"name": run.name, "task": run.task, "description": run.recipe.get("description", ""),
+    return {"name": run.name, "task": run.kind, "description": run.frozen.get("description", ""),
             "categoryKey": key, "labels": labels, "splits": run.split_names(), "samples": rows}
+
+
+def verdict_view(v: StoredVerdict) -> dict[str, Any]:
+    """What the page shows of a verdict: the judge's answer, and what failed or went wrong."""
+    shown = dict(v.verdict or {})
+    if v.failed:
+        shown["failed"] = "; ".join(v.failed)
+    if v.error:
+        shown["error"] = v.error
+    return {"judge": v.judge, "passed": v.passed, "data": shown}
 
 
 def write_review_page(run_dir: str | Path, to: str | Path | None = None) -> Path:

@@ -1,0 +1,20 @@
+"""Task kinds. Each module here owns one kind: what the model writes for a slot, the dataset row, the text
+the filters see, the judge's rubric and verdict, and its Hub names. Adding a kind is a module here, an entry
+in TASKS and the recipe's `task` Literal."""
+
+from __future__ import annotations
+
+from .base import Score, Task, Verdict
+from .classification import ClassificationTask, GeneratedText
+from .dialogue import DialogueTask, Exchange
+from .qa import QATask
+
+TASKS: dict[str, Task] = {t.kind: t for t in (ClassificationTask(), QATask(), DialogueTask())}
+
+
+def task_for(kind: str) -> Task:
+    return TASKS[kind]
+
+
+__all__ = ["TASKS", "ClassificationTask", "DialogueTask", "Exchange", "GeneratedText", "QATask", "Score", "Task",
+           "Verdict", "task_for"]

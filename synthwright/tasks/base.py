@@ -1,0 +1,76 @@
+"""What every task kind answers: the schema the model fills, the dataset row, the text filters see, the
+judge's verdict and prompt, and how the kind is named on the Hub."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..prompts import render
+
+Score = Literal[1, 2, 3, 4, 5]
+
+
+class Verdict(BaseModel):
+    """Base of every verdict: the reason comes first, so that the model argues before it scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=300, description="One or two sentences: what is good or wrong with the example.")
+
+
+def score(text: str) -> tuple[Any, Any]:
+    """A 1-5 verdict field (a `Literal`, so constrained decoding can only give a usable score)."""
+    return (Score, Field(description=f"1-5: {text}"))
+
+
+def check(text: str) -> tuple[Any, Any]:
+    """A yes/no verdict field; a sample whose verdict says no to any check fails."""
+    return (bool, Field(description=text))
+
+
+class Task:
+    """One task kind. Subclasses set the class attributes and implement the methods."""
+
+    kind: str
+    template: str  # the executor's prompt template
+    judge_template: str
+    category_field: str  # the dataset column that holds the category
+    hub_task_categories: list[str]  # names from huggingface.js packages/tasks/src/pipelines.ts
+    hub_tag: str
+    title: str  # what the card calls a dataset of this kind
+
+    def schema(self, recipe: Any) -> type[BaseModel]:
+        raise NotImplementedError
+
+    def record(self, parsed: BaseModel, slot: Any) -> dict[str, Any]:
+        """The dataset row for what the model wrote for `slot`."""
+        raise NotImplementedError
+
+    def generated(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The inverse of `record`: the schema's fields, in the schema's order, as the model would have written them."""
+        raise NotImplementedError
+
+    def text_of(self, record: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def example(self, record: dict[str, Any]) -> str:
+        """A row as a few-shot example or a review-page line."""
+        try:
+            return self.text_of(record)
+        except (KeyError, TypeError):
+            return record.get("text", "")
+
+    def hub_task_ids(self, recipe: Any) -> list[str]:
+        return []
+
+    def verdict_schema(self, recipe: Any) -> type[BaseModel]:
+        raise NotImplementedError
+
+    def judge_fields(self, recipe: Any, candidate: Any) -> dict[str, Any]:
+        """The variables of the judge's prompt template for one candidate."""
+        raise NotImplementedError
+
+    def judge_prompt(self, recipe: Any, candidate: Any) -> str:
+        return render(self.judge_template, description=recipe.description, **self.judge_fields(recipe, candidate))

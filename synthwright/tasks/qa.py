@@ -1,0 +1,60 @@
+"""Question answering: a question and its answer, grounded in a document chunk when the recipe has documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, create_model
+
+from ..samples import QASample
+from .base import Task, Verdict, check, score
+
+
+class QATask(Task):
+    kind = "qa"
+    template = "qa"
+    judge_template = "judge_qa"
+    category_field = "topic"
+    hub_task_categories = ["question-answering"]
+    hub_tag = "question-answering"
+    title = "question-answering"
+
+    def schema(self, recipe: Any) -> type[BaseModel]:
+        return QASample
+
+    def record(self, parsed: BaseModel, slot: Any) -> dict[str, Any]:
+        return {"question": parsed.question.strip(), "answer": parsed.answer.strip(),
+                "context": slot.get("context") or "", "topic": slot["category"]}
+
+    def generated(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"question": record["question"], "answer": record["answer"]}
+
+    def text_of(self, record: dict[str, Any]) -> str:
+        return f"{record['question']}\n{record['answer']}"
+
+    def example(self, record: dict[str, Any]) -> str:
+        if "question" in record:
+            return f"Q: {record['question']}\nA: {record['answer']}"
+        return record.get("text", "")
+
+    def hub_task_ids(self, recipe: Any) -> list[str]:
+        return ["closed-domain-qa"] if _get(recipe, "documents") else []
+
+    def verdict_schema(self, recipe: Any) -> type[BaseModel]:
+        fields: dict[str, Any] = {}
+        if recipe.documents is not None:
+            fields["supported"] = check("true if every fact of the answer is in the passage")
+        return create_model(
+            "QAVerdict", __base__=Verdict, **fields,
+            correct=check("true if the answer is right and answers the question"),
+            naturalness=score("how much the question reads like a real user's"),
+            helpfulness=score("how clear, complete and concise the answer is"),
+        )
+
+    def judge_fields(self, recipe: Any, c: Any) -> dict[str, Any]:
+        return {"context": c.data.get("context") or "", "question": c.data.get("question", ""),
+                "answer": c.data.get("answer", "")}
+
+
+def _get(recipe: Any, name: str) -> Any:
+    return recipe.get(name) if isinstance(recipe, dict) else getattr(recipe, name, None)
