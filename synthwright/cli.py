@@ -128,17 +128,14 @@ def run_command(
     from .pipeline import run
     from .summary import print_summary
 
-    from .modalities.recipe import is_tabular_recipe, load_tabular_recipe, run_tabular_recipe
-
-    if is_tabular_recipe(recipe):  # `kind: tabular` recipes fit a GAN/VAE instead of prompting a model
-        tabular, base_dir = load_tabular_recipe(recipe)
-        stats = run_tabular_recipe(tabular, out, base_dir=base_dir)
-        Console().print(f"[green]done[/]: {tabular.rows} synthetic rows → {out or tabular.output} (report in report/)")
-        return
     ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
                                            "gpus_per_actor": gpus_per_actor, "judge_actors": judge_actors,
                                            "judge_gpus_per_actor": judge_gpus_per_actor}
     result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
+    if result.kind == "tabular":
+        Console().print(f"[green]done[/]: {len(result.dataset['train'])} synthetic rows → {result.out_dir}"
+                        " (report in report/)")
+        return
     print_summary(result)
     Console().print(f"report: {result.out_dir / 'report.md'} (plots in {result.out_dir / 'plots'})")
 
@@ -151,8 +148,15 @@ def plan(
     out: Optional[str] = typer.Option(None, "--out", help="Run directory where plan.json is written."),
 ) -> None:
     """Make the plan (scenarios, personas, slots) and write plan.json without generating samples."""
-    from .pipeline import plan_run
+    from .pipeline import plan_run, tabular_recipe
     from .summary import print_plan
+
+    tabular = tabular_recipe(recipe)
+    if tabular is not None:  # nothing to plan: the model learns the table
+        t = tabular[0]
+        Console().print(f"{recipe} is a tabular recipe: `synthwright run` fits {t.model} on {t.data} for {t.epochs} epochs"
+                        f" and samples {t.rows} rows; it has no plan of scenarios or slots.", highlight=False)
+        return
 
     summary, slots = plan_run(recipe, teacher=teacher, out=out)
     print_plan(summary, slots)
@@ -163,8 +167,16 @@ def plan(
 def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> None:
     """Check a recipe (fields, files, seeds, engine spec) without running it."""
     from .engines import engine_kind
+    from .pipeline import tabular_recipe
     from .recipe import load_recipe
 
+    tabular = tabular_recipe(recipe)
+    if tabular is not None:
+        from .modalities.recipe import check_tabular_recipe
+
+        t, columns = check_tabular_recipe(*tabular)
+        Console().print(f"[green]ok[/]: tabular, {t.model} on {t.data} ({columns} columns), {t.rows} rows", highlight=False)
+        return
     r = load_recipe(recipe)
     for t in r.teachers:
         engine_kind(t.model)

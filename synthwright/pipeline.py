@@ -34,6 +34,7 @@ class RunResult:
     out_dir: Path
     dataset: Any
     stats: dict[str, Any]
+    kind: str = "text"  # or "tabular": rows sampled from a table model
 
 
 @dataclass
@@ -56,6 +57,35 @@ def resolve_recipe(recipe: Recipe | str | Path | dict, teacher: str | None = Non
         recipe = recipe.model_copy(update={"teacher": recipe.teachers[0].model_copy(update={"model": teacher, "options": {},
                                                                                                "share": 1.0})})
     return recipe
+
+
+def tabular_recipe(recipe: Any) -> tuple[Any, Path | None] | None:
+    """(TabularRecipe, the folder its data path is relative to) when `recipe` is a `kind: tabular` recipe, else None."""
+    from .modalities.recipe import TabularRecipe, is_tabular_recipe, load_tabular_recipe, parse_tabular_recipe
+
+    if isinstance(recipe, TabularRecipe):
+        return recipe, None
+    if isinstance(recipe, dict):
+        return (parse_tabular_recipe(recipe), None) if recipe.get("kind") == "tabular" else None
+    if isinstance(recipe, (str, Path)) and is_tabular_recipe(recipe):
+        return load_tabular_recipe(recipe)
+    return None
+
+
+def run_tabular(tabular: Any, base_dir: Path | None, out: str | Path | None, progress: bool,
+                **refused: Any) -> RunResult:
+    """A `kind: tabular` recipe: fit its model on the table, sample rows, evaluate them (see modalities/recipe.py)."""
+    given = [name for name, value in refused.items() if value not in (None, False, {})]
+    if given:
+        raise ConfigError(f"A tabular recipe fits a model on its table, so {', '.join(given)} does not apply; leave it out.")
+    from datasets import Dataset, DatasetDict
+
+    from .modalities.recipe import run_tabular_recipe
+
+    out_dir = Path(out if out is not None else tabular.output)
+    stats = run_tabular_recipe(tabular, out_dir, base_dir=base_dir, progress=progress)
+    rows = Dataset.from_parquet(str(out_dir / "synthetic.parquet"))
+    return RunResult(out_dir=out_dir, dataset=DatasetDict({"train": rows}), stats=stats, kind="tabular")
 
 
 def out_dir_for(recipe: Recipe, out: str | Path | None) -> Path:
@@ -189,7 +219,14 @@ def run(
     replace top-level recipe fields. After the first pass over the plan, a classification run's
     quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
     the run directory gets report.md, plots and the report section of stats.json.
+
+    A `kind: tabular` recipe fits its table model instead (GAN, VAE…) and returns its synthetic rows as the
+    train split.
     """
+    tabular = tabular_recipe(recipe)
+    if tabular is not None:
+        return run_tabular(*tabular, out, bool(progress), teacher=teacher, limit=limit, restart=restart, engine=engine,
+                           judge_engine=judge_engine, on_batch=on_batch, ray=ray, **overrides)
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")

@@ -75,6 +75,27 @@ def parse_tabular_recipe(raw: Any, where: str = "recipe") -> TabularRecipe:
         raise ConfigError(f"{where}: field '{loc}' is invalid ({first['msg']}); see the TabularRecipe fields in synthwright/modalities/recipe.py.") from None
 
 
+def data_path_of(recipe: TabularRecipe, base_dir: Union[str, Path, None]) -> Path:
+    """The recipe's table: a relative `data` path starts at `base_dir` (the recipe's folder)."""
+    path = Path(recipe.data)
+    return Path(base_dir) / path if not path.is_absolute() and base_dir is not None else path
+
+
+def check_target(recipe: TabularRecipe, df: Any, data_path: Path) -> None:
+    if recipe.target is not None and recipe.target not in df.columns:
+        raise ConfigError(f"Recipe target '{recipe.target}' is not a column of '{data_path}'; use one of: {', '.join(map(str, df.columns))}.")
+
+
+def check_tabular_recipe(recipe: TabularRecipe, base_dir: Union[str, Path, None] = None) -> tuple[TabularRecipe, int]:
+    """Read the recipe's table and check its target, without fitting; returns the recipe and the column count."""
+    from ._io import read_table
+
+    path = data_path_of(recipe, base_dir)
+    df = read_table(path)
+    check_target(recipe, df, path)
+    return recipe, len(df.columns)
+
+
 @writes_to(lambda a: a["out_dir"] if a["out_dir"] is not None else a["recipe"].output)
 def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = None, *,
                        base_dir: Union[str, Path, None] = None, device: str = "auto", progress: bool = True) -> dict[str, Any]:
@@ -87,13 +108,10 @@ def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = 
     from ._io import read_table, write_json
     from .tabular import eval_tabular, fit_tabular, sample_tabular
 
-    data_path = Path(recipe.data)
-    if not data_path.is_absolute() and base_dir is not None:
-        data_path = Path(base_dir) / data_path
+    data_path = data_path_of(recipe, base_dir)
     out = Path(out_dir if out_dir is not None else recipe.output)
     df = read_table(data_path)  # fails before anything is written
-    if recipe.target is not None and recipe.target not in df.columns:
-        raise ConfigError(f"Recipe target '{recipe.target}' is not a column of '{data_path}'; use one of: {', '.join(map(str, df.columns))}.")
+    check_target(recipe, df, data_path)
     holdout = None
     if recipe.holdout > 0:
         idx = np.random.default_rng(recipe.seed).permutation(len(df))
