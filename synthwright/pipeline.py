@@ -13,10 +13,11 @@ from typing import Any, Callable
 import yaml
 
 from .agents.executor import Executor
+from .rounds import BatchReport, RoundContext, run_round
 from .agents.planner import make_plan
 from .engines import Engine, load_engine
 from .errors import ConfigError
-from .evaluators.filters import Candidate, FilterState, apply_filters
+from .evaluators.filters import FilterState
 from .evaluators.judge import Judge, make_judge
 from .evaluators.label_noise import check_label_noise
 from .output import write_outputs
@@ -35,15 +36,6 @@ class RunResult:
     dataset: Any
     stats: dict[str, Any]
     kind: str = "text"  # or "tabular": rows sampled from a table model
-
-
-@dataclass
-class BatchReport:
-    round: int
-    requested: int
-    accepted: int
-    rejected: int
-    store: RunStore
 
 
 def resolve_recipe(recipe: Recipe | str | Path | dict, teacher: str | None = None, **overrides: Any) -> Recipe:
@@ -271,7 +263,8 @@ def run(
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
         judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
                            engine=judge_engine, ray=ray)
-        schema = task.schema(recipe)
+        ctx = RoundContext(recipe=recipe, task=task, schema=task.schema(recipe), executor=executor, store=store,
+                           state=state, judge=judge, bar=bar, on_batch=on_batch)
         # --limit counts the run's accepted samples, not this invocation's, so the same command converges
         allowance = [None if limit is None else max(0, limit - len(accepted_before))]  # None is unlimited
 
@@ -307,8 +300,7 @@ def run(
                         mine = [w for w in work if w[0].get("teacher", 0) == i]
                         if not mine or allowance[0] == 0:
                             continue
-                        accepted = _run_round(recipe, task, schema, eng, executor, store, state, judge, mine, round_,
-                                              missing, bar, on_batch, allowance[0], len(slots))
+                        accepted = run_round(ctx, eng, mine, round_, missing, allowance[0], len(slots))
                         if allowance[0] is not None:
                             allowance[0] -= accepted
                     if allowance[0] == 0 and store.missing_per_slot():
@@ -354,80 +346,3 @@ def run(
 
     build_report(out_dir, stats=stats)
     return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
-
-
-def _run_round(recipe, task, schema, engine, executor, store, state, judge, work, round_, missing, bar, on_batch,
-               allowance, slot_count) -> int:
-    """Generate `work` in engine-sized batches, each written in one transaction; returns samples accepted."""
-    chunk = getattr(engine, "batch_size", 64)
-    room = dict(missing)  # samples each slot may still accept
-    total_accepted = 0
-    engine_info = engine.describe()
-    rendered: dict[int, tuple] = {}
-
-    def batches():
-        # Prompts are rendered when the engine asks for the next batch, so few-shot examples
-        # include everything accepted so far (a sequential engine asks only after the last
-        # batch was stored).
-        for index, start in enumerate(range(0, len(work), chunk)):
-            batch = work[start:start + chunk]
-            requests, seeds = zip(*(executor.request(slot, round_, k) for slot, k in batch))
-            rendered[index] = (batch, requests, seeds)
-            yield list(requests)
-
-    stream = engine.generate_batches(batches(), schema=schema, sampling=recipe.sampling)
-    while True:
-        t0 = time.perf_counter()
-        index, gens = next(stream, (None, None))
-        if index is None:
-            break
-        store.put("generation_seconds", store.get("generation_seconds", 0.0) + time.perf_counter() - t0)
-        batch, requests, seeds = rendered.pop(index)
-        candidates: list[Candidate | None] = []
-        for (slot, _), gen in zip(batch, gens):
-            if gen.parsed is None:
-                candidates.append(None)
-                continue
-            record = task.record(gen.parsed, slot)
-            candidates.append(Candidate(data=record, text=task.text_of(record), category=slot["category"],
-                                        slot_id=slot["slot_id"], features={"contrast": slot.get("contrast")}))
-        live = [c for c in candidates if c is not None]
-        apply_filters(live, state, recipe.filters)
-        if judge is not None:  # the expensive check, only for what the cheap ones let through
-            judge.evaluate([c for c in live if c.alive])
-        accepted_now = 0
-        for c in live:
-            if not c.alive:
-                continue
-            if room.get(c.slot_id, 0) <= 0:
-                c.reject("quota", "the slot's quota was already met")
-            elif allowance is not None and total_accepted + accepted_now >= allowance:
-                c.reject("limit", "--limit reached")
-            else:
-                room[c.slot_id] -= 1
-                accepted_now += 1
-                state.accept(c)
-        calls, samples = [], []
-        for (slot, _), request, seed, gen, c in zip(batch, requests, seeds, gens, candidates):
-            calls.append({"slot_id": slot["slot_id"], "round": round_, "seed": seed, "request": request.model_dump(),
-                          "response": gen.text, "error": gen.error, "finish_reason": gen.finish_reason,
-                          "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                          "seconds": gen.seconds, "engine": engine_info})
-            if c is None:
-                samples.append([{"category": slot["category"], "data": {"raw": gen.text}, "dedup_key": "",
-                                 "status": "rejected", "filter": "parse", "reason": gen.error}])
-            else:
-                samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
-                                 "filter": c.filter, "reason": c.reason, "verdict": c.features.get("verdict")}])
-        store.record_batch(calls, samples)
-        for c in live:
-            if c.alive:
-                executor.add_accepted(c.data, c.slot_id, c.category)
-        total_accepted += accepted_now
-        bar.update(accepted=accepted_now, generated=len(batch), rejected=len(batch) - accepted_now,
-                   tokens=sum(g.completion_tokens for g in gens),
-                   slots_done=slot_count - sum(1 for v in room.values() if v > 0), slots_total=slot_count)
-        if on_batch is not None:
-            on_batch(BatchReport(round=round_, requested=len(batch), accepted=accepted_now,
-                                 rejected=len(batch) - accepted_now, store=store))
-    return total_accepted

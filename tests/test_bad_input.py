@@ -6,7 +6,6 @@ that writes the bad file(s) under `tmp` and returns the command line, and words 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from pathlib import Path

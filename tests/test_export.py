@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from synthwright.cli import app
 
-from .publish_helpers import add_report, copy_run, tiny_run
+from .publish_helpers import add_report, add_verdicts_and_hostile_text, copy_run, tiny_run
 
 runner = CliRunner()
 
@@ -200,3 +200,18 @@ def test_a_small_run_with_empty_splits_exports_and_views(tiny_model_dir, tmp_pat
     for args in (["export", str(out), "--to", str(tmp_path / "hub")], ["view", str(out)]):
         done = runner.invoke(app, args)
         assert done.exit_code == 0, done.output
+
+
+def test_card_lists_only_the_judges_scores(run_dir, tmp_path):
+    """Verdicts of the real judge: the card's tables hold its 1-5 scores, never its tokens or seconds."""
+    run = copy_run(run_dir, tmp_path / "run")
+    add_verdicts_and_hostile_text(run)
+    result = runner.invoke(app, ["export", str(run), "--to", str(tmp_path / "hub")])
+    assert result.exit_code == 0, result.output
+    body = (tmp_path / "hub" / "README.md").read_text(encoding="utf-8")
+    assert "gave 2 verdicts; 1 passed (50.0%)" in body
+    scores = body.split("| score (1-5) | mean | min | max | verdicts |", 1)[1].split("\n\n", 1)[0]
+    assert [row.split(" | ")[0].strip("| ") for row in scores.strip().splitlines()[1:]] == ["fit", "naturalness"]
+    assert "| fit | 3.00 | 1 | 5 | 2 |" in scores
+    for word in ("completion_tokens", "prompt_tokens", "seconds", "min_score"):
+        assert word not in scores

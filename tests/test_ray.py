@@ -139,8 +139,8 @@ def test_a_judge_with_its_own_model_runs_on_its_own_actor_pool(cluster, tiny_mod
         store = RunStore(tmp_path / name / "run.sqlite")
         verdicts = store.verdicts()
         store.close()
-        assert verdicts and {v["judge"] for v in verdicts} == {judge_spec}
-        assert {v["data"]["engine"]["ray"]["actors"] for v in verdicts} == {1}  # judged on Ray actors
+        assert verdicts and {v.judge for v in verdicts} == {judge_spec}
+        assert {v.engine["ray"]["actors"] for v in verdicts} == {1}  # judged on Ray actors
 
 
 def test_a_pool_the_cluster_cannot_place_is_refused_in_one_sentence(cluster, tiny_model_dir, tmp_path):

@@ -1,0 +1,122 @@
+"""One generation round: slots' requests in engine-sized batches → parse → filters → judge → quota → the store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from pydantic import BaseModel
+
+from .agents.executor import Executor
+from .engines import Engine
+from .evaluators.filters import Candidate, FilterState, apply_filters
+from .evaluators.judge import Judge
+from .progress import RunProgress
+from .recipe import Recipe
+from .store import RunStore
+from .tasks import Task
+
+
+@dataclass
+class BatchReport:
+    round: int
+    requested: int
+    accepted: int
+    rejected: int
+    store: RunStore
+
+
+@dataclass
+class RoundContext:
+    """What every round of a run shares."""
+
+    recipe: Recipe
+    task: Task
+    schema: type[BaseModel]
+    executor: Executor
+    store: RunStore
+    state: FilterState
+    judge: Judge | None
+    bar: RunProgress
+    on_batch: Callable[[BatchReport], None] | None = None
+
+
+def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], round_: int, missing: dict[str, int],
+              allowance: int | None, slot_count: int) -> int:
+    """Generate `work` ((slot, request index) pairs) in engine-sized batches, each written in one transaction;
+    returns the samples accepted. `allowance` caps them (None: no cap)."""
+    recipe, task, executor, store, state, judge, bar = (ctx.recipe, ctx.task, ctx.executor, ctx.store, ctx.state,
+                                                        ctx.judge, ctx.bar)
+    chunk = getattr(engine, "batch_size", 64)
+    room = dict(missing)  # samples each slot may still accept
+    total_accepted = 0
+    engine_info = engine.describe()
+    rendered: dict[int, tuple] = {}
+
+    def batches():
+        # Prompts are rendered when the engine asks for the next batch, so few-shot examples
+        # include everything accepted so far (a sequential engine asks only after the last
+        # batch was stored).
+        for index, start in enumerate(range(0, len(work), chunk)):
+            batch = work[start:start + chunk]
+            requests, seeds = zip(*(executor.request(slot, round_, k) for slot, k in batch))
+            rendered[index] = (batch, requests, seeds)
+            yield list(requests)
+
+    stream = engine.generate_batches(batches(), schema=ctx.schema, sampling=recipe.sampling)
+    while True:
+        t0 = time.perf_counter()
+        index, gens = next(stream, (None, None))
+        if index is None:
+            break
+        store.put("generation_seconds", store.get("generation_seconds", 0.0) + time.perf_counter() - t0)
+        batch, requests, seeds = rendered.pop(index)
+        candidates: list[Candidate | None] = []
+        for (slot, _), gen in zip(batch, gens):
+            if gen.parsed is None:
+                candidates.append(None)
+                continue
+            record = task.record(gen.parsed, slot)
+            candidates.append(Candidate(data=record, text=task.text_of(record), category=slot["category"],
+                                        slot_id=slot["slot_id"], features={"contrast": slot.get("contrast")}))
+        live = [c for c in candidates if c is not None]
+        apply_filters(live, state, recipe.filters)
+        if judge is not None:  # the expensive check, only for what the cheap ones let through
+            judge.evaluate([c for c in live if c.alive])
+        accepted_now = 0
+        for c in live:
+            if not c.alive:
+                continue
+            if room.get(c.slot_id, 0) <= 0:
+                c.reject("quota", "the slot's quota was already met")
+            elif allowance is not None and total_accepted + accepted_now >= allowance:
+                c.reject("limit", "--limit reached")
+            else:
+                room[c.slot_id] -= 1
+                accepted_now += 1
+                state.accept(c)
+        calls, samples = [], []
+        for (slot, _), request, seed, gen, c in zip(batch, requests, seeds, gens, candidates):
+            calls.append({"slot_id": slot["slot_id"], "round": round_, "seed": seed, "request": request.model_dump(),
+                          "response": gen.text, "error": gen.error, "finish_reason": gen.finish_reason,
+                          "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                          "seconds": gen.seconds, "engine": engine_info})
+            if c is None:
+                samples.append([{"category": slot["category"], "data": {"raw": gen.text}, "dedup_key": "",
+                                 "status": "rejected", "filter": "parse", "reason": gen.error}])
+            else:
+                samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
+                                 "filter": c.filter, "reason": c.reason, "verdict": c.features.get("verdict")}])
+        store.record_batch(calls, samples)
+        for c in live:
+            if c.alive:
+                executor.add_accepted(c.data, c.slot_id, c.category)
+        total_accepted += accepted_now
+        bar.update(accepted=accepted_now, generated=len(batch), rejected=len(batch) - accepted_now,
+                   tokens=sum(g.completion_tokens for g in gens),
+                   slots_done=slot_count - sum(1 for v in room.values() if v > 0), slots_total=slot_count)
+        if ctx.on_batch is not None:
+            ctx.on_batch(BatchReport(round=round_, requested=len(batch), accepted=accepted_now,
+                                 rejected=len(batch) - accepted_now, store=store))
+    return total_accepted
