@@ -51,6 +51,12 @@ def stratified_splits(rows: list[dict[str, Any]], key: str, fractions: dict[str,
     return splits
 
 
+def dataset_splits(store: RunStore, recipe: Recipe) -> tuple[list[dict[str, Any]], dict[str, list]]:
+    """The dataset's rows and its splits, exactly as `write_outputs` writes them (the report and eval read these)."""
+    rows = dataset_rows(store)
+    return rows, stratified_splits([dict(r) for r in rows], category_key(recipe), recipe.output.splits, recipe.seed)
+
+
 def category_key(recipe: Recipe) -> str:
     return task_for(recipe.task).category_field
 
@@ -80,9 +86,8 @@ def write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any, 
 def _write_outputs(store: RunStore, recipe: Recipe, out_dir: Path) -> tuple[Any, dict[str, Any]]:
     from datasets import Dataset, DatasetDict
 
-    rows = dataset_rows(store)
+    rows, splits = dataset_splits(store, recipe)
     key = category_key(recipe)
-    splits = stratified_splits(rows, key, recipe.output.splits, recipe.seed)
     dataset = None
     if rows:
         features = Dataset.from_list(rows).features

@@ -55,3 +55,18 @@ def test_validate_names_a_missing_target(tmp_path):
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "r.yaml")])
     assert result.exit_code == 2 and "target 'salary' is not a column" in said(result) and "Traceback" not in result.output
+
+
+def test_stats_json_is_what_run_returns(tmp_path, monkeypatch):
+    """One writer: the file holds every key the result does (the planner's notes, the report) and no other."""
+    import json
+
+    from .scripted import ScriptedEngine, recipe_dict
+
+    monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "tfidf")
+    texts = {"lost_card": ["I lost my card at the station", "My wallet with my card was stolen", "My card fell out"],
+             "refund": ["The shop never refunded me", "Where is the money for the shoes", "My refund is missing"]}
+    recipe = recipe_dict(filters={"language": False, "label_fidelity": {"enabled": False}, "label_noise": {"mode": "off"}})
+    result = synthwright.run(recipe, out=tmp_path / "run", engine=ScriptedEngine(texts))
+    on_disk = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert on_disk == json.loads(json.dumps(result.stats)) and {"planner_notes", "report", "stopped_by_limit"} <= set(on_disk)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..markdown import fmt, table
 from ..quality_loop import loop_summary
-from ..output import dataset_rows, stratified_splits
+from ..output import dataset_splits
 from ..recipe import Recipe
 from ..rundir import open_run
 from . import embed
@@ -268,8 +268,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
     run = open_run(out_dir)
     recipe, task, key = run.recipe, run.task, run.category_key
     with run.store() as store:
-        rows = dataset_rows(store)
-        splits = stratified_splits([dict(r) for r in rows], key, recipe.output.splits, recipe.seed)
+        rows, splits = dataset_splits(store, recipe)
         samples = store.samples()
         slots = store.slots()
         verdicts = store.verdicts()

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..output import dataset_rows, stratified_splits
+from ..output import dataset_splits
 from ..rowfiles import read_rows
 from ..rundir import RunDir, open_run
 from . import embed
@@ -98,8 +98,7 @@ def two_sample_distance(kind: str, real: Sequence[str], synthetic: Sequence[str]
 def synthetic_train(run: RunDir) -> list[dict[str, str]]:
     """The (text, label) rows a classifier trains on: the run's train split (every accepted sample without one)."""
     with run.store() as store:
-        rows = dataset_rows(store)
-    splits = stratified_splits(rows, "label", run.recipe.output.splits, run.recipe.seed)
+        rows, splits = dataset_splits(store, run.recipe)
     return [{"text": r["text"], "label": r["label"]} for r in splits.get("train") or rows]
 
 
