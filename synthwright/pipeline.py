@@ -24,9 +24,11 @@ from .output import write_outputs
 from .progress import RunProgress
 from .recipe import Recipe, load_recipe
 from .quality_loop import next_step
+from .replay import replay
 from .rundir_lock import hold_writer
 from .seeds import read_dev_set, read_seeds
 from .store import RunStore
+from .usage import budget_reached, usage
 from .tasks import task_for
 
 
@@ -97,18 +99,29 @@ def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
 
 
 def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
-    """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside."""
+    """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside.
+
+    A recipe changed only in what judges the model's output (filters, the judge's thresholds, output) is
+    taken as it is, and the store is marked for a replay of its stored responses (see replay.py)."""
     path = out_dir / "run.sqlite"
     if path.exists():
         store = RunStore(path)
         previous = store.get("fingerprint")
         if previous == recipe.fingerprint() and not restart:
             return store
+        if not restart and store.get("generation_fingerprint") == recipe.generation_fingerprint():
+            with store.transaction():
+                store.put("fingerprint", recipe.fingerprint())
+                store.put("recipe", recipe.frozen())
+                store.put("replay_pending", True)
+            _write_recipe(recipe, out_dir)
+            return store
         store.close()
         if not restart:
             raise ConfigError(
-                f"The recipe changed since the run in '{out_dir}' started, so it cannot resume;"
-                " pass --restart to start over (the old run is kept) or choose another --out."
+                f"The recipe changed since the run in '{out_dir}' started in what it asks the model, so it cannot"
+                " resume; pass --restart to start over (the old run is kept) or choose another --out. (Changes to"
+                " filters, the judge's thresholds and output only are re-applied to the stored responses.)"
             )
         keep = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
         keep.mkdir(parents=True)
@@ -119,9 +132,14 @@ def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
     store = RunStore(path)
     with store.transaction():
         store.put("fingerprint", recipe.fingerprint())
+        store.put("generation_fingerprint", recipe.generation_fingerprint())
         store.put("recipe", recipe.frozen())
-    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.frozen(), sort_keys=False, allow_unicode=True))
+    _write_recipe(recipe, out_dir)
     return store
+
+
+def _write_recipe(recipe: Recipe, out_dir: Path) -> None:
+    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.frozen(), sort_keys=False, allow_unicode=True))
 
 
 def interleave(work: list[tuple[dict, int]]) -> list[tuple[dict, int]]:
@@ -254,15 +272,20 @@ def run(
         if store.get("plan") is None:
             bar.phase("planning: scenarios and personas …")
         plan, _ = ensure_plan(store, recipe, out_dir, get_engine, seeds, bar)
+        judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
+                           engine=judge_engine, ray=ray)
+        reserved = seeds + [{**r, "reserved": True} for r in dev]  # dev texts join the copy filters' seeds only
+        replayed = None
+        if store.get("replay_pending"):
+            bar.phase("the recipe changed only after generation: re-applying it to the stored responses (no generation) …")
+            replayed = replay(store, recipe, task, reserved, judge, on_progress=bar.replaying)
+            store.put("replay_pending", False)
         executor = Executor(recipe, task, seeds, neighbours={c["name"]: c.get("neighbours", []) for c in plan["categories"]})
         accepted_before = store.samples("accepted")
-        # dev texts join the seeds of the copy filters only: a sample that copies one never reaches the dataset
-        state = FilterState.for_run(recipe, task, seeds + [{**r, "reserved": True} for r in dev], store.accepted_keys(),
+        state = FilterState.for_run(recipe, task, reserved, store.accepted_keys(),
                                     [task.text_of(s["data"]) for s in accepted_before])
         for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
-        judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
-                           engine=judge_engine, ray=ray)
         ctx = RoundContext(recipe=recipe, task=task, schema=task.schema(recipe), executor=executor, store=store,
                            state=state, judge=judge, bar=bar, on_batch=on_batch)
         # --limit counts the run's accepted samples, not this invocation's, so the same command converges
@@ -279,6 +302,9 @@ def run(
                 return True
             if store.rounds_done() >= round_limit:
                 return False
+            ctx.stopped = budget_reached(recipe.budget, usage(store, recipe.budget))
+            if ctx.stopped:
+                return True
             engines = {i: get_engine(i) for i in sorted({by_id[sid].get("teacher", 0) for sid in missing_now})}
             if judge is not None:
                 judge.engine  # loaded now, so a judge that cannot load fails before any generation
@@ -303,6 +329,8 @@ def run(
                         accepted = run_round(ctx, eng, mine, round_, missing, allowance[0], len(slots))
                         if allowance[0] is not None:
                             allowance[0] -= accepted
+                        if ctx.stopped:
+                            return True  # a budget cap: this round is not finished; a higher cap goes on
                     if allowance[0] == 0 and store.missing_per_slot():
                         return True  # this round is not finished; the next invocation redoes it
                     store.put("rounds_done", round_ + 1)
@@ -331,7 +359,9 @@ def run(
         dataset, stats = write_outputs(store, recipe, out_dir)
         stats["planner_notes"] = plan.get("notes", [])
         stats["scenarios_from_model"], stats["scenarios_asked"] = plan.get("scenarios_from_model"), plan.get("scenarios_asked")
-        stats["stopped_by_limit"] = stopped_by_limit
+        stats["stopped_by_limit"] = stopped_by_limit and not ctx.stopped
+        stats["replay"] = replayed
+        stats["stopped_by_budget"] = ctx.stopped
     finally:
         bar.stop()
         if judge is not None:

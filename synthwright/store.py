@@ -274,6 +274,27 @@ class RunStore:
                 for slot_id, engine in self.db.execute("SELECT slot_id, engine FROM calls WHERE phase = 'executor'"
                                                        " ORDER BY call_id")]
 
+    def stored_responses(self) -> list[dict[str, Any]]:
+        """Every executor call with its one sample and that sample's verdict, in call order (for a replay)."""
+        verdicts = {v.sample_id: v for v in self.verdicts()}
+        rows = self.db.execute("SELECT s.sample_id, s.slot_id, s.filter, s.reason, c.response, c.finish_reason, c.error"
+                               " FROM samples s JOIN calls c USING (call_id) WHERE c.phase = 'executor'"
+                               " ORDER BY c.call_id, s.sample_id")
+        return [{"sample_id": r[0], "slot_id": r[1], "filter": r[2], "reason": r[3], "response": r[4],
+                 "finish_reason": r[5], "error": r[6], "verdict": verdicts.get(r[0])} for r in rows]
+
+    def apply_replay(self, fates: list[dict[str, Any]], verdicts: list[tuple[int, StoredVerdict]]) -> None:
+        """New fates for stored samples and their verdicts, in one transaction; sample ids stay the same."""
+        now = time.time()
+        with self.transaction():
+            self.db.execute("UPDATE samples SET status = 'rejected' WHERE status = 'accepted'")
+            self.db.executemany(
+                "UPDATE samples SET status = ?, filter = ?, reason = ?, data = ?, dedup_key = ?, category = ? WHERE sample_id = ?",
+                [(f["status"], f.get("filter"), f.get("reason"), json.dumps(f["data"]), f["dedup_key"], f["category"],
+                  f["sample_id"]) for f in fates])
+            self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                                [(i, v.judge, json.dumps(v.data()), int(v.passed), now) for i, v in verdicts])
+
     def phase_requests(self, phase: str) -> list[dict[str, Any]]:
         """The requests of every call of `phase`, in call order."""
         return [json.loads(r[0]) for r in self.db.execute("SELECT request FROM calls WHERE phase = ? ORDER BY call_id",
@@ -285,6 +306,24 @@ class RunStore:
         phases = {p: {"calls": n, "prompt_tokens": pt, "completion_tokens": ct} for p, n, pt, ct in self.db.execute(
             "SELECT phase, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM calls GROUP BY phase ORDER BY phase")}
         return {"calls": r[0], "prompt_tokens": r[1], "completion_tokens": r[2], "failed_calls": r[3], "phases": phases}
+
+    def token_usage(self) -> list[dict[str, Any]]:
+        """Calls and tokens per (phase, engine spec): the calls table's phases, and the judge's from its verdicts."""
+        rows = [{"phase": r[0], "engine": r[1] or "", "calls": r[2], "prompt_tokens": r[3], "completion_tokens": r[4]}
+                for r in self.db.execute(
+                    "SELECT phase, json_extract(engine, '$.spec'), COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
+                    " COALESCE(SUM(completion_tokens), 0) FROM calls GROUP BY 1, 2 ORDER BY 1, 2")]
+        judged: dict[str, list[int]] = {}
+        for (data,) in self.db.execute("SELECT data FROM verdicts"):
+            v = _json_object(data)
+            spec = (v.get("engine") or {}).get("spec") or ""
+            n = judged.setdefault(spec, [0, 0, 0])
+            n[0] += 1
+            n[1] += int(v.get("prompt_tokens") or 0)
+            n[2] += int(v.get("completion_tokens") or 0)
+        rows += [{"phase": "judge", "engine": spec, "calls": n[0], "prompt_tokens": n[1], "completion_tokens": n[2]}
+                 for spec, n in sorted(judged.items())]
+        return rows
 
     def acceptance(self) -> float | None:
         """Share of the executor's samples that were accepted or lost only to a full quota, or None before any."""
