@@ -71,6 +71,24 @@ class RunStore:
                                   " a `synthwright run` wrote, or move the file away to start a new run there.") from None
             raise
 
+    @classmethod
+    def reader(cls, path: str | Path) -> "RunStore":
+        """Open an existing store read-only (a dashboard beside a running writer): no migration, no write."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self._held = []
+        if not self.path.is_file():
+            raise ConfigError(f"'{self.path}' does not exist; pass the folder a `synthwright run` wrote.")
+        self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                  check_same_thread=False)
+        try:
+            self._check_schema()
+        except BaseException:
+            self.db.close()
+            raise
+        self.db.row_factory = sqlite3.Row
+        return self
+
     def _check_schema(self) -> None:
         """A file that is not SQLite, SQLite that is not a run store, or a store from a newer synthwright: ConfigError."""
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -324,6 +342,31 @@ class RunStore:
         rows += [{"phase": "judge", "engine": spec, "calls": n[0], "prompt_tokens": n[1], "completion_tokens": n[2]}
                  for spec, n in sorted(judged.items())]
         return rows
+
+    def latest_samples(self, limit: int = 50, *, status: str | None = None, category: str | None = None,
+                       query: str | None = None) -> list[dict[str, Any]]:
+        """The newest samples first, optionally of one status and category, whose data or reason holds `query`."""
+        where, args = [], []
+        if status:
+            where.append("s.status = ?")
+            args.append(status)
+        if category:
+            where.append("s.category = ?")
+            args.append(category)
+        if query:
+            where.append("(instr(lower(s.data), lower(?)) > 0 OR instr(lower(COALESCE(s.reason, '')), lower(?)) > 0)")
+            args += [query, query]
+        sql = ("SELECT s.sample_id, s.category, s.status, s.filter, s.reason, s.data, s.created FROM samples s"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.sample_id DESC LIMIT ?")
+        return [{**dict(r), "data": _json_object(r["data"])} for r in self.db.execute(sql, [*args, limit])]
+
+    def activity_since(self, since: float) -> dict[str, Any]:
+        """Samples accepted and executor completion tokens stored after `since`, and when the first of them was."""
+        first, accepted = self.db.execute("SELECT MIN(created), COALESCE(SUM(status = 'accepted'), 0) FROM samples"
+                                          " WHERE created > ?", (since,)).fetchone()
+        tokens = self.db.execute("SELECT COALESCE(SUM(completion_tokens), 0) FROM calls WHERE phase = 'executor'"
+                                 " AND created > ?", (since,)).fetchone()[0]
+        return {"first": first, "accepted": accepted, "completion_tokens": tokens}
 
     def acceptance(self) -> float | None:
         """Share of the executor's samples that were accepted or lost only to a full quota, or None before any."""
