@@ -52,10 +52,9 @@ def main() -> None:
     loop_seconds = last_batch[-1] - started
 
     store = RunStore(out / "run.sqlite")
-    rows = store.db.execute("SELECT request, completion_tokens FROM calls ORDER BY call_id").fetchall()
+    requests = [ChatRequest.model_validate(r) for r in store.phase_requests("executor")]
+    pipeline_tokens = store.call_stats()["phases"]["executor"]["completion_tokens"]
     store.close()
-    requests = [ChatRequest.model_validate(json.loads(r[0])) for r in rows]
-    pipeline_tokens = sum(r[1] for r in rows)
     schema = task_for(recipe.task).schema(recipe)
     batch = engine.batch_size
     started = time.perf_counter()
