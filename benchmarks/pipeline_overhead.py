@@ -13,7 +13,6 @@ per run plus a few milliseconds per sample, so its share shrinks as runs grow.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
