@@ -121,6 +121,7 @@ def run_command(
     gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", help="With --ray: GPUs per actor."),
     judge_actors: Optional[int] = typer.Option(None, "--judge-actors", help="With --ray and a judge model of its own: its actors (default: --actors)."),
     judge_gpus_per_actor: Optional[float] = typer.Option(None, "--judge-gpus-per-actor", help="With --ray: GPUs per judge actor (default: --gpus-per-actor)."),
+    cache: Optional[str] = typer.Option(None, "--cache", help="Folder of earlier model calls: identical calls (same model, request, sampling, schema, seed) are answered from it (default: $SYNTHWRIGHT_CACHE)."),
 ) -> None:
     """Generate a recipe's dataset; running the same command again resumes."""
     from .pipeline import run
@@ -129,7 +130,7 @@ def run_command(
     ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
                                            "gpus_per_actor": gpus_per_actor, "judge_actors": judge_actors,
                                            "judge_gpus_per_actor": judge_gpus_per_actor}
-    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
+    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config, cache=cache)
     if result.kind == "tabular":
         Console().print(f"[green]done[/]: {len(result.dataset['train'])} synthetic rows → {result.out_dir}"
                         " (report in report/)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from .agents.executor import Executor
 from .rounds import BatchReport, RoundContext, run_round
 from .agents.planner import make_plan
 from .engines import Engine, load_engine
+from .engines.cache import CachedEngine
 from .errors import ConfigError
 from .evaluators.filters import FilterState
 from .evaluators.judge import Judge, make_judge
@@ -27,7 +29,7 @@ from .quality_loop import next_step
 from .replay import replay
 from .rundir_lock import hold_writer
 from .seeds import read_dev_set, read_seeds
-from .store import RunStore
+from .store import CallCache, RunStore
 from .usage import budget_reached, usage
 from .tasks import task_for
 
@@ -218,6 +220,7 @@ def run(
     progress: bool | RunProgress = False,
     on_batch: Callable[[BatchReport], None] | None = None,
     ray: Any = None,
+    cache: str | Path | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
@@ -226,7 +229,8 @@ def run(
     again adds nothing; a higher limit goes on); `engine` overrides the teacher spec with a ready
     engine (a list: one per teacher of a mixture), `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
-    replace top-level recipe fields. After the first pass over the plan, a classification run's
+    replace top-level recipe fields; `cache` (or $SYNTHWRIGHT_CACHE) is a folder of earlier model calls that
+    identical calls are answered from (engines/cache.py). After the first pass over the plan, a classification run's
     quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
     the run directory gets report.md, plots and the report section of stats.json.
 
@@ -236,7 +240,7 @@ def run(
     tabular = tabular_recipe(recipe)
     if tabular is not None:
         return run_tabular(*tabular, out, bool(progress), teacher=teacher, limit=limit, restart=restart, engine=engine,
-                           judge_engine=judge_engine, on_batch=on_batch, ray=ray, **overrides)
+                           judge_engine=judge_engine, on_batch=on_batch, ray=ray, cache=cache, **overrides)
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")
@@ -257,6 +261,8 @@ def run(
         raise ConfigError(f"run() got {len(given)} engines for a mixture of {len(teachers)} teachers; pass one per teacher.")
     loaded: dict[int, Engine] = {}
     judge: Judge | None = None
+    cache = cache or os.environ.get("SYNTHWRIGHT_CACHE") or None
+    call_cache = CallCache(cache) if cache else None
 
     def get_engine(i: int = 0) -> Engine:
         if i not in loaded:
@@ -266,6 +272,8 @@ def run(
             else:
                 bar.phase(f"loading teacher {t.model} …")
                 loaded[i] = load_engine(t.model, ray=ray, **t.options)
+            if call_cache is not None:
+                loaded[i] = CachedEngine(loaded[i], call_cache)
         return loaded[i]
 
     try:
@@ -362,11 +370,16 @@ def run(
         stats["stopped_by_limit"] = stopped_by_limit and not ctx.stopped
         stats["replay"] = replayed
         stats["stopped_by_budget"] = ctx.stopped
+        cached = [e for e in loaded.values() if isinstance(e, CachedEngine)]
+        stats["cache"] = ({"dir": str(cache), "hits": sum(e.hits for e in cached), "misses": sum(e.misses for e in cached)}
+                          if call_cache is not None else None)
     finally:
         bar.stop()
         if judge is not None:
             judge.close()
         store.close()
+        if call_cache is not None:
+            call_cache.close()
         if ray is not None:
             for i, eng in loaded.items():
                 if given is None or given[i] is None:

@@ -387,6 +387,44 @@ def _json_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"raw": text}
 
 
+class CallCache:
+    """A content-addressed cache of model calls shared by runs (`run --cache DIR`): key → the model's answer."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "calls.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
+                            " finish_reason TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+                            " seconds REAL NOT NULL, created REAL NOT NULL)")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise ConfigError(f"'{self.path}' is not a synthwright call cache (SQLite says: {exc}); pass another --cache"
+                              " folder or move the file away.") from None
+
+    def get(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            for r in self.db.execute(f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens, seconds FROM calls"
+                                     f" WHERE key IN ({','.join('?' * len(part))})", part):
+                found[r[0]] = {"text": r[1], "finish_reason": r[2], "prompt_tokens": r[3], "completion_tokens": r[4],
+                               "seconds": r[5]}
+        return found
+
+    def put(self, rows: list[tuple[str, Any]]) -> None:
+        now = time.time()
+        with _Transaction(self.db):
+            self.db.executemany("INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [(k, g.text, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.seconds, now)
+                                 for k, g in rows])
+
+    def close(self) -> None:
+        self.db.close()
+
+
 class _Transaction:
     def __init__(self, db: sqlite3.Connection):
         self.db = db

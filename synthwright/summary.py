@@ -39,6 +39,9 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     elif stats["shortfall"]:
         console.print(f"[yellow]shortfall: {stats['shortfall']} samples missing after {stats['rounds']} rounds;"
                       " raise budget.max_rounds and run the same command again to continue.[/]")
+    c = stats.get("cache")
+    if c:
+        console.print(f"call cache {c['dir']}: {c['hits']} answered from it, {c['misses']} asked of the model")
     r = stats.get("replay")
     if r:
         console.print(f"replayed: the recipe changed only after generation, so its filters and judge thresholds were"
