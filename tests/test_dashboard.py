@@ -19,7 +19,7 @@ import yaml
 from synthwright.publish.dashboard import make_server
 
 from .publish_helpers import RECIPE, tiny_run
-from .test_view import CHROMIUM, chromium, needs_chromium
+from .test_view import chromium, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 
