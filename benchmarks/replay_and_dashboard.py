@@ -8,6 +8,8 @@
    (target ≤ 3% slower). The runs alternate so the machine's drift hits both arms.
 
     python benchmarks/replay_and_dashboard.py [--recipe recipes/banking-intents.yaml] [--categories 6] [--per-category 4]
+    python benchmarks/replay_and_dashboard.py --stored RUN_DIR   # replay a copy of a run made earlier, against
+                                                                 # its own stored generation seconds
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=6)
     parser.add_argument("--per-category", type=int, default=4)
     parser.add_argument("--pairs", type=int, default=1, help="dashboard on/off pairs")
+    parser.add_argument("--stored", help="replay a copy of this earlier run directory instead (no generation)")
     args = parser.parse_args()
+    if args.stored:
+        replay_stored(Path(args.stored))
+        return
 
     import transformers
     from rich.console import Console
@@ -93,6 +99,36 @@ def main() -> None:
                   f" {seconds['with']}: best {with_:.1f} vs {without:.1f} s, **{100 * (with_ / without - 1):+.1f}%**"
                   " (target ≤ +3%)")
     shutil.rmtree(root, ignore_errors=True)
+
+
+def replay_stored(run_dir: Path) -> None:
+    """Replay a copy of a finished run with near_duplicates.threshold 0.6 and an engine that may not be called."""
+    import synthwright
+    from synthwright.engines import Engine
+    from synthwright.recipe import Recipe
+    from synthwright.store import RunStore
+
+    class Refusing(Engine):
+        spec = "refusing"
+
+        def generate(self, requests, *, schema=None, sampling=None):
+            raise AssertionError("a replay must not call the model")
+
+    copy = Path(tempfile.mkdtemp(prefix="replay-stored-")) / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("previous-*", "dataset", "data", "plots"))
+    store = RunStore(copy / "run.sqlite")
+    recipe = Recipe.model_validate({**store.get("recipe"), "base_dir": str(Path(__file__).parent.parent / "recipes")})
+    store.put("generation_fingerprint", recipe.generation_fingerprint())  # a run older than replay lacks it
+    generated, calls = store.get("generation_seconds", 0.0), store.call_stats()["phases"]["executor"]["calls"]
+    store.close()
+    looser = recipe.model_copy(update={"filters": recipe.filters.model_copy(update={
+        "near_duplicates": recipe.filters.near_duplicates.model_copy(update={"threshold": 0.6})})})
+    t0 = time.perf_counter()
+    result = synthwright.run(looser, out=copy, engine=Refusing())
+    seconds = time.perf_counter() - t0
+    print(f"stored run {run_dir}: {calls} executor calls, {generated:.0f} s of generation when it was made;"
+          f" replay with near_duplicates.threshold 0.6: {seconds:.1f} s end to end ({result.stats['replay']['seconds']} s"
+          f" re-filtering), {result.stats['accepted']} accepted · {generated / seconds:.0f}× faster (target ≥ 20×)")
 
 
 if __name__ == "__main__":
