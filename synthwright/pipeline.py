@@ -19,6 +19,7 @@ from .agents.planner import make_plan
 from .engines import Engine, load_engine
 from .engines.cache import CachedEngine
 from .errors import ConfigError
+from .evaluators import embed
 from .evaluators.filters import FilterState
 from .evaluators.judge import Judge, make_judge
 from .evaluators.label_noise import check_label_noise
@@ -276,6 +277,8 @@ def run(
                 loaded[i] = CachedEngine(loaded[i], call_cache)
         return loaded[i]
 
+    keep_vectors = embed.kept_in(store)  # a resumed run or a replay does not embed the same texts again
+    keep_vectors.__enter__()
     try:
         if store.get("plan") is None:
             bar.phase("planning: scenarios and personas …")
@@ -377,6 +380,7 @@ def run(
         bar.stop()
         if judge is not None:
             judge.close()
+        keep_vectors.__exit__(None, None, None)
         store.close()
         if call_cache is not None:
             call_cache.close()

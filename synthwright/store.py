@@ -46,6 +46,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE loop_steps (
             step INTEGER PRIMARY KEY, signal TEXT NOT NULL, decision TEXT NOT NULL, created REAL NOT NULL);
     """),
+    ("004_embeddings", """
+        CREATE TABLE embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+    """),
 ]
 
 
@@ -222,6 +225,23 @@ class RunStore:
             r = json.loads(request)
             out[f"{r.get('seed')}\x1f{r['messages'][-1]['content']}"] = response
         return out
+
+    # embeddings -----------------------------------------------------------
+    def embeddings(self, keys: list[str]) -> dict[str, bytes]:
+        """Stored embedding vectors (raw float32 bytes) by key; a store without the table has none."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            try:
+                rows = self.db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({','.join('?' * len(part))})", part)
+            except sqlite3.OperationalError:  # a read-only store older than the table
+                return found
+            found.update({r[0]: r[1] for r in rows})
+        return found
+
+    def save_embeddings(self, rows: list[tuple[str, bytes]]) -> None:
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?)", rows)
 
     # quality loop ---------------------------------------------------------
     def loop_steps(self) -> list[dict[str, Any]]:

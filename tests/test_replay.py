@@ -94,3 +94,28 @@ def test_a_change_to_what_the_model_is_asked_still_needs_restart(tmp_path):
     changed["description"] = "Messages to an insurer's support chat."
     with pytest.raises(ConfigError, match="in what it asks the model.*--restart"):
         synthwright.run(changed, out=out, engine=Refusing())
+
+
+def test_a_replay_reads_the_embeddings_the_run_stored(tmp_path, monkeypatch):
+    """Label fidelity embeds each response with MiniLM; the vectors are kept in the store, so a replay (another
+    process, here a cleared cache) does not load the embedder at all."""
+    from synthwright.evaluators import embed
+
+    monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "minilm")
+    out = tmp_path / "run"
+    recipe = base(placeholders=False, label_fidelity={"enabled": True})
+    first = synthwright.run(recipe, out=out, engine=ScriptedEngine(TEXTS, verdict=verdict))
+    store = RunStore(out / "run.sqlite")
+    kept = store.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    store.close()
+    assert kept >= 8
+    embed._CACHE.clear()
+
+    def no_model():
+        raise AssertionError("the replay embedded a text the run had stored")
+
+    monkeypatch.setattr(embed, "_sentence_model", no_model)
+    stricter = base(placeholders=True, label_fidelity={"enabled": True})
+    result = synthwright.run({**stricter, "output": {"formats": ["jsonl"], "splits": {"train": 1.0}}}, out=out,
+                             engine=Refusing())
+    assert result.stats["replay"]["responses"] == 8 and result.stats["accepted"] <= first.stats["accepted"]
