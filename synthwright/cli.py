@@ -121,7 +121,7 @@ def run_command(
     gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", help="With --ray: GPUs per actor."),
     judge_actors: Optional[int] = typer.Option(None, "--judge-actors", help="With --ray and a judge model of its own: its actors (default: --actors)."),
     judge_gpus_per_actor: Optional[float] = typer.Option(None, "--judge-gpus-per-actor", help="With --ray: GPUs per judge actor (default: --gpus-per-actor)."),
-    cache: Optional[str] = typer.Option(None, "--cache", help="Folder of earlier model calls: identical calls (same model, request, sampling, schema, seed) are answered from it (default: $SYNTHWRIGHT_CACHE)."),
+    cache: Optional[str] = typer.Option(None, "--cache", help="Folder of earlier model calls: identical calls (same model, request, sampling, schema, seed) are answered from it (default: $SYNTHWRIGHT_CALL_CACHE)."),
 ) -> None:
     """Generate a recipe's dataset; running the same command again resumes."""
     from .pipeline import run

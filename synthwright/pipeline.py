@@ -230,7 +230,7 @@ def run(
     again adds nothing; a higher limit goes on); `engine` overrides the teacher spec with a ready
     engine (a list: one per teacher of a mixture), `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
-    replace top-level recipe fields; `cache` (or $SYNTHWRIGHT_CACHE) is a folder of earlier model calls that
+    replace top-level recipe fields; `cache` (or $SYNTHWRIGHT_CALL_CACHE) is a folder of earlier model calls that
     identical calls are answered from (engines/cache.py). After the first pass over the plan, a classification run's
     quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
     the run directory gets report.md, plots and the report section of stats.json.
@@ -262,7 +262,7 @@ def run(
         raise ConfigError(f"run() got {len(given)} engines for a mixture of {len(teachers)} teachers; pass one per teacher.")
     loaded: dict[int, Engine] = {}
     judge: Judge | None = None
-    cache = cache or os.environ.get("SYNTHWRIGHT_CACHE") or None
+    cache = cache or os.environ.get("SYNTHWRIGHT_CALL_CACHE") or None
     call_cache = CallCache(cache) if cache else None
 
     def get_engine(i: int = 0) -> Engine:

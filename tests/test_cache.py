@@ -49,7 +49,7 @@ def test_another_model_or_sampling_never_hits(tmp_path, monkeypatch):
     result = synthwright.run(recipe_dict(filters=FILTERS), out=tmp_path / "b", engine=other_model, cache=cache)
     assert result.stats["cache"]["hits"] == 0
     warmer = recipe_dict(filters=FILTERS, sampling={"temperature": 0.5, "top_p": 0.95, "max_new_tokens": 400, "seed": 0})
-    monkeypatch.setenv("SYNTHWRIGHT_CACHE", str(cache))  # the variable works as --cache does
+    monkeypatch.setenv("SYNTHWRIGHT_CALL_CACHE", str(cache))  # the variable works as --cache does
     result = synthwright.run(warmer, out=tmp_path / "c", engine=ScriptedEngine(TEXTS))
     executor = result.stats["usage"]["by_phase"]["executor"]["calls"]
     assert result.stats["cache"]["misses"] >= executor > 0  # the planner's calls may hit; no generation did
