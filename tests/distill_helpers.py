@@ -85,7 +85,7 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-STUDENT_CONFIG = dict(learning_rate=1e-2, max_steps=200, batch_size=4, eval_steps=10, patience=2, min_delta=0.02, warmup_ratio=0.0,
+STUDENT_CONFIG = dict(learning_rate=5e-3, max_steps=200, batch_size=4, eval_steps=10, patience=3, min_delta=0.02, warmup_ratio=0.0,
                       dtype="float32", seed=0)
 
 
