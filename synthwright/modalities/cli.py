@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
+from ..cli_common import cli_command
 from ..errors import ConfigError
 from ..rowfiles import read_text
 
@@ -20,18 +20,6 @@ out = Console()
 
 DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
 SEED = typer.Option(0, "--seed", help="Random seed: the same seed gives the same model and samples.")
-
-
-def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """synthwright.cli's error handling, looked up at call time: that module imports this one."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..cli import cli_command as handled
-
-        return handled(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _read_constraints(path: Optional[Path]) -> dict[str, Any] | None:

@@ -10,17 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_write, write_json
+from .plotting import pyplot as _plt
 
 REAL, SYNTH = "#1f77b4", "#ff7f0e"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(fig, path: Path) -> str:
