@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..rowfiles import read_text
 
 tabular_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                          help="Synthetic tables: fit a GAN (ctgan) or VAE (tvae), sample rows, evaluate them.")
+                          help="Synthetic tables: fit a GAN (ctgan), VAE (tvae) or Gaussian copula (copula), sample rows, evaluate them.")
 image_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                         help="Synthetic small images: fit a DCGAN or conditional VAE, sample images, evaluate them.")
 out = Console()
@@ -54,7 +54,7 @@ def _summary(rows: list[tuple[str, str]]) -> None:
 @cli_command
 def tabular_fit(
     data: Path = typer.Argument(..., help="Real table: .csv, .tsv, .parquet or .jsonl."),
-    model: str = typer.Option("ctgan", "--model", "-m", help="ctgan (conditional GAN) or tvae (variational autoencoder)."),
+    model: str = typer.Option("ctgan", "--model", "-m", help="ctgan (conditional GAN), tvae (variational autoencoder) or copula (Gaussian copula, no training)."),
     model_dir: Path = typer.Option(..., "--out", "-o", help="Folder to save the model in."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training passes over the table (default 300)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step (default 500)."),

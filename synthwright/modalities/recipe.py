@@ -28,8 +28,8 @@ class TabularRecipe(BaseModel):
 
     kind: Literal["tabular"] = Field(description="Recipe kind; always 'tabular' here.")
     data: str = Field(description="Real table to learn from (.csv, .tsv, .parquet, .jsonl); a relative path is read from the recipe file's folder.")
-    model: Literal["ctgan", "tvae"] = Field("ctgan", description="Generator: 'ctgan' (conditional GAN, best fidelity) or 'tvae' (variational autoencoder, faster and steadier).")
-    epochs: int = Field(300, ge=1, description="Training passes over the table.")
+    model: Literal["ctgan", "tvae", "copula"] = Field("ctgan", description="Generator: 'ctgan' (conditional GAN, best fidelity), 'tvae' (variational autoencoder, faster and steadier) or 'copula' (Gaussian copula, no training: the cheap baseline).")
+    epochs: int = Field(300, ge=1, description="Training passes over the table (ctgan, tvae).")
     batch_size: int = Field(500, ge=10, description="Rows per training step (the GAN rounds it down to a multiple of 10).")
     rows: int = Field(1000, ge=1, description="How many synthetic rows to write.")
     constraints: dict[str, ColumnConstraint] = Field(default_factory=dict, description="Per-column rules {min, max, integer, allowed}; ranges and categories not given are taken from the data.")
@@ -99,8 +99,9 @@ def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = 
         idx = np.random.default_rng(recipe.seed).permutation(len(df))
         cut = len(df) - int(round(len(df) * recipe.holdout))
         df, holdout = df.iloc[idx[:cut]].reset_index(drop=True), df.iloc[idx[cut:]].reset_index(drop=True)
-    model = fit_tabular(df, model=recipe.model, out=out / "model", epochs=recipe.epochs, batch_size=recipe.batch_size,
-                        constraints=recipe.constraints, seed=recipe.seed, device=device, progress=progress)
+    trained = recipe.model != "copula"
+    model = fit_tabular(df, model=recipe.model, out=out / "model", epochs=recipe.epochs if trained else None,
+                        batch_size=recipe.batch_size if trained else None, constraints=recipe.constraints, seed=recipe.seed, device=device, progress=progress)
     rows = sample_tabular(model, recipe.rows, out=out / "synthetic.parquet", seed=recipe.seed)
     write_json(out / "recipe.json", recipe.model_dump(mode="json") | {"data": str(data_path)})
     extra = {"model": {"name": recipe.model, "fit_seconds": model.fit_seconds, "epochs": recipe.epochs}}
