@@ -115,9 +115,19 @@ def sample_tabular(model: Union[str, Path, Any], n: int, *, out: Union[str, Path
 
 def eval_tabular(real: Union[str, Path, pd.DataFrame], synth: Union[str, Path, pd.DataFrame], *,
                  out: Union[str, Path, None] = None, holdout: Union[str, Path, pd.DataFrame, None] = None,
-                 target: str | None = None, seed: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score a synthetic table against the real one; with `out`, write report.md, stats.json and plots."""
+                 target: str | None = None, seed: int = 0, extra: dict[str, Any] | None = None,
+                 model: Union[str, Path, None] = None) -> dict[str, Any]:
+    """Score a synthetic table against the real one; with `out`, write report.md, stats.json and plots.
+
+    `model`: the folder of the model that made `synth`; the report then states its privacy (its DP (ε, δ) or none).
+    """
     from .tabular_metrics import evaluate_tabular
+
+    if model is not None:
+        import json
+
+        meta = json.loads((Path(model) / "model.json").read_text()) if model_kind(model, MODELS, "tabular fit") else {}
+        extra = {"model": {"name": meta["model"], "fit_seconds": meta.get("fit_seconds"), "dp": meta.get("dp")}} | (extra or {})
 
     load = lambda t: t if isinstance(t, pd.DataFrame) else read_table(t)  # noqa: E731
     real_df, synth_df = load(real), load(synth)

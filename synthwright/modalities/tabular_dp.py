@@ -27,9 +27,13 @@ import numpy as np
 
 from ..errors import ConfigError
 
-MAX_NOISE = 20.0  # a noise multiplier above this drowns every gradient: refuse rather than train noise
+# Refuse rather than train noise: above this, the noise on a batch's mean gradient (std σ·C / batch, per
+# coordinate) outweighs the mean gradient itself (norm at most C).
+MAX_NOISE_PER_BATCH_ROW = 1.0
 HISTOGRAM_SHARE = 0.1  # share of ε the GAN's category histogram may cost on its own
 ACCOUNTANT = "rdp"
+# opacus's default RDP orders plus larger ones: small ε (the histogram's share of it) is only reached at high orders
+ALPHAS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [80, 100, 128, 192, 256, 512, 1024, 2048, 4096]
 
 
 @dataclass
@@ -54,6 +58,7 @@ class DPRecord:
     steps: int
     max_grad_norm: float
     history: list[tuple[float, float, int]]  # (noise multiplier, sample rate, steps) per mechanism
+    alphas: list[float]  # the RDP orders the accountant minimised over
     scope: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,22 +77,24 @@ def check_settings(settings: DPSettings, rows: int) -> float:
     return delta
 
 
-def epsilon_of(history: list[tuple[float, float, int]], delta: float) -> float:
-    """ε of a sequence of (sub)sampled Gaussian mechanisms, by opacus's RDP accountant."""
+def epsilon_of(history: list[tuple[float, float, int]], delta: float, alphas: list[float] = ALPHAS) -> float:
+    """ε of a sequence of (sub)sampled Gaussian mechanisms, by opacus's RDP accountant at RDP orders `alphas`."""
     from opacus.accountants import RDPAccountant
 
     acc = RDPAccountant()
     acc.history = [tuple(h) for h in history]
-    return float(acc.get_epsilon(delta))
+    with warnings.catch_warnings():  # "optimal order is the largest alpha": the bound is then looser, never wrong
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return float(acc.get_epsilon(delta, alphas=alphas))
 
 
-def _smallest_noise(eps_for, target: float, what: str) -> float:
+def _smallest_noise(eps_for, target: float, what: str, limit: float) -> float:
     """Smallest noise multiplier σ with eps_for(σ) ≤ target (ε falls as σ grows), to 0.5%."""
     lo, hi = 0.0, 1.0
     while eps_for(hi) > target:
         lo, hi = hi, hi * 2
-        if hi > MAX_NOISE * 2:
-            raise ConfigError(f"ε = {target:g} cannot be met {what}: it needs a noise multiplier above {MAX_NOISE:g}, where DP-SGD learns nothing; give a larger --dp-epsilon, fewer --epochs, a smaller --batch-size or more rows.")
+        if hi > limit * 2:
+            raise ConfigError(f"ε = {target:g} cannot be met {what}: it needs a noise multiplier above {limit:g}, where the noise outweighs the gradients; give a larger --dp-epsilon, fewer --epochs or more rows.")
     while hi - lo > 0.005 * hi:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if eps_for(mid) > target else (lo, mid)
@@ -106,11 +113,12 @@ def plan_noise(settings: DPSettings, rows: int, batch_size: int, epochs: int, hi
     hist_noise, head = None, []
     if histogram:
         hist_noise = _smallest_noise(lambda s: epsilon_of([(s, 1.0, 1)], delta) if s > 0 else np.inf,
-                                     HISTOGRAM_SHARE * settings.epsilon, what)
+                                     HISTOGRAM_SHARE * settings.epsilon, what, limit=1e5)  # counts of many rows bear much noise
         head = [(hist_noise, 1.0, 1)]
-    noise = _smallest_noise(lambda s: epsilon_of(head + [(s, q, steps)], delta) if s > 0 else np.inf, settings.epsilon, what)
-    if noise > MAX_NOISE:
-        raise ConfigError(f"ε = {settings.epsilon:g} cannot be met {what}: it needs noise multiplier {noise:.1f} (above {MAX_NOISE:g}, where DP-SGD learns nothing); give a larger --dp-epsilon, fewer --epochs or more rows.")
+    limit = MAX_NOISE_PER_BATCH_ROW * q * rows
+    noise = _smallest_noise(lambda s: epsilon_of(head + [(s, q, steps)], delta) if s > 0 else np.inf, settings.epsilon, what, limit)
+    if noise > limit:
+        raise ConfigError(f"ε = {settings.epsilon:g} cannot be met {what}: it needs noise multiplier {noise:.1f}, above {limit:g} (the expected batch), where the noise outweighs the gradients; give a larger --dp-epsilon, fewer --epochs or more rows.")
     return {"delta": delta, "sample_rate": q, "steps": steps, "noise": noise, "histogram_noise": hist_noise,
             "history": head + [(noise, q, steps)]}
 
@@ -194,7 +202,7 @@ def record(settings: DPSettings, plan: dict[str, Any], steps_taken: int, scope: 
     history = plan["history"][:-1] + [(plan["noise"], plan["sample_rate"], steps_taken)]
     return DPRecord(target_epsilon=settings.epsilon, delta=plan["delta"], epsilon=epsilon_of(history, plan["delta"]),
                     accountant=ACCOUNTANT, noise_multiplier=plan["noise"], sample_rate=plan["sample_rate"],
-                    steps=steps_taken, max_grad_norm=settings.max_grad_norm, history=history, scope=scope)
+                    steps=steps_taken, max_grad_norm=settings.max_grad_norm, history=history, alphas=ALPHAS, scope=scope)
 
 
 def require_opacus() -> None:
