@@ -57,7 +57,7 @@ class DPRecord:
     sample_rate: float
     steps: int
     max_grad_norm: float
-    history: list[tuple[float, float, int]]  # (noise multiplier, sample rate, steps) per mechanism
+    history: list[list[float]]  # [noise multiplier, sample rate, steps] per mechanism
     alphas: list[float]  # the RDP orders the accountant minimised over
     scope: dict[str, Any] = field(default_factory=dict)
 
@@ -199,7 +199,7 @@ def quiet_training(private: bool) -> Iterator[None]:
 
 
 def record(settings: DPSettings, plan: dict[str, Any], steps_taken: int, scope: dict[str, Any]) -> DPRecord:
-    history = plan["history"][:-1] + [(plan["noise"], plan["sample_rate"], steps_taken)]
+    history = [list(h) for h in plan["history"][:-1]] + [[plan["noise"], plan["sample_rate"], steps_taken]]  # lists: as JSON reads back
     return DPRecord(target_epsilon=settings.epsilon, delta=plan["delta"], epsilon=epsilon_of(history, plan["delta"]),
                     accountant=ACCOUNTANT, noise_multiplier=plan["noise"], sample_rate=plan["sample_rate"],
                     steps=steps_taken, max_grad_norm=settings.max_grad_norm, history=history, alphas=ALPHAS, scope=scope)
