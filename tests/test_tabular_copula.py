@@ -73,3 +73,15 @@ def test_sample_tabular_reads_a_copula_folder(tmp_path, table):
     fit_tabular(table, model="copula", out=tmp_path / "m", progress=False)
     rows = sample_tabular(tmp_path / "m", 50, out=tmp_path / "rows.csv")
     assert len(pd.read_csv(tmp_path / "rows.csv")) == len(rows) == 50
+
+
+def test_recipe_with_the_copula_writes_rows_report_and_a_card(tmp_path, table):
+    from synthwright.modalities.recipe import parse_tabular_recipe, run_tabular_recipe
+
+    table.to_csv(tmp_path / "real.csv", index=False)
+    recipe = parse_tabular_recipe({"kind": "tabular", "data": str(tmp_path / "real.csv"), "model": "copula", "rows": 300, "target": "group"})
+    stats = run_tabular_recipe(recipe, tmp_path / "run", progress=False)
+    assert len(pd.read_parquet(tmp_path / "run" / "synthetic.parquet")) == 300 and stats["model"]["name"] == "copula"
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "`copula` model" in card and "trained without differential privacy" in card
+    assert "## Rare class: group = c" in (tmp_path / "run" / "report" / "report.md").read_text()
