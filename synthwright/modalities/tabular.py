@@ -126,7 +126,8 @@ def eval_tabular(real: Union[str, Path, pd.DataFrame], synth: Union[str, Path, p
     if model is not None:
         import json
 
-        meta = json.loads((Path(model) / "model.json").read_text()) if model_kind(model, MODELS, "tabular fit") else {}
+        model_kind(model, MODELS, "tabular fit")  # a ConfigError unless it is a tabular model folder
+        meta = json.loads((Path(model) / "model.json").read_text())
         extra = {"model": {"name": meta["model"], "fit_seconds": meta.get("fit_seconds"), "dp": meta.get("dp")}} | (extra or {})
 
     load = lambda t: t if isinstance(t, pd.DataFrame) else read_table(t)  # noqa: E731
