@@ -111,3 +111,25 @@ def test_plan_spends_at_most_the_target():
     from synthwright.modalities.tabular_dp import epsilon_of
 
     assert 0.98 < epsilon_of(plan["history"], plan["delta"]) <= 1.0
+
+
+def test_cli_fit_with_dp_epsilon_then_eval_states_the_guarantee(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthwright.cli import app
+
+    numeric_table(200, 0).to_csv(tmp_path / "real.csv", index=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["tabular", "fit", str(tmp_path / "real.csv"), "-m", "ctgan", "-o", str(tmp_path / "m"), "--epochs", "1",
+                            "--batch-size", "50", "--dp-epsilon", "5", "--device", "cpu", "-q"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "differential privacy: ε = " in text and "not covered" in text
+    r = runner.invoke(app, ["tabular", "sample", str(tmp_path / "m"), "-n", "100", "-o", str(tmp_path / "rows.csv"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["tabular", "eval", str(tmp_path / "real.csv"), str(tmp_path / "rows.csv"), "--model", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    assert "differential privacy" in r.output
+    r = runner.invoke(app, ["tabular", "fit", str(tmp_path / "real.csv"), "-m", "tvae", "-o", str(tmp_path / "m2"), "--epochs", "500",
+                            "--batch-size", "10", "--dp-epsilon", "0.01", "--device", "cpu", "-q"])
+    assert r.exit_code == 2 and "cannot be met" in r.output and not (tmp_path / "m2").exists()
