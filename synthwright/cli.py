@@ -2,62 +2,23 @@
 
 from __future__ import annotations
 
-import errno
-import functools
 import json
-import os
-import sqlite3
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
-from .errors import ConfigError, SynthwrightError
+from .cli_common import cli_command, err
+from .errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn a short task description into a clean, labelled, documented dataset.")
-err = Console(stderr=True)
 
 
 @app.callback()
 def _root() -> None:
     """Turn a short task description into a clean, labelled, documented dataset."""
-
-
-def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into one red sentence and the error's exit code: the CLI's only error path."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _quiet_libraries()
-        try:
-            return fn(*args, **kwargs)
-        except SynthwrightError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except (OSError, sqlite3.OperationalError) as exc:
-            if getattr(exc, "errno", None) != errno.ENOSPC and "full" not in str(exc):
-                raise
-            err.print("[bold red]error:[/] the disk is full; free some space and run the same command again"
-                      " (everything accepted so far is kept in the run store).", soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]: everything accepted so far is kept; run the same command to resume.")
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-def _quiet_libraries() -> None:
-    """Library logs and tqdm bars off (the CLI shows rich progress), without importing anything heavy."""
-    for name, value in (("TOKENIZERS_PARALLELISM", "false"), ("TQDM_DISABLE", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
-                        ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1")):
-        os.environ.setdefault(name, value)
-    if "datasets" in sys.modules:  # already imported (the Python API, tests): env vars come too late
-        sys.modules["datasets"].disable_progress_bars()
-    if "transformers" in sys.modules:
-        sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Tables and small images: GAN and VAE generators with fidelity, utility and privacy metrics.
+"""Tables and small images: GAN, VAE and Gaussian-copula generators with fidelity, utility and privacy metrics.
 
     from synthwright.modalities import fit_tabular, sample_tabular, eval_tabular
     model = fit_tabular("train.csv", model="ctgan", out="model/", epochs=300)

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
+from ..cli_common import cli_command
 from ..errors import ConfigError
 from ..rowfiles import read_text
 
 tabular_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                          help="Synthetic tables: fit a GAN (ctgan) or VAE (tvae), sample rows, evaluate them.")
+                          help="Synthetic tables: fit a GAN (ctgan), VAE (tvae) or Gaussian copula (copula), sample rows, evaluate them.")
 image_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                         help="Synthetic small images: fit a DCGAN or conditional VAE, sample images, evaluate them.")
 out = Console()
 
 DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
 SEED = typer.Option(0, "--seed", help="Random seed: the same seed gives the same model and samples.")
-
-
-def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """synthwright.cli's error handling, looked up at call time: that module imports this one."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..cli import cli_command as handled
-
-        return handled(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _read_constraints(path: Optional[Path]) -> dict[str, Any] | None:
@@ -66,11 +54,13 @@ def _summary(rows: list[tuple[str, str]]) -> None:
 @cli_command
 def tabular_fit(
     data: Path = typer.Argument(..., help="Real table: .csv, .tsv, .parquet or .jsonl."),
-    model: str = typer.Option("ctgan", "--model", "-m", help="ctgan (conditional GAN) or tvae (variational autoencoder)."),
+    model: str = typer.Option("ctgan", "--model", "-m", help="ctgan (conditional GAN), tvae (variational autoencoder) or copula (Gaussian copula, no training)."),
     model_dir: Path = typer.Option(..., "--out", "-o", help="Folder to save the model in."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training passes over the table (default 300)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step (default 500)."),
     constraints: Optional[Path] = typer.Option(None, "--constraints", help="YAML/JSON file: column → {min, max, integer, allowed}."),
+    dp_epsilon: Optional[float] = typer.Option(None, "--dp-epsilon", help="Train ctgan/tvae with DP-SGD (opacus) to this ε."),
+    dp_delta: Optional[float] = typer.Option(None, "--dp-delta", help="δ of the DP guarantee (default 0.1 / rows)."),
     seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -79,8 +69,14 @@ def tabular_fit(
     from .tabular import fit_tabular
 
     fitted = fit_tabular(data, model=model, out=model_dir, epochs=epochs, batch_size=batch_size,
-                         constraints=_read_constraints(constraints), seed=seed, device=device, progress=not quiet)
+                         constraints=_read_constraints(constraints), seed=seed, device=device, progress=not quiet,
+                         dp_epsilon=dp_epsilon, dp_delta=dp_delta)
     out.print(f"fitted {model} on {len(fitted.encoder.columns)} columns in {fitted.fit_seconds:.1f} s → {model_dir}")
+    dp = getattr(fitted, "dp", None)
+    if dp:
+        left = len(dp["scope"]["read_from_raw_data"])
+        out.print(f"differential privacy: ε = {dp['epsilon']:.3f}, δ = {dp['delta']:.2g} ({dp['accountant']} accountant, {dp['steps']} steps)"
+                  + (f"; {left} columns' ranges or categories were read from the raw data and are not covered (see model.json)" if left else ""))
 
 
 @tabular_app.command("sample")
@@ -89,13 +85,15 @@ def tabular_sample(
     model_dir: Path = typer.Argument(..., help="Folder written by `tabular fit`."),
     n: int = typer.Option(1000, "-n", help="Rows to make."),
     rows_path: Path = typer.Option(Path("synthetic.parquet"), "--out", "-o", help="Output table: .parquet, .csv or .jsonl."),
+    condition: Optional[list[str]] = typer.Option(None, "--condition", "-c", help="Only rows with column=value (repeatable; all must hold)."),
+    rebalance: Optional[str] = typer.Option(None, "--rebalance", help="COLUMN[:ratio]: add rows of the rarer classes until each has ratio × the largest class's count (default 1)."),
     seed: int = SEED,
     device: str = DEVICE,
 ) -> None:
-    """Write N synthetic rows from a fitted model."""
+    """Write N synthetic rows from a fitted model (plus the top-up rows of --rebalance)."""
     from .tabular import sample_tabular
 
-    rows = sample_tabular(model_dir, n, out=rows_path, seed=seed, device=device)
+    rows = sample_tabular(model_dir, n, out=rows_path, seed=seed, device=device, conditions=condition, rebalance=rebalance)
     out.print(f"wrote {len(rows)} rows × {rows.shape[1]} columns → {rows_path}")
 
 
@@ -106,22 +104,30 @@ def tabular_eval(
     synth: Path = typer.Argument(..., help="Synthetic table."),
     report_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: SYNTH's name + '-report', beside it)."),
     holdout: Optional[Path] = typer.Option(None, "--holdout", help="Real rows the model never saw: makes utility and privacy honest."),
-    target: Optional[str] = typer.Option(None, "--target", help="Column to predict in the utility test (default: the last column)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Column to predict in the utility and rare-class tests (default: the last column)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model", help="Folder of the model that made SYNTH: the report then states its privacy guarantee (DP ε, δ) or that it has none."),
     seed: int = SEED,
 ) -> None:
-    """Score SYNTH against REAL: fidelity, detection, utility, privacy; writes report.md, plots, stats.json."""
+    """Score SYNTH against REAL: fidelity, detection, utility, rare class, privacy; writes report.md, plots, stats.json."""
     from .tabular import eval_tabular
 
     report_dir = report_dir or synth.parent / f"{synth.stem}-report"
-    s = eval_tabular(real, synth, out=report_dir, holdout=holdout, target=target, seed=seed)
-    u, p = s["utility"], s["privacy"]
-    _summary([
+    s = eval_tabular(real, synth, out=report_dir, holdout=holdout, target=target, seed=seed, model=model_dir)
+    u, p, m = s["utility"], s["privacy"], s.get("minority")
+    rows = [
         ("quality", f"{s['quality']['overall']:.3f} (column shapes {s['quality']['column_shapes']:.3f}, pair trends {s['quality']['pair_trends']:.3f})"),
         ("detection AUC", f"{s['detection']['auc']:.3f} (0.5 = indistinguishable)"),
         (f"utility {u['metric']}", f"synthetic {u['train_synthetic'][u['metric']]:.3f} vs real {u['train_real'][u['metric']]:.3f}"),
         ("privacy", f"median DCR {p['dcr_synthetic_median']:.3f} vs holdout {p['dcr_holdout_median']:.3f}; exact copies {p['exact_copy_rate']:.3f}"),
-        ("report", str(report_dir / "report.md")),
-    ])
+    ]
+    if m:
+        a, b = m["train_real"], m["train_real_plus_synthetic"]
+        rows.append((f"rare class {m['target']}={m['class']}", f"recall {a['recall']:.3f} → {b['recall']:.3f}, F1 {a['f1']:.3f} → {b['f1']:.3f} "
+                     f"with {m['synthetic_rows_added']} synthetic rows added"))
+    dp = (s.get("model") or {}).get("dp")
+    if dp:
+        rows.append(("differential privacy", f"ε = {dp['epsilon']:.3f}, δ = {dp['delta']:.2g}"))
+    _summary(rows + [("report", str(report_dir / "report.md"))])
 
 
 @tabular_app.command("run")

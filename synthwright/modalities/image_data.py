@@ -142,9 +142,9 @@ def save_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], path: 
               title: str = "Synthetic samples", per_class: int = 8) -> Path:
     """A PNG with one row per class (up to `per_class` images each), class names on the left."""
     from ._io import atomic_write
-    from .report import _plt
+    from .plotting import pyplot
 
-    plt = _plt()
+    plt = pyplot()
     rows = [c for c in range(len(classes)) if (labels == c).any()][:20]
     fig, axes = plt.subplots(len(rows), per_class, figsize=(per_class * 0.9 + 1, len(rows) * 0.9 + 0.8), squeeze=False)
     for r, c in enumerate(rows):

@@ -28,10 +28,12 @@ class TabularRecipe(BaseModel):
 
     kind: Literal["tabular"] = Field(description="Recipe kind; always 'tabular' here.")
     data: str = Field(description="Real table to learn from (.csv, .tsv, .parquet, .jsonl); a relative path is read from the recipe file's folder.")
-    model: Literal["ctgan", "tvae"] = Field("ctgan", description="Generator: 'ctgan' (conditional GAN, best fidelity) or 'tvae' (variational autoencoder, faster and steadier).")
-    epochs: int = Field(300, ge=1, description="Training passes over the table.")
+    model: Literal["ctgan", "tvae", "copula"] = Field("ctgan", description="Generator: 'ctgan' (conditional GAN, best fidelity), 'tvae' (variational autoencoder, faster and steadier) or 'copula' (Gaussian copula, no training: the cheap baseline).")
+    epochs: int = Field(300, ge=1, description="Training passes over the table (ctgan, tvae).")
     batch_size: int = Field(500, ge=10, description="Rows per training step (the GAN rounds it down to a multiple of 10).")
     rows: int = Field(1000, ge=1, description="How many synthetic rows to write.")
+    dp_epsilon: Optional[float] = Field(None, gt=0, description="Train ctgan/tvae with DP-SGD to this ε; the report and card say what the (ε, δ) covers.")
+    dp_delta: Optional[float] = Field(None, gt=0, lt=1, description="δ of the DP guarantee; 0.1 / rows when left out.")
     constraints: dict[str, ColumnConstraint] = Field(default_factory=dict, description="Per-column rules {min, max, integer, allowed}; ranges and categories not given are taken from the data.")
     target: Optional[str] = Field(None, description="Column the utility test predicts; the last column when left out.")
     holdout: float = Field(0.2, ge=0.0, lt=0.9, description="Share of real rows kept away from the generator, for honest utility and privacy scores (0 = use all rows).")
@@ -99,7 +101,8 @@ def check_tabular_recipe(recipe: TabularRecipe, base_dir: Union[str, Path, None]
 @writes_to(lambda a: a["out_dir"] if a["out_dir"] is not None else a["recipe"].output)
 def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = None, *,
                        base_dir: Union[str, Path, None] = None, device: str = "auto", progress: bool = True) -> dict[str, Any]:
-    """Fit, sample, evaluate. Writes out_dir/model/, out_dir/synthetic.parquet, out_dir/report/; returns the stats.
+    """Fit, sample, evaluate. Writes out_dir/model/, out_dir/synthetic.parquet, out_dir/report/ and the dataset
+    card out_dir/README.md; returns the stats.
 
     `out_dir` defaults to `recipe.output`; relative data paths start at `base_dir` (the recipe's folder).
     """
@@ -117,12 +120,19 @@ def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = 
         idx = np.random.default_rng(recipe.seed).permutation(len(df))
         cut = len(df) - int(round(len(df) * recipe.holdout))
         df, holdout = df.iloc[idx[:cut]].reset_index(drop=True), df.iloc[idx[cut:]].reset_index(drop=True)
-    model = fit_tabular(df, model=recipe.model, out=out / "model", epochs=recipe.epochs, batch_size=recipe.batch_size,
-                        constraints=recipe.constraints, seed=recipe.seed, device=device, progress=progress)
+    trained = recipe.model != "copula"
+    model = fit_tabular(df, model=recipe.model, out=out / "model", epochs=recipe.epochs if trained else None,
+                        batch_size=recipe.batch_size if trained else None, constraints=recipe.constraints, seed=recipe.seed,
+                        device=device, progress=progress, dp_epsilon=recipe.dp_epsilon, dp_delta=recipe.dp_delta)
     rows = sample_tabular(model, recipe.rows, out=out / "synthetic.parquet", seed=recipe.seed)
     write_json(out / "recipe.json", recipe.model_dump(mode="json") | {"data": str(data_path)})
-    extra = {"model": {"name": recipe.model, "fit_seconds": model.fit_seconds, "epochs": recipe.epochs}}
-    return eval_tabular(df, rows, out=out / "report", holdout=holdout, target=recipe.target, seed=recipe.seed, extra=extra)
+    extra = {"model": {"name": recipe.model, "fit_seconds": model.fit_seconds, "epochs": recipe.epochs if trained else None,
+                       "dp": getattr(model, "dp", None)}}
+    stats = eval_tabular(df, rows, out=out / "report", holdout=holdout, target=recipe.target, seed=recipe.seed, extra=extra)
+    from .report import write_tabular_card
+
+    write_tabular_card(stats, out / "README.md")
+    return stats
 
 
 __all__ = ["TabularRecipe", "is_tabular_recipe", "load_tabular_recipe", "parse_tabular_recipe", "run_tabular_recipe"]

@@ -10,17 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_write, write_json
+from .plotting import pyplot as _plt
 
 REAL, SYNTH = "#1f77b4", "#ff7f0e"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(fig, path: Path) -> str:
@@ -106,6 +98,46 @@ def _pair_heatmap(path: Path, columns: list[str], pairs: dict[str, dict[str, Any
     return _save(fig, path)
 
 
+def _minority_lines(m: dict[str, Any] | None) -> list[str]:
+    if not m:
+        return []
+    a, b = m["train_real"], m["train_real_plus_synthetic"]
+    return [
+        f"## Rare class: {m['target']} = {m['class']}", "",
+        f"{_fmt(100 * m['real_share'])}% of the real training rows. A classifier trained on real rows alone, against the same",
+        f"classifier with {m['synthetic_rows_added']} synthetic '{m['class']}' rows added ({m['synthetic_rows_available']} available), on real holdout rows:", "",
+        "| trained on | recall | F1 |", "|---|---|---|",
+        f"| real rows | {_fmt(a['recall'])} | {_fmt(a['f1'])} |",
+        f"| real + synthetic '{m['class']}' rows | {_fmt(b['recall'])} | {_fmt(b['f1'])} |", "",
+    ]
+
+
+def privacy_lines(model: dict[str, Any] | None) -> list[str]:
+    """The report's (and dataset card's) privacy section: the accountant's (ε, δ) and what it leaves out, or that there is none."""
+    if not model:
+        return []
+    dp = model.get("dp")
+    if not dp:
+        return ["## Differential privacy", "",
+                f"None: the {model.get('name', 'model')} model was trained without differential privacy, so these rows carry no formal privacy guarantee.", ""]
+    scope = dp["scope"]
+    lines = [
+        "## Differential privacy", "",
+        f"Trained with DP-SGD (opacus): **ε = {dp['epsilon']:.3f}, δ = {dp['delta']:.2g}** by the {dp['accountant'].upper()} accountant "
+        f"(target ε {dp['target_epsilon']:g}) over {dp['steps']} steps at sampling rate {dp['sample_rate']:.4g}, noise multiplier "
+        f"{dp['noise_multiplier']:.3f}, per-row clipping norm {dp['max_grad_norm']:g}. Noise source: {scope['noise_source']}.", "",
+        "Covered: " + "; ".join(scope["covered"]) + ".", "",
+    ]
+    if scope["read_from_raw_data"]:
+        lines += ["**Not covered** — read from the raw data outside DP-SGD (declare them in the constraints to cover them):", "",
+                  "| column | read from the raw data |", "|---|---|"]
+        lines += [f"| {c} | {', '.join(parts)} |" for c, parts in scope["read_from_raw_data"].items()]
+        lines.append("")
+    else:
+        lines += ["Every column's range and categories were declared, so the (ε, δ) covers the whole model.", ""]
+    return lines
+
+
 def write_tabular_report(stats: dict[str, Any], real: pd.DataFrame, synth: pd.DataFrame, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +170,7 @@ def write_tabular_report(stats: dict[str, Any], real: pd.DataFrame, synth: pd.Da
         f"| synthetic rows closer than 95% of holdout rows | {_fmt(priv['closer_than_holdout_p5'])} | about 0.05 when nothing is memorised |",
         "",
     ]
+    lines += _minority_lines(stats.get("minority")) + privacy_lines(stats.get("model"))
     for title, name in plots.items():
         lines += [f"## {title}", "", f"![{title}]({name})", ""]
     lines += ["## Per column", "", "| column | shape score |", "|---|---|"]
@@ -148,6 +181,20 @@ def write_tabular_report(stats: dict[str, Any], real: pd.DataFrame, synth: pd.Da
     atomic_write(out / "report.md", lambda p: p.write_text("\n".join(lines) + "\n"))
     write_json(out / "stats.json", stats)
     return out
+
+
+def write_tabular_card(stats: dict[str, Any], path: str | Path) -> Path:
+    """A dataset card for a synthetic table: how it was made, how good it is, and its privacy statement."""
+    m, q, det = stats.get("model") or {}, stats["quality"], stats["detection"]
+    lines = [
+        "# Synthetic table", "",
+        f"{stats['rows']['synthetic']} synthetic rows made by synthwright's `{m.get('name', 'unknown')}` model, fitted on "
+        f"{stats['rows']['real']} real rows ({stats['rows']['holdout']} more held out for evaluation).", "",
+        f"Quality {_fmt(q['overall'])} (column shapes {_fmt(q['column_shapes'])}, pair trends {_fmt(q['pair_trends'])}); "
+        f"real-vs-synthetic detection AUC {_fmt(det['auc'])}. Full report: report/report.md.", "",
+    ]
+    lines += privacy_lines(m) or ["## Differential privacy", "", "Unknown: the model that made these rows was not recorded.", ""]
+    return atomic_write(Path(path), lambda p: p.write_text("\n".join(lines) + "\n"))
 
 
 # ---- images -----------------------------------------------------------------------------------

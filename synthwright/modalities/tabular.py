@@ -12,7 +12,8 @@ from ..rundir_lock import writes_to
 from ._io import model_kind, read_table, write_table
 from .tabular_data import ColumnConstraint, parse_constraints
 
-MODELS = ("ctgan", "tvae")
+MODELS = ("ctgan", "tvae", "copula")
+TRAINED = ("ctgan", "tvae")  # the models with epochs, batches and DP-SGD
 MIN_ROWS = 10
 
 
@@ -26,6 +27,10 @@ def _model_class(model: str):
         from .tabular_vae import TabularVAE, TabularVAEConfig
 
         return TabularVAE, TabularVAEConfig
+    if model == "copula":
+        from .tabular_copula import GaussianCopula, GaussianCopulaConfig
+
+        return GaussianCopula, GaussianCopulaConfig
     raise ConfigError(f"Unknown tabular model '{model}'; use one of: {', '.join(MODELS)}.")
 
 
@@ -41,21 +46,32 @@ def fit_tabular(
     seed: int = 0,
     device: str = "auto",
     progress: bool = True,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
 ):
-    """Fit a ctgan or tvae model on a table (a path or a DataFrame); save it to `out` when given.
+    """Fit a ctgan, tvae or copula model on a table (a path or a DataFrame); save it to `out` when given.
 
     `constraints` maps column → {min, max, integer, allowed}; ranges, integer-ness and categories
     not given are taken from the data, so samples never leave what the real table shows.
+    `dp_epsilon` (ctgan, tvae) trains with DP-SGD to that (ε, δ); `model.dp` then records what the
+    accountant spent and which schema parts were read from the raw data (see tabular_dp.py).
     """
     df = read_table(data) if not isinstance(data, pd.DataFrame) else data
     if len(df) < MIN_ROWS:
         raise ConfigError(f"The table has {len(df)} rows; fitting needs at least {MIN_ROWS}.")
     cls, cfg_cls = _model_class(model)
+    if model not in TRAINED and (epochs is not None or batch_size is not None):
+        raise ConfigError(f"The {model} model is not trained in epochs or batches; drop --epochs and --batch-size.")
+    if model not in TRAINED and dp_epsilon is not None:
+        raise ConfigError(f"The {model} model has no differentially private variant (its marginals and correlations are read from the raw data); use --model ctgan or tvae with --dp-epsilon.")
+    if dp_epsilon is None and dp_delta is not None:
+        raise ConfigError("--dp-delta needs --dp-epsilon; give both, or neither for a non-private model.")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be at least 1, got {epochs}.")
     if batch_size is not None and batch_size < 10:
         raise ConfigError(f"batch size must be at least 10, got {batch_size}.")
-    cfg = cfg_cls(seed=seed, **{k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None})
+    given = (("epochs", epochs), ("batch_size", batch_size), ("dp_epsilon", dp_epsilon), ("dp_delta", dp_delta))
+    cfg = cfg_cls(seed=seed, **{k: v for k, v in given if v is not None})
     parsed = parse_constraints(constraints)
     synth = cls(cfg, device=device).fit(df, parsed, progress=progress)
     if out is not None:
@@ -69,14 +85,29 @@ def load_tabular(folder: Union[str, Path], device: str = "auto"):
 
 
 def sample_tabular(model: Union[str, Path, Any], n: int, *, out: Union[str, Path, None] = None,
-                   seed: int = 0, device: str = "auto") -> pd.DataFrame:
-    """n rows from a model (or a model folder); written to `out` (.parquet, .csv, .jsonl) when given."""
+                   seed: int = 0, device: str = "auto", conditions: Union[list[str], dict[str, Any], None] = None,
+                   rebalance: str | None = None) -> pd.DataFrame:
+    """n rows from a model (or a model folder); written to `out` (.parquet, .csv, .jsonl) when given.
+
+    `conditions` (["col=value", …] or {col: value}): only rows meeting all of them. `rebalance`
+    ("col" or "col:ratio"): then add rows of the rarer classes of col until each has ratio × the
+    largest class's count (ratio 1 by default: balanced). See tabular_conditions.py.
+    """
+    from .tabular_conditions import parse_conditions, parse_rebalance, rebalance as top_up, sample_matching
+
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}.")
     if out is not None and Path(out).suffix.lower() not in (".parquet", ".pq", ".csv", ".jsonl"):
         raise ConfigError(f"Output '{out}' has suffix '{Path(out).suffix}'; use .parquet, .csv or .jsonl.")
     synth = load_tabular(model, device) if isinstance(model, (str, Path)) else model
-    rows = synth.sample(n, seed=seed)
+    wanted = parse_conditions(conditions, synth.encoder.columns)
+    if rebalance is not None:
+        col = parse_rebalance(rebalance, synth.encoder.columns)[0]
+        if col.name in wanted:
+            raise ConfigError(f"--rebalance {col.name} conflicts with the condition on '{col.name}'; use one or the other.")
+    rows = sample_matching(synth, n, wanted, seed=seed) if wanted else synth.sample(n, seed=seed)
+    if rebalance is not None:
+        rows = top_up(synth, rows, rebalance, seed=seed, conditions=wanted)
     if out is not None:
         write_table(rows, out)
     return rows
@@ -84,9 +115,20 @@ def sample_tabular(model: Union[str, Path, Any], n: int, *, out: Union[str, Path
 
 def eval_tabular(real: Union[str, Path, pd.DataFrame], synth: Union[str, Path, pd.DataFrame], *,
                  out: Union[str, Path, None] = None, holdout: Union[str, Path, pd.DataFrame, None] = None,
-                 target: str | None = None, seed: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score a synthetic table against the real one; with `out`, write report.md, stats.json and plots."""
+                 target: str | None = None, seed: int = 0, extra: dict[str, Any] | None = None,
+                 model: Union[str, Path, None] = None) -> dict[str, Any]:
+    """Score a synthetic table against the real one; with `out`, write report.md, stats.json and plots.
+
+    `model`: the folder of the model that made `synth`; the report then states its privacy (its DP (ε, δ) or none).
+    """
     from .tabular_metrics import evaluate_tabular
+
+    if model is not None:
+        import json
+
+        model_kind(model, MODELS, "tabular fit")  # a ConfigError unless it is a tabular model folder
+        meta = json.loads((Path(model) / "model.json").read_text())
+        extra = {"model": {"name": meta["model"], "fit_seconds": meta.get("fit_seconds"), "dp": meta.get("dp")}} | (extra or {})
 
     load = lambda t: t if isinstance(t, pd.DataFrame) else read_table(t)  # noqa: E731
     real_df, synth_df = load(real), load(synth)

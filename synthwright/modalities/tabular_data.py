@@ -137,7 +137,10 @@ class TableEncoder:
     # ---- fitting ---------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None = None, seed: int = 0) -> "TableEncoder":
+    def fit(cls, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None = None, seed: int = 0,
+            modes: str = "fitted") -> "TableEncoder":
+        """`modes`: "fitted" (a Gaussian mixture per continuous column), "even" (MAX_MODES modes spread
+        evenly over [min, max], read from no value: for DP training) or "none" (schema only)."""
         if df.empty or df.shape[1] == 0:
             raise ConfigError("The table has no rows or no columns; give a table with a header and at least a few rows.")
         constraints = parse_constraints(constraints)
@@ -145,7 +148,7 @@ class TableEncoder:
         if unknown:
             raise ConfigError(f"A constraint names column '{unknown[0]}', which is not in the table; use one of: {', '.join(map(str, df.columns))}.")
         rng = np.random.default_rng(seed)
-        columns = [_fit_column(str(name), df[name], constraints.get(str(name)), rng, seed) for name in df.columns]
+        columns = [_fit_column(str(name), df[name], constraints.get(str(name)), rng, seed, modes) for name in df.columns]
         return cls(columns)
 
     def state(self) -> dict[str, Any]:
@@ -165,7 +168,7 @@ class TableEncoder:
         for col in self.columns:
             s = df[col.name]
             if col.continuous:
-                x = (_to_seconds(s) if col.kind == "datetime" else pd.to_numeric(s, errors="coerce")).to_numpy(dtype="float64")
+                x = continuous_values(col, s)
                 isna = np.isnan(x)
                 x = np.where(isna, np.asarray(col.means)[np.argmax(col.weights)], x)
                 means, stds = np.asarray(col.means), np.asarray(col.stds)
@@ -179,20 +182,13 @@ class TableEncoder:
                     block.append(np.eye(2)[isna.astype(int)])
                 parts.extend(block)
             else:
-                parts.append(np.eye(len(col.categories))[self._codes(col, s)])
+                parts.append(np.eye(len(col.categories))[category_index(col, s)])
         return np.concatenate(parts, axis=1).astype("float32") if parts else np.zeros((n, 0), "float32")
-
-    def _codes(self, col: Column, s: pd.Series) -> np.ndarray:
-        lookup = {_key(v): i for i, v in enumerate(col.categories)}
-        fallback = lookup.get(_key(None), 0)
-        inverse, uniques = pd.factorize(s, use_na_sentinel=True)  # map each distinct value once, not each row
-        codes = np.array([lookup.get(_key(_python(v)), fallback) for v in uniques] + [fallback], dtype=np.int64)
-        return codes[inverse]  # the sentinel -1 picks the trailing missing code
 
     def category_codes(self, df: pd.DataFrame) -> np.ndarray:
         """(n, n_categorical) integer codes of the conditionable columns, for training-by-sampling."""
         cols = [c for c in self.columns if not c.continuous]
-        return np.stack([self._codes(c, df[c.name]) for c in cols], 1) if cols else np.zeros((len(df), 0), np.int64)
+        return np.stack([category_index(c, df[c.name]) for c in cols], 1) if cols else np.zeros((len(df), 0), np.int64)
 
     # ---- matrix → rows ---------------------------------------------------------------------
 
@@ -212,27 +208,56 @@ class TableEncoder:
                 mode = x[:, i + 1 : i + 1 + k].argmax(1)
                 v = alpha * 4 * stds[mode] + means[mode]
                 i += 1 + k
-                if col.min is not None or col.max is not None:
-                    v = np.clip(v, col.min if col.min is not None else -np.inf, col.max if col.max is not None else np.inf)
-                if col.integer:
-                    v = np.round(v)
-                if col.step:
-                    v = np.round(v / col.step) * col.step
                 isna = np.zeros(len(v), bool)
                 if col.missing:
                     isna = x[:, i : i + 2].argmax(1) == 1
                     i += 2
-                out[col.name] = _cast_continuous(col, v, isna)
+                out[col.name] = finish_continuous(col, v, isna)
             else:
                 scores = x[:, i : i + len(col.categories)].astype("float64")
-                if col.allowed is not None:
-                    keep = {_key(a) for a in col.allowed}
-                    scores = np.where([_key(c) in keep for c in col.categories], scores, -np.inf)
+                scores = np.where(allowed_mask(col), scores, -np.inf)
                 codes = scores.argmax(1)
                 i += len(col.categories)
-                values = [col.categories[c] for c in codes]
-                out[col.name] = _cast_categorical(col, values)
+                out[col.name] = finish_categorical(col, codes)
         return pd.DataFrame(out)
+
+
+def continuous_values(col: Column, s: pd.Series) -> np.ndarray:
+    """A numeric or datetime column as float64 (datetimes in seconds since 1970), NaN where missing."""
+    return (_to_seconds(s) if col.kind == "datetime" else pd.to_numeric(s, errors="coerce")).to_numpy(dtype="float64")
+
+
+def allowed_mask(col: Column) -> np.ndarray:
+    """Per category of a categorical column: may samples take it (its `allowed` constraint)?"""
+    if col.allowed is None:
+        return np.ones(len(col.categories), bool)
+    keep = {_key(a) for a in col.allowed}
+    return np.array([_key(c) in keep for c in col.categories])
+
+
+def finish_continuous(col: Column, v: np.ndarray, isna: np.ndarray) -> pd.Series:
+    """Raw sampled numbers → the column as output: clipped to [min, max], rounded, cast back to its dtype."""
+    if col.min is not None or col.max is not None:
+        v = np.clip(v, col.min if col.min is not None else -np.inf, col.max if col.max is not None else np.inf)
+    if col.integer:
+        v = np.round(v)
+    if col.step:
+        v = np.round(v / col.step) * col.step
+    return _cast_continuous(col, v, isna)
+
+
+def finish_categorical(col: Column, codes: np.ndarray) -> pd.Series:
+    """Category indices → the column as output, cast back to its dtype."""
+    return _cast_categorical(col, [col.categories[c] for c in codes])
+
+
+def category_index(col: Column, s: pd.Series) -> np.ndarray:
+    """Each value's index in `col.categories` (missing → the None category; unseen → the first)."""
+    lookup = {_key(v): i for i, v in enumerate(col.categories)}
+    fallback = lookup.get(_key(None), 0)
+    inverse, uniques = pd.factorize(s, use_na_sentinel=True)  # map each distinct value once, not each row
+    codes = np.array([lookup.get(_key(_python(v)), fallback) for v in uniques] + [fallback], dtype=np.int64)
+    return codes[inverse]  # the sentinel -1 picks the trailing missing code
 
 
 def _key(v: Any) -> Any:
@@ -260,7 +285,8 @@ def _cast_categorical(col: Column, values: list[Any]) -> pd.Series:
     return s.astype("str").where(s.notna()) if col.dtype in ("str", "string", "object") else s
 
 
-def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.random.Generator, seed: int) -> Column:
+def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.random.Generator, seed: int,
+                modes: str = "fitted") -> Column:
     con = con or ColumnConstraint()
     values = s.dropna()
     if len(values) == 0:
@@ -277,6 +303,8 @@ def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.r
         if s.isna().any():
             cats.append(None)
         allowed = None
+        if con.allowed is not None and modes == "even":  # DP: the declared list as it is, no value read
+            return Column(name, kind, dtype, categories=[_python(a) for a in con.allowed] + [None])
         if con.allowed is not None:
             allowed = [a for a in con.allowed if _key(a) in {_key(c) for c in cats}]
             if not allowed:
@@ -294,9 +322,17 @@ def _fit_column(name: str, s: pd.Series, con: ColumnConstraint | None, rng: np.r
     if lo > hi:
         raise ConfigError(f"Constraint on column '{name}' has min {lo} above max {hi}; swap or fix them.")
     step = next((float(u) for u in (86400, 1) if kind == "datetime" and np.all(np.mod(x, u) == 0)), None)
-    weights, means, stds = _fit_modes(x, rng, seed)
+    weights, means, stds = (_fit_modes(x, rng, seed) if modes == "fitted" else _even_modes(lo, hi) if modes == "even"
+                            else ([], [], []))
     return Column(name, kind, dtype, missing=bool(s.isna().any()), weights=weights, means=means, stds=stds,
                   min=lo, max=hi, integer=integer, step=step)
+
+
+def _even_modes(lo: float, hi: float) -> tuple[list[float], list[float], list[float]]:
+    """MAX_MODES equal modes whose centres split [lo, hi] evenly: the data's values are never read."""
+    width = (hi - lo) / MAX_MODES or max(abs(lo) * 1e-3, 1e-3)
+    means = lo + width * (np.arange(MAX_MODES) + 0.5)
+    return [1.0 / MAX_MODES] * MAX_MODES, means.tolist(), [width / 2] * MAX_MODES
 
 
 def _fit_modes(x: np.ndarray, rng: np.random.Generator, seed: int) -> tuple[list[float], list[float], list[float]]:

@@ -33,7 +33,9 @@ import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
 from ._train import adam, autocast, pick_device, seed_all, training_progress, use_bf16
-from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
+from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder, category_index, parse_constraints
+from .tabular_dp import (DPSettings, make_private, noisy_frequencies, plan_noise, private_schema, quiet_training, record,
+                         require_opacus, schema_scope)
 
 
 @dataclass
@@ -51,6 +53,9 @@ class TabularGANConfig:
     tau: float = 0.2  # Gumbel-softmax temperature: low, so spans come out nearly one-hot
     precision: str = "auto"  # auto: bfloat16 matmuls where the hardware runs them fast (CUDA, CPUs with AMX), else float32
     seed: int = 0
+    dp_epsilon: float | None = None  # train the critic with DP-SGD to this ε (see tabular_dp.py); None = not private
+    dp_delta: float | None = None  # None: 0.1 / rows
+    dp_max_grad_norm: float = 1.0  # per-row gradient clipping norm under DP
 
 
 class Residual(nn.Module):
@@ -129,11 +134,11 @@ class CondSampler:
         self.freq = np.array([f + [0.0] * (w - len(f)) for f in freq]) if freq else np.zeros((0, w))
         return self
 
-    def sample_cond(self, b: int, cum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """→ cond (b, C_dim) one-hot, chosen column (b,), chosen category (b,)."""
+    def sample_cond(self, b: int, cum: np.ndarray, column: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """→ cond (b, C_dim) one-hot, chosen column (b,) (a random one, or always `column`), chosen category (b,)."""
         if not self.widths:
             return np.zeros((b, 0), np.float32), np.zeros(b, np.int64), np.zeros(b, np.int64)
-        col = self.rng.integers(len(self.widths), size=b)
+        col = self.rng.integers(len(self.widths), size=b) if column is None else np.full(b, column)
         cat = (cum[col] < self.rng.random((b, 1))).sum(1).clip(max=np.array(self.widths)[col] - 1)
         cond = np.zeros((b, self.dim), np.float32)
         cond[np.arange(b), self.offsets[col] + cat] = 1
@@ -161,6 +166,7 @@ class TabularGAN:
         self.cond_freq: list[list[float]] = []
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
+        self.dp: dict | None = None  # the DPRecord of a private fit
 
     def _build(self) -> None:
         cfg = self.config
@@ -171,6 +177,10 @@ class TabularGAN:
     def fit(self, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None = None, progress: bool = True) -> "TabularGAN":
         cfg, t0 = self.config, time.perf_counter()
         df = df.rename(columns=str)  # checkpoints are JSON: column names must be strings
+        if cfg.dp_epsilon is not None:
+            self._fit_private(df, constraints, progress)
+            self.fit_seconds = time.perf_counter() - t0
+            return self
         rng = seed_all(cfg.seed)
         self.encoder = TableEncoder.fit(df, constraints, seed=cfg.seed)
         self._build()
@@ -222,19 +232,97 @@ class TabularGAN:
         self.fit_seconds = time.perf_counter() - t0
         return self
 
+    def _fit_private(self, df: pd.DataFrame, constraints: dict[str, ColumnConstraint] | None, progress: bool) -> None:
+        """DP-GAN: only the critic reads real rows, so only it runs DP-SGD; the generator learns from its scores.
+
+        What differs from `fit`, and why:
+        - real rows come Poisson-sampled, each conditioned on its own category of a random column
+          (training-by-sampling picks rows by category, which no DP-SGD accountant covers);
+        - the generator's conditions come from a Gaussian histogram of the category counts;
+        - logistic (non-saturating) losses and no gradient penalty: opacus's per-row gradients
+          do not extend to the penalty's double backward; one row per critic input (pac = 1).
+        """
+        cfg = self.config
+        require_opacus()
+        settings = DPSettings(cfg.dp_epsilon, cfg.dp_delta, cfg.dp_max_grad_norm)
+        b = cfg.batch_size
+        rng = seed_all(cfg.seed)
+        self.encoder = private_schema(TableEncoder.fit(df, constraints, seed=cfg.seed, modes="even"))
+        self._build()
+        widths = self.layout.cond_widths
+        plan = plan_noise(settings, len(df), b, cfg.epochs, histogram=bool(widths))
+        data = torch.from_numpy(self.layout.pack(self.encoder.transform(df, seed=cfg.seed)))  # (n, D) packed
+        codes = self.encoder.category_codes(df)  # (n, C)
+        self.cond_freq = noisy_frequencies(codes, widths, plan["histogram_noise"], rng) if widths else []
+        sampler = CondSampler.for_sampling(self.cond_freq, rng)
+        cum = np.cumsum(sampler.freq, 1)
+        offsets = torch.from_numpy(sampler.offsets)
+        critic = Critic(self.encoder.dim + self.cond_dim, cfg.discriminator_dims, 1).to(self.device)
+        opt_g = adam(self.generator.parameters(), lr=cfg.generator_lr, betas=(0.5, 0.9), weight_decay=cfg.weight_decay)
+        opt_d = adam(critic.parameters(), lr=cfg.discriminator_lr, betas=(0.5, 0.9), weight_decay=cfg.weight_decay)
+        critic, opt_d, loader = make_private(critic, opt_d, [data, torch.from_numpy(codes)], b, plan["noise"],
+                                             cfg.dp_max_grad_norm, cfg.seed)
+        softplus, steps = nn.functional.softplus, 0
+        loss_g = loss_d = torch.zeros(())
+        with training_progress("dp-ctgan", cfg.epochs, progress, self.history) as bar, quiet_training(True):
+            for epoch in range(cfg.epochs):
+                for real, real_codes in loader:
+                    steps += 1
+                    m = len(real)
+                    if m == 0:
+                        continue
+                    real, real_codes = real.to(self.device), real_codes.to(self.device)
+                    real_cond = torch.zeros(m, self.cond_dim, device=self.device)
+                    if widths:
+                        col = torch.from_numpy(rng.integers(len(widths), size=m)).to(self.device)
+                        real_cond[torch.arange(m), offsets.to(self.device)[col] + real_codes.gather(1, col[:, None])[:, 0]] = 1
+                    cond_np, col_f, cat_f = sampler.sample_cond(b, cum)
+                    cond = torch.from_numpy(cond_np).to(self.device)
+                    raw = self.generator(torch.cat([torch.randn(b, cfg.embedding_dim, device=self.device), cond], 1))
+                    fake_in = torch.cat([self.layout.activate(raw, cfg.tau), cond], 1)  # (b, D + C)
+
+                    # critic step: one DP-SGD step over real and fake rows together (fake rows cost no privacy)
+                    opt_d.zero_grad(set_to_none=True)
+                    scores = critic(torch.cat([torch.cat([real, real_cond], 1), fake_in.detach()]))[:, 0]  # (m + b,)
+                    loss_d = softplus(-scores[:m]).mean() + softplus(scores[m:]).mean()
+                    loss_d.backward()
+                    opt_d.step()
+
+                    # generator step: through the critic with its per-row hooks off (nothing private is read)
+                    critic.disable_hooks()
+                    loss_g = softplus(-critic(fake_in)[:, 0]).mean()
+                    if self.cond_dim:
+                        span = self.layout.cond_logits(raw, torch.from_numpy(col_f).to(self.device))
+                        loss_g = loss_g + nn.functional.cross_entropy(span, torch.from_numpy(cat_f).to(self.device))
+                    opt_g.zero_grad(set_to_none=True)
+                    loss_g.backward()
+                    opt_g.step()
+                    critic.enable_hooks()
+                bar.update(losses={"G": loss_g.item(), "D": loss_d.item()})
+        critic.remove_hooks()
+        self.dp = record(settings, plan, steps, schema_scope(self.encoder.columns, parse_constraints(constraints))).as_dict()
+
     @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> pd.DataFrame:
-        """n synthetic rows; conditions are drawn from the real category frequencies."""
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000,
+               condition: tuple[str, object] | None = None) -> pd.DataFrame:
+        """n synthetic rows; conditions are drawn from the real category frequencies, or, with
+        `condition=(column, value)`, always ask for that category (rows may still miss it)."""
         cfg = self.config
         rng = seed_all(cfg.seed if seed is None else seed)
-        sampler = CondSampler.for_sampling(self.cond_freq, rng)
+        freq, j = self.cond_freq, None
+        if condition is not None:  # all the mass on one category of one column: sample_cond can only draw that
+            cats = [c for c in self.encoder.columns if not c.continuous]
+            j = next(i for i, c in enumerate(cats) if c.name == condition[0])
+            code = int(category_index(cats[j], pd.Series([condition[1]], dtype="object"))[0])
+            freq = [f if i != j else [float(k == code) for k in range(len(f))] for i, f in enumerate(freq)]
+        sampler = CondSampler.for_sampling(freq, rng)
         cum = np.cumsum(sampler.freq, 1)
         self.generator.eval()
         parts = []
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
             z = torch.randn(m, cfg.embedding_dim, device=self.device)
-            cond = torch.from_numpy(sampler.sample_cond(m, cum)[0]).to(self.device)
+            cond = torch.from_numpy(sampler.sample_cond(m, cum, None if condition is None else j)[0]).to(self.device)
             parts.append(self.layout.activate(self.generator(torch.cat([z, cond], 1)), cfg.tau).cpu().numpy())
         self.generator.train()
         x = np.concatenate(parts) if parts else np.zeros((0, self.encoder.dim), np.float32)
@@ -242,7 +330,7 @@ class TabularGAN:
 
     def save(self, folder: str | Path) -> Path:
         meta = {"model": self.kind, "config": asdict(self.config), "encoder": self.encoder.state(),
-                "cond_freq": self.cond_freq, "fit_seconds": self.fit_seconds, "history": self.history}
+                "cond_freq": self.cond_freq, "fit_seconds": self.fit_seconds, "history": self.history, "dp": self.dp}
         return save_checkpoint(folder, meta, {"generator": self.generator.state_dict()})
 
     @classmethod
@@ -252,6 +340,7 @@ class TabularGAN:
         self = cls(TabularGANConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}), device)
         self.encoder = TableEncoder.from_state(meta["encoder"])
         self.cond_freq, self.history, self.fit_seconds = meta["cond_freq"], meta["history"], meta["fit_seconds"]
+        self.dp = meta.get("dp")
         self._build()
         self.generator.load_state_dict(state["generator"])
         return self

@@ -9,6 +9,8 @@ All scores are in [0, 1] with 1 best, unless named otherwise:
   (0.5 = indistinguishable); score = 1 − 2·(max(AUC, 0.5) − 0.5)
 - utility: a classifier (or regressor) trained on synthetic rows and tested on real holdout rows,
   against the same model trained on real rows (train-synthetic-test-real)
+- minority: the rarest class's recall and F1 on real holdout rows, for a classifier trained on
+  real rows against one trained on real rows plus synthetic rows of that class
 - privacy: distance to the closest real training record (DCR, Gower-style: numbers scaled by the
   real range, a category mismatch counts 1, averaged over columns) for synthetic rows against
   real holdout rows, and the share of synthetic rows that are exact copies of a training row
@@ -175,6 +177,37 @@ def utility(real_train: pd.DataFrame, real_test: pd.DataFrame, synth: pd.DataFra
             "train_real": real_score, "train_synthetic": synth_score, "ratio": float(ratio)}
 
 
+def minority_boost(real_train: pd.DataFrame, real_test: pd.DataFrame, synth: pd.DataFrame, target: str, seed: int = 0) -> dict[str, Any] | None:
+    """Does adding synthetic rows of the rarest class help? Minority recall and F1 on real held-out rows,
+    of a classifier trained on real rows alone against the same classifier on real rows plus synthetic
+    rows of that class (as many as close the gap to the largest class, or all there are)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import f1_score, recall_score
+
+    y_train = real_train[target].astype("object").map(str)
+    counts = y_train.value_counts()
+    if len(counts) < 2:
+        return None
+    minority = str(counts.index[-1])
+    pool = synth[synth[target].astype("object").map(str) == minority]
+    add = pool.iloc[: max(int(counts.iloc[0] - counts.iloc[-1]), 0)]
+    features = [c for c in real_train.columns if c != target]
+    f = _Frame(pd.concat([real_train, real_test], ignore_index=True)[features], add[features])
+    x_real, x_add = f.features(0), f.features(1)
+    x_train, x_test = x_real[: len(real_train)], x_real[len(real_train) :]
+    y_test = (real_test[target].astype("object").map(str) == minority).to_numpy()
+
+    def scores(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        pred = HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(x, y).predict(x_test)
+        return {"recall": float(recall_score(y_test, pred, zero_division=0)), "f1": float(f1_score(y_test, pred, zero_division=0))}
+
+    y = (y_train == minority).to_numpy()
+    return {"target": target, "class": minority, "real_share": float(counts.iloc[-1] / len(y_train)),
+            "synthetic_rows_added": len(add), "synthetic_rows_available": len(pool),
+            "train_real": scores(x_train, y),
+            "train_real_plus_synthetic": scores(np.concatenate([x_train, x_add]), np.r_[y, np.ones(len(add), bool)])}
+
+
 def _gower_matrix(df: pd.DataFrame, ref: pd.DataFrame) -> np.ndarray:
     """Rows as vectors whose L1 distance / n_columns is a Gower distance (scaled by `ref`)."""
     parts = []
@@ -272,6 +305,7 @@ def evaluate_tabular(real: pd.DataFrame, synth: pd.DataFrame, *, holdout: pd.Dat
         "column_shapes": shapes,
         "pair_trends": pairs,
         "detection": detection(real, synth, seed, frame),
-        "utility": utility(train, holdout, synth, target, seed),
+        "utility": (u := utility(train, holdout, synth, target, seed)),
+        "minority": minority_boost(train, holdout, synth, target, seed) if u["task"] == "classification" else None,
         "privacy": privacy(train, holdout, synth, seed, seen=real),
     }

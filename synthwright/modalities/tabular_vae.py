@@ -21,7 +21,9 @@ import torch.nn as nn
 
 from ._io import load_checkpoint, save_checkpoint
 from ._train import adam, autocast, pick_device, seed_all, training_progress, use_bf16
-from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder
+from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder, parse_constraints
+from .tabular_dp import (DPSettings, make_private, plan_noise, private_schema, quiet_training, record, require_opacus,
+                         schema_scope)
 
 
 @dataclass
@@ -36,6 +38,9 @@ class TabularVAEConfig:
     loss_factor: float = 2.0  # weight of reconstruction against KL; >1 favours fidelity over a smooth latent
     precision: str = "auto"  # auto: bfloat16 matmuls where the hardware runs them fast (CUDA, CPUs with AMX), else float32
     seed: int = 0
+    dp_epsilon: float | None = None  # train with DP-SGD to this ε (see tabular_dp.py); None = not private
+    dp_delta: float | None = None  # None: 0.1 / rows
+    dp_max_grad_norm: float = 1.0  # per-row gradient clipping norm under DP
 
 
 def mlp(i: int, dims: tuple[int, ...]) -> tuple[nn.Sequential, int]:
@@ -75,6 +80,7 @@ class TabularVAE:
         self.vae: VAE | None = None
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
+        self.dp: dict | None = None  # the DPRecord of a private fit
 
     def _build(self) -> None:
         self.layout = SpanLayout(self.encoder.spans, self.device)
@@ -84,17 +90,38 @@ class TabularVAE:
         cfg, t0 = self.config, time.perf_counter()
         df = df.rename(columns=str)  # checkpoints are JSON: column names must be strings
         seed_all(cfg.seed)
-        self.encoder = TableEncoder.fit(df, constraints, seed=cfg.seed)
+        private = cfg.dp_epsilon is not None
+        if private:
+            require_opacus()
+            settings = DPSettings(cfg.dp_epsilon, cfg.dp_delta, cfg.dp_max_grad_norm)
+            plan = plan_noise(settings, len(df), cfg.batch_size, cfg.epochs, histogram=False)  # refuses before any work
+            self.encoder = private_schema(TableEncoder.fit(df, constraints, seed=cfg.seed, modes="even"))
+        else:
+            self.encoder = TableEncoder.fit(df, constraints, seed=cfg.seed)
         self._build()
         data = torch.from_numpy(self.layout.pack(self.encoder.transform(df, seed=cfg.seed))).to(self.device)  # (n, D) packed
-        opt = adam(self.vae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if private:  # opacus computes per-row gradients layer by layer; σ is no layer, so it stays at its start value
+            self.vae.sigma.requires_grad_(False)
+        opt = adam([p for p in self.vae.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+        model, bf16, steps = self.vae, self.bf16 and not private, 0
+        if private:
+            model, opt, loader = make_private(self.vae, opt, [data], cfg.batch_size, plan["noise"], cfg.dp_max_grad_norm, cfg.seed)
+
+        def batches():
+            if private:
+                return (x for (x,) in loader)  # Poisson-sampled: each row is in each batch with probability q
+            return data[torch.randperm(len(data), device=self.device)].split(cfg.batch_size)  # (B, D) views, no gather per step
+
         t = self.layout.n_tanh  # packed: offsets are columns [0, t), span scores the rest
-        with training_progress("tvae", cfg.epochs, progress, self.history) as bar:
+        recon = kl = torch.zeros(())
+        with training_progress("dp-tvae" if private else "tvae", cfg.epochs, progress, self.history) as bar, quiet_training(private):
             for epoch in range(cfg.epochs):
-                shuffled = data[torch.randperm(len(data), device=self.device)]
-                for x in shuffled.split(cfg.batch_size):  # (B, D) views, no gather per step
-                    with autocast(self.device, self.bf16):
-                        raw, mu, logvar = self.vae(x)
+                for x in batches():
+                    steps += 1
+                    if len(x) == 0:
+                        continue
+                    with autocast(self.device, bf16):
+                        raw, mu, logvar = model(x)
                     raw, mu, logvar = raw.float(), mu.float(), logvar.float()
                     sigma = self.vae.sigma
                     gauss = ((x[:, :t] - torch.tanh(raw[:, :t])) ** 2 / (2 * sigma**2)).sum() + torch.log(sigma).sum() * len(x)
@@ -107,6 +134,9 @@ class TabularVAE:
                     self.vae.sigma.data.clamp_(0.01, 1.0)
                 losses = {"recon": recon.item(), "KL": kl.item()}
                 bar.update(losses=losses)
+        if private:
+            model.remove_hooks()
+            self.dp = record(settings, plan, steps, schema_scope(self.encoder.columns, parse_constraints(constraints))).as_dict()
         self.fit_seconds = time.perf_counter() - t0
         return self
 
@@ -128,7 +158,7 @@ class TabularVAE:
 
     def save(self, folder: str | Path) -> Path:
         meta = {"model": self.kind, "config": asdict(self.config), "encoder": self.encoder.state(),
-                "fit_seconds": self.fit_seconds, "history": self.history}
+                "fit_seconds": self.fit_seconds, "history": self.history, "dp": self.dp}
         return save_checkpoint(folder, meta, {"vae": self.vae.state_dict()})
 
     @classmethod
@@ -137,7 +167,7 @@ class TabularVAE:
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
         self = cls(TabularVAEConfig(**cfg), device)
         self.encoder = TableEncoder.from_state(meta["encoder"])
-        self.history, self.fit_seconds = meta["history"], meta["fit_seconds"]
+        self.history, self.fit_seconds, self.dp = meta["history"], meta["fit_seconds"], meta.get("dp")
         self._build()
         self.vae.load_state_dict(state["vae"])
         return self
