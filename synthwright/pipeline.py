@@ -222,6 +222,13 @@ def run(
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")
+    if recipe.task == "instruction" and recipe.method != "topics":  # self_instruct, evol_instruct, magpie
+        if ray is not None:
+            raise ConfigError(f"method {recipe.method} runs in this process; leave out ray.")
+        from .agents.instruction_run import run_instruction_method
+
+        return run_instruction_method(recipe, out=out, limit=limit, restart=restart, engine=engine,
+                                      judge_engine=judge_engine, progress=progress)
     if ray is not None:
         from .scale.ray_pool import RayConfig
 
