@@ -119,5 +119,5 @@ def instruction_recipe(method: str, **overrides) -> dict:
         "quality": {"enabled": False},
     }
     for k, v in overrides.items():
-        data[k] = {**data[k], **v} if isinstance(v, dict) and isinstance(data.get(k), dict) else v
+        data[k] = {**data[k], **v} if k in ("instruction", "filters") else v
     return data
