@@ -201,3 +201,21 @@ def test_messages_column_goes_through_trl_sft_preparation(tmp_path, tiny_model_d
     text = tokenizer.decode(prepared[0]["input_ids"])
     assert ds[0]["instruction"][:20] in text and ds[0]["output"][:20] in text
     trainer.train()  # one optimisation step on the prepared rows
+
+
+def test_distill_trains_a_student_on_an_instruction_run(tmp_path, tiny_model_dir):
+    from synthwright.finetune import DistillConfig, distill
+
+    run(instruction_recipe("self_instruct", count={"total": 12}), out=tmp_path / "run", engine=InstructionEngine())
+    result = distill(tmp_path / "run", student=str(tiny_model_dir), out=tmp_path / "student",
+                     config=DistillConfig(max_steps=2, batch_size=4, patience=0, val_fraction=0.2))
+    assert result.manifest["schema"]["title"] == "Answer"  # the student learns to answer instructions
+    assert result.manifest["train_sample_ids"] and (tmp_path / "student" / "adapter_model.safetensors").is_file()
+
+def test_export_writes_an_instruction_dataset_with_its_card(tmp_path):
+    from synthwright.publish.export import export_dataset
+
+    run(instruction_recipe("evol_instruct"), out=tmp_path / "run", engine=InstructionEngine())
+    export_dataset(tmp_path / "run", tmp_path / "export", license="cc-by-4.0")
+    card = (tmp_path / "export" / "README.md").read_text()
+    assert "instruction" in card.lower() and "text-generation" in card

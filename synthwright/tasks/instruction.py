@@ -55,7 +55,8 @@ class InstructionTask(Task):
     title = "instruction-tuning"
 
     def schema(self, recipe: Any) -> type[BaseModel]:
-        return InstructionSample
+        """What the model call that made a sample wrote: the whole sample (topics), or the answer (the methods)."""
+        return InstructionSample if getattr(recipe, "method", "topics") == "topics" else Answer
 
     def record(self, parsed: BaseModel, slot: Any) -> dict[str, Any]:
         return instruction_row(parsed.instruction, parsed.input, parsed.output, slot["category"])
