@@ -1,11 +1,13 @@
 """ROUGE-L novelty: is a new instruction too close to one already accepted? (Self-Instruct's filter, threshold 0.7.)
 
 ROUGE-L F1 of token lists a, b is 2·LCS(a, b) / (|a| + |b|), on the tokens of rouge-score's default tokenizer
-(lower case, runs of [a-z0-9]). Comparing a new instruction with every accepted one is quadratic over a run, so an
-inverted index finds the only instructions that can reach the threshold: the LCS is at most the tokens two lists
-share, so a match must share at least one of the query's rarest tokens (those whose removal leaves too few to reach
-the bound), and its length must lie in a band around the query's. The exact LCS of those candidates is computed
-by rapidfuzz (C++). The answer is exact: the pre-filter drops only pairs that cannot reach the threshold.
+(lower case, runs of [a-z0-9]). Comparing a new instruction with every accepted one is quadratic over a run, so the
+index uses prefix filtering (as in set-similarity joins, e.g. PPJoin): F1 ≥ t needs an LCS, hence a shared multiset
+of tokens, of at least o = t·|a|/(2−t) tokens; under any fixed order of tokens, two multisets sharing ≥ o tokens
+share one among the first |a| − o + 1 of each. The order puts the common words of English and of instructions
+(a fixed list) last and, among the others, tokens first seen late first (they are the rare ones), so the indexed
+prefixes hold rare tokens and the lists to probe stay short; lengths must also lie in a band around the query's. The exact LCS of the candidates left is computed by rapidfuzz (C++). The answer is exact: the
+pre-filter drops only pairs that cannot reach the threshold.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from dataclasses import dataclass
 from rapidfuzz.distance import LCSseq
 
 TOKEN = re.compile(r"[a-z0-9]+")
+# Most frequent first. Any fixed order keeps the index exact; this one keeps common words out of the prefixes.
+COMMON = """the a to of and in is for you that it with on this be are as your an or can what how i me my by at from
+do not have if will we all about any some more which one two three so use using into than then its their they
+them write explain describe give list provide create make generate summarize tell suggest find identify classify
+rewrite draft compose help what why when where who following given text sentence sentences paragraph words word
+short brief example examples new each other these those there here should would could please way ways best
+based between under over after before up down out only also just like well very""".split()
+RANK = {w: i for i, w in enumerate(dict.fromkeys(COMMON))}
 
 
 def rouge_tokens(text: str) -> list[str]:
@@ -40,8 +50,8 @@ class Match:
 class NoveltyIndex:
     """Instructions accepted so far; `nearest(text)` is the highest ROUGE-L among those that can reach `threshold`.
 
-    Scores below `threshold` are reported as computed for the candidates found, so a score under the threshold is a
-    lower bound of the true maximum (enough to decide novelty); `exact=True` compares against everything.
+    Only candidates that pass the pre-filter are scored, so a score under the threshold is a lower bound of the true
+    maximum (enough to decide novelty); `exact=True` compares against everything.
     """
 
     def __init__(self, threshold: float = 0.7):
@@ -49,10 +59,11 @@ class NoveltyIndex:
             raise ValueError("the ROUGE-L threshold must be in (0, 1]")
         self.threshold = threshold
         self.vocab: dict[str, int] = {}
+        self.order: list[tuple[int, int]] = []  # token id → its fixed sort key (common words last)
         self.texts: list[str] = []
         self.tokens: list[list[int]] = []
-        self.postings: dict[int, list[int]] = defaultdict(list)
-        self.compared = 0  # exact LCS computations done (the pre-filter's work saved is len(index) per query minus this)
+        self.postings: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self.compared = 0  # exact LCS computations done
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -62,41 +73,46 @@ class NoveltyIndex:
         for tok in rouge_tokens(text):
             i = self.vocab.get(tok)
             if i is None:
-                if not grow:
-                    i = -1 - len(out)  # unseen: matches nothing indexed
-                else:
+                if grow:
                     i = self.vocab[tok] = len(self.vocab)
+                    self.order.append((2, -RANK[tok]) if tok in RANK else (1, -i))
+                else:
+                    i = -1 - len(out)  # unseen: matches nothing indexed
             out.append(i)
         return out
+
+    def _prefix(self, ids: list[int]) -> list[tuple[int, int]]:
+        """The first |ids| − o + 1 (token, occurrence) elements in the index's fixed order: unseen tokens, then the
+        others newest first, then the common words, most common last."""
+        n = len(ids)
+        need = math.ceil(self.threshold * n / (2.0 - self.threshold) - 1e-9)
+        seen: Counter = Counter()
+        elements = []
+        for t in ids:
+            elements.append((t, seen[t]))
+            seen[t] += 1
+        order = self.order
+        elements.sort(key=lambda e: (*((0, 0) if e[0] < 0 else order[e[0]]), e[1]))
+        return elements[:max(0, n - need + 1)]
 
     def add(self, text: str) -> None:
         ids = self._ids(text, grow=True)
         n = len(self.texts)
         self.texts.append(text)
         self.tokens.append(ids)
-        for t in set(ids):
-            self.postings[t].append(n)
+        for e in self._prefix(ids):
+            self.postings[e].append(n)
 
     def candidates(self, ids: list[int]) -> set[int]:
         """Indexed instructions that could reach the threshold against token ids `ids`."""
         la, t = len(ids), self.threshold
         if not la:
             return set()
-        # LCS ≥ t(la+lb)/2 and LCS ≤ lb give LCS ≥ t·la/(2-t): at least that many shared tokens are needed.
-        need = math.ceil(t * la / (2.0 - t) - 1e-9)
-        counts = Counter(ids)
-        by_rarity = sorted(counts, key=lambda tok: len(self.postings.get(tok, ())))
-        remaining, prefix = la, []
-        for tok in by_rarity:  # a match must contain a token of the prefix: the rest alone are too few
-            if remaining < need:
-                break
-            prefix.append(tok)
-            remaining -= counts[tok]
-        low, high = t * la / (2.0 - t), (2.0 - t) * la / t
+        low, high = t * la / (2.0 - t) - 1e-9, (2.0 - t) * la / t + 1e-9
         found: set[int] = set()
-        for tok in prefix:
-            for j in self.postings.get(tok, ()):
-                if low - 1e-9 <= len(self.tokens[j]) <= high + 1e-9:
+        for e in self._prefix(ids):
+            for j in self.postings.get(e, ()):
+                if low <= len(self.tokens[j]) <= high:
                     found.add(j)
         return found
 
