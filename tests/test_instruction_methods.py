@@ -39,7 +39,7 @@ def test_rouge_l_is_twice_the_lcs_over_both_lengths():
 def test_novelty_index_finds_exactly_what_a_full_scan_finds():
     rng = random.Random(0)
     words = [f"w{i}" for i in range(60)]
-    index = NoveltyIndex(0.6)
+    index = NoveltyIndex(0.6, probe_limit=None)
     for _ in range(1500):
         index.add(" ".join(rng.choices(words, k=rng.randint(3, 14))))
     compared_before = index.compared
@@ -50,6 +50,15 @@ def test_novelty_index_finds_exactly_what_a_full_scan_finds():
         if full.score >= 0.6:
             assert fast.score == full.score
     assert index.compared - compared_before < 300 * 1500 * 2  # the pre-filter skipped work
+
+
+def test_probe_limit_bounds_the_work_of_a_query_and_counts_it():
+    index = NoveltyIndex(0.7, probe_limit=10)
+    for i in range(50):
+        index.add(f"write a poem about the sea number {i}")
+    assert index.nearest("write a poem about the sea number 7").score == 1.0  # read before the limit: found
+    index.nearest("write a poem about the sea and the sky")
+    assert index.cut >= 1
 
 
 def test_self_instruct_counts_and_novelty_rejections(tmp_path):
