@@ -159,6 +159,9 @@ def plan_run(recipe: Recipe | str | Path | dict, *, teacher: str | None = None, 
              **overrides: Any) -> tuple[dict[str, Any], list[dict]]:
     """Make (or load) the plan for a recipe and write plan.json, without generating samples."""
     recipe = resolve_recipe(recipe, teacher, **overrides)
+    if recipe.task == "instruction" and recipe.method != "topics":
+        raise ConfigError(f"method {recipe.method} has no plan to make: it grows instructions step by step from the"
+                          " seed tasks; run it with `synthwright run`.")
     out_dir = out_dir_for(recipe, out)
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)

@@ -228,3 +228,15 @@ def test_export_writes_an_instruction_dataset_with_its_card(tmp_path):
     export_dataset(tmp_path / "run", tmp_path / "export", license="cc-by-4.0")
     card = (tmp_path / "export" / "README.md").read_text()
     assert "instruction" in card.lower() and "text-generation" in card
+
+
+def test_cli_plan_is_refused_for_a_method_recipe(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from synthwright.cli import app
+
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(instruction_recipe("self_instruct")))
+    result = CliRunner().invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "has no plan to make" in result.output
