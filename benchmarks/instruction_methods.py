@@ -80,7 +80,7 @@ def snips_commands(path: Path = Path("/work/shared/data/text/snips/train.jsonl")
     return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def novelty_pass(texts: list[str], threshold: float = 0.7, probe_limit: int | None = 4000) -> tuple[float, int, NoveltyIndex]:
+def novelty_pass(texts: list[str], threshold: float = 0.7, probe_limit: int | None = 1000) -> tuple[float, int, NoveltyIndex]:
     index = NoveltyIndex(threshold, probe_limit=probe_limit)
     rejected = 0
     t0 = time.perf_counter()
@@ -134,12 +134,12 @@ def bench_novelty(sizes: list[int], limit: int | None) -> list[dict]:
 
 # part 2 -------------------------------------------------------------------------------------------------------------
 
-def recipe_for(method: str, requests: int, seed_tasks: list[str]) -> dict:
+def recipe_for(method: str, requests: int, seed_tasks: list[str], judge: bool = True) -> dict:
     data = {
         "name": f"bench-{method}", "task": "instruction", "method": method, "description": DESCRIPTION,
         "count": {"total": requests},
         "sampling": {"temperature": 0.8, "top_p": 0.95, "max_new_tokens": 160, "repetition_penalty": 1.1},
-        "judge": {"enabled": True, "min_score": 1, "max_new_tokens": 160},
+        "judge": {"enabled": judge, "min_score": 1, "max_new_tokens": 160},
         "output": {"formats": ["jsonl"], "splits": {"train": 1.0}},
         "quality": {"enabled": False},
     }
@@ -153,7 +153,7 @@ def recipe_for(method: str, requests: int, seed_tasks: list[str]) -> dict:
     return data
 
 
-def bench_methods(teacher: str, requests: int, methods: list[str]) -> list[dict]:
+def bench_methods(teacher: str, requests: int, methods: list[str], judge: bool = True) -> list[dict]:
     from synthwright import load_engine, run
 
     engine = load_engine(teacher, batch_size=16)
@@ -161,7 +161,7 @@ def bench_methods(teacher: str, requests: int, methods: list[str]) -> list[dict]
     for method in methods:
         out = Path(tempfile.mkdtemp(prefix=f"bench-{method}-"))
         t0 = time.perf_counter()
-        result = run(recipe_for(method, requests, SEEDS), out=out, engine=engine)
+        result = run(recipe_for(method, requests, SEEDS, judge), out=out, engine=engine)
         seconds = time.perf_counter() - t0
         s = result.stats
         rep = s["report"]
@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["topics", "self_instruct", "evol_instruct", "magpie"])
     parser.add_argument("--skip-methods", action="store_true")
     parser.add_argument("--skip-novelty", action="store_true")
+    parser.add_argument("--no-judge", action="store_true", help="leave the judge out (half the calls)")
     parser.add_argument("--probe-limit", type=int, default=1000, help="NoveltyIndex.probe_limit for the timed passes")
     args = parser.parse_args()
     from rich.console import Console
@@ -243,7 +244,7 @@ def methods_table(console, Table, args) -> None:
     for col in ("method", "requests (all calls)", "accepted", "acceptance", "inst/s", "ROUGE-L seeds (median)",
                 "ROUGE-L within (median)", "distinct-2", "embedding div.", "judge H/C/S", "rejections"):
         table.add_column(col)
-    for r in bench_methods(args.teacher, args.requests, args.methods):
+    for r in bench_methods(args.teacher, args.requests, args.methods, not args.no_judge):
         j = r["judge"]
         funnel = ", ".join(f"{k} {v}" for k, v in r["funnel"].items() if k != "accepted")
         table.add_row(r["method"], f"{r['executor_requests']} ({r['all_calls']})", str(r["accepted"]),

@@ -67,7 +67,7 @@ class NoveltyIndex:
     every list: exact, and quadratic on skewed vocabularies.
     """
 
-    def __init__(self, threshold: float = 0.7, probe_limit: int | None = 4000):
+    def __init__(self, threshold: float = 0.7, probe_limit: int | None = 1000):
         if not 0.0 < threshold <= 1.0:
             raise ValueError("the ROUGE-L threshold must be in (0, 1]")
         self.threshold = threshold
