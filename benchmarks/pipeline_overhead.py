@@ -13,7 +13,6 @@ per run plus a few milliseconds per sample, so its share shrinks as runs grow.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -52,10 +51,9 @@ def main() -> None:
     loop_seconds = last_batch[-1] - started
 
     store = RunStore(out / "run.sqlite")
-    rows = store.db.execute("SELECT request, completion_tokens FROM calls ORDER BY call_id").fetchall()
+    requests = [ChatRequest.model_validate(r) for r in store.phase_requests("executor")]
+    pipeline_tokens = store.call_stats()["phases"]["executor"]["completion_tokens"]
     store.close()
-    requests = [ChatRequest.model_validate(json.loads(r[0])) for r in rows]
-    pipeline_tokens = sum(r[1] for r in rows)
     schema = task_for(recipe.task).schema(recipe)
     batch = engine.batch_size
     started = time.perf_counter()

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.console import Console
 
-from .errors import SynthwrightError
+from .errors import ConfigError, SynthwrightError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Turn a short task description into a clean, labelled, documented dataset.")
@@ -62,8 +62,6 @@ def _quiet_libraries() -> None:
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
     """`--engine-option key=value` pairs; values are read as JSON when they parse, else as strings."""
-    from .errors import ConfigError
-
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -123,6 +121,7 @@ def run_command(
     gpus_per_actor: float = typer.Option(0.0, "--gpus-per-actor", help="With --ray: GPUs per actor."),
     judge_actors: Optional[int] = typer.Option(None, "--judge-actors", help="With --ray and a judge model of its own: its actors (default: --actors)."),
     judge_gpus_per_actor: Optional[float] = typer.Option(None, "--judge-gpus-per-actor", help="With --ray: GPUs per judge actor (default: --gpus-per-actor)."),
+    cache: Optional[str] = typer.Option(None, "--cache", help="Folder of earlier model calls: identical calls (same model, request, sampling, schema, seed) are answered from it (default: $SYNTHWRIGHT_CACHE)."),
 ) -> None:
     """Generate a recipe's dataset; running the same command again resumes."""
     from .pipeline import run
@@ -131,7 +130,7 @@ def run_command(
     ray_config = None if ray is None else {"address": ray, "actors": actors, "cpus_per_actor": cpus_per_actor,
                                            "gpus_per_actor": gpus_per_actor, "judge_actors": judge_actors,
                                            "judge_gpus_per_actor": judge_gpus_per_actor}
-    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config)
+    result = run(recipe, teacher=teacher, out=out, limit=limit, restart=restart, progress=True, ray=ray_config, cache=cache)
     if result.kind == "tabular":
         Console().print(f"[green]done[/]: {len(result.dataset['train'])} synthetic rows → {result.out_dir}"
                         " (report in report/)")
@@ -233,8 +232,20 @@ def push(
 def view(
     out: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
     to: Optional[str] = typer.Option(None, "--to", help="HTML file to write (default: OUT/review.html)."),
+    serve: bool = typer.Option(False, "--serve", help="Serve a live dashboard of the run instead (while it runs, or after)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the address to bind (default: this machine only)."),
+    port: int = typer.Option(8765, "--port", help="With --serve: the port (0 picks a free one)."),
 ) -> None:
-    """Write one self-contained HTML page to browse a run's samples, accepted and rejected."""
+    """Write one self-contained HTML page to browse a run's samples, or (--serve) a live dashboard of it."""
+    if serve:
+        from .publish.dashboard import serve as serve_dashboard
+
+        try:
+            serve_dashboard(out, host, port, on_ready=lambda url: Console().print(
+                f"dashboard of {out}: [bold]{url}[/] (read-only; Ctrl-C stops it)", highlight=False, soft_wrap=True))
+        except OSError as exc:
+            raise ConfigError(f"Cannot serve on {host}:{port} ({exc.strerror or exc}); pass another --port.") from None
+        return
     from .publish.view import write_review_page
 
     path = write_review_page(out, to)

@@ -120,6 +120,7 @@ def run_stats(store: RunStore, recipe: Recipe, rows: list, splits: dict[str, lis
         target[s["category"]] += s["quota"]
     accepted = Counter(r[key] for r in rows)
     from .quality_loop import loop_summary
+    from .usage import usage
 
     calls = store.call_stats()
     executor_tokens = calls["phases"].get("executor", {}).get("completion_tokens", 0)
@@ -131,5 +132,5 @@ def run_stats(store: RunStore, recipe: Recipe, rows: list, splits: dict[str, lis
         "splits": {name: len(part) for name, part in splits.items()},
         "funnel": store.fate_counts(), **calls, "generation_seconds": round(seconds, 2),
         "completion_tokens_per_second": round(executor_tokens / seconds, 1) if seconds else None,
-        "rounds": store.rounds_done(), "quality": loop_summary(store),
+        "rounds": store.rounds_done(), "quality": loop_summary(store), "usage": usage(store, recipe.budget),
     }

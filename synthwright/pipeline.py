@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from .agents.executor import Executor
 from .rounds import BatchReport, RoundContext, run_round
 from .agents.planner import make_plan
 from .engines import Engine, load_engine
+from .engines.cache import CachedEngine
 from .errors import ConfigError
+from .evaluators import embed
 from .evaluators.filters import FilterState
 from .evaluators.judge import Judge, make_judge
 from .evaluators.label_noise import check_label_noise
@@ -24,9 +27,11 @@ from .output import write_outputs
 from .progress import RunProgress
 from .recipe import Recipe, load_recipe
 from .quality_loop import next_step
+from .replay import replay
 from .rundir_lock import hold_writer
 from .seeds import read_dev_set, read_seeds
-from .store import RunStore
+from .store import CallCache, RunStore
+from .usage import budget_reached, usage
 from .tasks import task_for
 
 
@@ -97,18 +102,29 @@ def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
 
 
 def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
-    """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside."""
+    """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside.
+
+    A recipe changed only in what judges the model's output (filters, the judge's thresholds, output) is
+    taken as it is, and the store is marked for a replay of its stored responses (see replay.py)."""
     path = out_dir / "run.sqlite"
     if path.exists():
         store = RunStore(path)
         previous = store.get("fingerprint")
         if previous == recipe.fingerprint() and not restart:
             return store
+        if not restart and store.get("generation_fingerprint") == recipe.generation_fingerprint():
+            with store.transaction():
+                store.put("fingerprint", recipe.fingerprint())
+                store.put("recipe", recipe.frozen())
+                store.put("replay_pending", True)
+            _write_recipe(recipe, out_dir)
+            return store
         store.close()
         if not restart:
             raise ConfigError(
-                f"The recipe changed since the run in '{out_dir}' started, so it cannot resume;"
-                " pass --restart to start over (the old run is kept) or choose another --out."
+                f"The recipe changed since the run in '{out_dir}' started in what it asks the model, so it cannot"
+                " resume; pass --restart to start over (the old run is kept) or choose another --out. (Changes to"
+                " filters, the judge's thresholds and output only are re-applied to the stored responses.)"
             )
         keep = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
         keep.mkdir(parents=True)
@@ -119,9 +135,14 @@ def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
     store = RunStore(path)
     with store.transaction():
         store.put("fingerprint", recipe.fingerprint())
+        store.put("generation_fingerprint", recipe.generation_fingerprint())
         store.put("recipe", recipe.frozen())
-    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.frozen(), sort_keys=False, allow_unicode=True))
+    _write_recipe(recipe, out_dir)
     return store
+
+
+def _write_recipe(recipe: Recipe, out_dir: Path) -> None:
+    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.frozen(), sort_keys=False, allow_unicode=True))
 
 
 def interleave(work: list[tuple[dict, int]]) -> list[tuple[dict, int]]:
@@ -203,6 +224,7 @@ def run(
     progress: bool | RunProgress = False,
     on_batch: Callable[[BatchReport], None] | None = None,
     ray: Any = None,
+    cache: str | Path | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Generate the recipe's dataset into `out` (default runs/<name>), resuming a previous run there.
@@ -211,7 +233,8 @@ def run(
     again adds nothing; a higher limit goes on); `engine` overrides the teacher spec with a ready
     engine (a list: one per teacher of a mixture), `judge_engine` the judge's; `ray` (a RayConfig or dict) runs the
     teacher on a pool of Ray actors while this process keeps the plan and the store; `overrides`
-    replace top-level recipe fields. After the first pass over the plan, a classification run's
+    replace top-level recipe fields; `cache` (or $SYNTHWRIGHT_CACHE) is a folder of earlier model calls that
+    identical calls are answered from (engines/cache.py). After the first pass over the plan, a classification run's
     quality loop measures what was accepted and re-plans (recipe `quality`). After the dataset,
     the run directory gets report.md, plots and the report section of stats.json.
 
@@ -221,13 +244,14 @@ def run(
     tabular = tabular_recipe(recipe)
     if tabular is not None:
         return run_tabular(*tabular, out, bool(progress), teacher=teacher, limit=limit, restart=restart, engine=engine,
-                           judge_engine=judge_engine, on_batch=on_batch, ray=ray, **overrides)
+                           judge_engine=judge_engine, on_batch=on_batch, ray=ray, cache=cache, **overrides)
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")
     if recipe.task == "instruction" and recipe.method != "topics":  # self_instruct, evol_instruct, magpie
-        if ray is not None:
-            raise ConfigError(f"method {recipe.method} runs in this process; leave out ray.")
+        if ray is not None or cache is not None:
+            raise ConfigError(f"method {recipe.method} runs in this process without a call cache; leave out"
+                              f" {'--ray' if ray is not None else '--cache'}.")
         from .agents.instruction_run import run_instruction_method
 
         return run_instruction_method(recipe, out=out, limit=limit, restart=restart, engine=engine,
@@ -249,6 +273,8 @@ def run(
         raise ConfigError(f"run() got {len(given)} engines for a mixture of {len(teachers)} teachers; pass one per teacher.")
     loaded: dict[int, Engine] = {}
     judge: Judge | None = None
+    cache = cache or os.environ.get("SYNTHWRIGHT_CACHE") or None
+    call_cache = CallCache(cache) if cache else None
 
     def get_engine(i: int = 0) -> Engine:
         if i not in loaded:
@@ -258,21 +284,30 @@ def run(
             else:
                 bar.phase(f"loading teacher {t.model} …")
                 loaded[i] = load_engine(t.model, ray=ray, **t.options)
+            if call_cache is not None:
+                loaded[i] = CachedEngine(loaded[i], call_cache)
         return loaded[i]
 
+    keep_vectors = embed.kept_in(store)  # a resumed run or a replay does not embed the same texts again
+    keep_vectors.__enter__()
     try:
         if store.get("plan") is None:
             bar.phase("planning: scenarios and personas …")
         plan, _ = ensure_plan(store, recipe, out_dir, get_engine, seeds, bar)
+        judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
+                           engine=judge_engine, ray=ray)
+        reserved = seeds + [{**r, "reserved": True} for r in dev]  # dev texts join the copy filters' seeds only
+        replayed = None
+        if store.get("replay_pending"):
+            bar.phase("the recipe changed only after generation: re-applying it to the stored responses (no generation) …")
+            replayed = replay(store, recipe, task, reserved, judge, on_progress=bar.replaying)
+            store.put("replay_pending", False)
         executor = Executor(recipe, task, seeds, neighbours={c["name"]: c.get("neighbours", []) for c in plan["categories"]})
         accepted_before = store.samples("accepted")
-        # dev texts join the seeds of the copy filters only: a sample that copies one never reaches the dataset
-        state = FilterState.for_run(recipe, task, seeds + [{**r, "reserved": True} for r in dev], store.accepted_keys(),
+        state = FilterState.for_run(recipe, task, reserved, store.accepted_keys(),
                                     [task.text_of(s["data"]) for s in accepted_before])
         for s in accepted_before:
             executor.add_accepted(s["data"], s["slot_id"], s["category"])
-        judge = make_judge(recipe, get_engine, teacher_spec=given[0].spec if given is not None else None,
-                           engine=judge_engine, ray=ray)
         ctx = RoundContext(recipe=recipe, task=task, schema=task.schema(recipe), executor=executor, store=store,
                            state=state, judge=judge, bar=bar, on_batch=on_batch)
         # --limit counts the run's accepted samples, not this invocation's, so the same command converges
@@ -289,6 +324,9 @@ def run(
                 return True
             if store.rounds_done() >= round_limit:
                 return False
+            ctx.stopped = budget_reached(recipe.budget, usage(store, recipe.budget))
+            if ctx.stopped:
+                return True
             engines = {i: get_engine(i) for i in sorted({by_id[sid].get("teacher", 0) for sid in missing_now})}
             if judge is not None:
                 judge.engine  # loaded now, so a judge that cannot load fails before any generation
@@ -313,6 +351,8 @@ def run(
                         accepted = run_round(ctx, eng, mine, round_, missing, allowance[0], len(slots))
                         if allowance[0] is not None:
                             allowance[0] -= accepted
+                        if ctx.stopped:
+                            return True  # a budget cap: this round is not finished; a higher cap goes on
                     if allowance[0] == 0 and store.missing_per_slot():
                         return True  # this round is not finished; the next invocation redoes it
                     store.put("rounds_done", round_ + 1)
@@ -341,12 +381,20 @@ def run(
         dataset, stats = write_outputs(store, recipe, out_dir)
         stats["planner_notes"] = plan.get("notes", [])
         stats["scenarios_from_model"], stats["scenarios_asked"] = plan.get("scenarios_from_model"), plan.get("scenarios_asked")
-        stats["stopped_by_limit"] = stopped_by_limit
+        stats["stopped_by_limit"] = stopped_by_limit and not ctx.stopped
+        stats["replay"] = replayed
+        stats["stopped_by_budget"] = ctx.stopped
+        cached = [e for e in loaded.values() if isinstance(e, CachedEngine)]
+        stats["cache"] = ({"dir": str(cache), "hits": sum(e.hits for e in cached), "misses": sum(e.misses for e in cached)}
+                          if call_cache is not None else None)
     finally:
         bar.stop()
         if judge is not None:
             judge.close()
+        keep_vectors.__exit__(None, None, None)
         store.close()
+        if call_cache is not None:
+            call_cache.close()
         if ray is not None:
             for i, eng in loaded.items():
                 if given is None or given[i] is None:

@@ -278,6 +278,14 @@ class OutputConfig(_Closed):
         return v
 
 
+POST_GENERATION_JUDGE_FIELDS = ("min_score", "require_label_agreement")
+
+
+class Price(_Closed):
+    input: float = Field(ge=0.0, description="Price per million prompt (input) tokens.")
+    output: float = Field(ge=0.0, description="Price per million completion (output) tokens.")
+
+
 class Budget(_Closed):
     max_rounds: int = Field(default=3, ge=1, le=20, description="Rounds of re-issuing slots whose quota is unmet.")
     overgenerate: float = Field(default=1.2, ge=1.0, le=5.0,
@@ -285,6 +293,18 @@ class Budget(_Closed):
                                             " when that is more and `adaptive`), to absorb rejections.")
     adaptive: bool = Field(default=True, description="Later rounds ask at least 1/acceptance-so-far requests per missing"
                                                      " sample (at most 5), so strict filters end in fewer shortfalls.")
+    prices: dict[str, Price] = Field(default_factory=dict, description="Price per million tokens by engine spec (as in"
+                                     " teacher.model / judge.model), in any one currency; nothing is looked up online.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Stop the run cleanly once its model calls used this"
+                                   " many tokens (prompt + completion, every phase); raise it and run again to go on.")
+    max_cost: float | None = Field(default=None, gt=0.0, description="Stop the run cleanly once its priced calls cost this"
+                                   " much (needs `prices`); raise it and run again to go on.")
+
+    @model_validator(mode="after")
+    def _cost_needs_prices(self) -> "Budget":
+        if self.max_cost is not None and not self.prices:
+            raise ValueError("max_cost needs prices: give budget.prices {ENGINE_SPEC: {input: …, output: …}} per million tokens")
+        return self
 
 
 class Recipe(_Closed):
@@ -373,6 +393,14 @@ class Recipe(_Closed):
         """What must stay the same for a run to resume: everything but the output, budget and license."""
         skip = {"output", "budget", "license"} | ({"method", "instruction"} if self.task != "instruction" else set())
         data = self.model_dump(mode="json", exclude=skip)  # runs made before `instruction` existed still resume
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def generation_fingerprint(self) -> str:
+        """What decides the model calls: the fingerprint less what only judges their results (filters, the
+        judge's thresholds). Runs that differ only outside it can replay the stored responses."""
+        data = self.model_dump(mode="json", exclude={"output", "budget", "license", "filters"})
+        for name in POST_GENERATION_JUDGE_FIELDS:
+            data["judge"].pop(name, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -16,6 +16,7 @@ from .progress import RunProgress
 from .recipe import Recipe
 from .store import RunStore
 from .tasks import Task
+from .usage import budget_reached, usage
 
 
 @dataclass
@@ -40,6 +41,7 @@ class RoundContext:
     judge: Judge | None
     bar: RunProgress
     on_batch: Callable[[BatchReport], None] | None = None
+    stopped: str | None = None  # why a budget cap stopped the run (budget.max_tokens / max_cost)
 
 
 def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], round_: int, missing: dict[str, int],
@@ -109,14 +111,21 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
                 samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
                                  "filter": c.filter, "reason": c.reason, "verdict": c.features.get("verdict")}])
         store.record_batch(calls, samples)
+        priced = recipe.budget.prices or recipe.budget.max_tokens is not None
+        spent = usage(store, recipe.budget) if priced else None
         for c in live:
             if c.alive:
                 executor.add_accepted(c.data, c.slot_id, c.category)
         total_accepted += accepted_now
         bar.update(accepted=accepted_now, generated=len(batch), rejected=len(batch) - accepted_now,
                    tokens=sum(g.completion_tokens for g in gens),
-                   slots_done=slot_count - sum(1 for v in room.values() if v > 0), slots_total=slot_count)
+                   slots_done=slot_count - sum(1 for v in room.values() if v > 0), slots_total=slot_count,
+                   cost=spent["cost"] if spent else None)
         if ctx.on_batch is not None:
             ctx.on_batch(BatchReport(round=round_, requested=len(batch), accepted=accepted_now,
                                  rejected=len(batch) - accepted_now, store=store))
+        if spent is not None:
+            ctx.stopped = budget_reached(recipe.budget, spent)
+            if ctx.stopped:
+                break
     return total_accepted

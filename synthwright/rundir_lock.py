@@ -139,6 +139,25 @@ def writes_to(where: str | Callable[[dict[str, Any]], Any], *, beside: bool = Fa
     return decorate
 
 
+def writer_of(folder: str | Path) -> dict[str, Any] | None:
+    """Who is writing `folder` now, as its lock file says (pid, host, since, command), or None; takes no lock."""
+    path = lock_path(folder)
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(holder, dict) or not holder.get("pid"):
+        return None
+    if holder.get("host") in (None, socket.gethostname()):
+        try:
+            os.kill(int(holder["pid"]), 0)
+        except ProcessLookupError:
+            return None  # killed without releasing: the kernel dropped its lock
+        except (PermissionError, ValueError):
+            pass
+    return holder
+
+
 def busy_message(folder: Path, holder: dict[str, Any], flag: str) -> str:
     if holder.get("pid"):
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder["since"])) if holder.get("since") else "?"

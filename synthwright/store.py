@@ -46,6 +46,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE loop_steps (
             step INTEGER PRIMARY KEY, signal TEXT NOT NULL, decision TEXT NOT NULL, created REAL NOT NULL);
     """),
+    ("004_embeddings", """
+        CREATE TABLE embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+    """),
 ]
 
 
@@ -70,6 +73,24 @@ class RunStore:
                 raise ConfigError(f"'{self.path}' is not a synthwright run store (SQLite says: {exc}); pass the folder"
                                   " a `synthwright run` wrote, or move the file away to start a new run there.") from None
             raise
+
+    @classmethod
+    def reader(cls, path: str | Path) -> "RunStore":
+        """Open an existing store read-only (a dashboard beside a running writer): no migration, no write."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self._held = []
+        if not self.path.is_file():
+            raise ConfigError(f"'{self.path}' does not exist; pass the folder a `synthwright run` wrote.")
+        self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                  check_same_thread=False)
+        try:
+            self._check_schema()
+        except BaseException:
+            self.db.close()
+            raise
+        self.db.row_factory = sqlite3.Row
+        return self
 
     def _check_schema(self) -> None:
         """A file that is not SQLite, SQLite that is not a run store, or a store from a newer synthwright: ConfigError."""
@@ -205,6 +226,23 @@ class RunStore:
             out[f"{r.get('seed')}\x1f{r['messages'][-1]['content']}"] = response
         return out
 
+    # embeddings -----------------------------------------------------------
+    def embeddings(self, keys: list[str]) -> dict[str, bytes]:
+        """Stored embedding vectors (raw float32 bytes) by key; a store without the table has none."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            try:
+                rows = self.db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({','.join('?' * len(part))})", part)
+            except sqlite3.OperationalError:  # a read-only store older than the table
+                return found
+            found.update({r[0]: r[1] for r in rows})
+        return found
+
+    def save_embeddings(self, rows: list[tuple[str, bytes]]) -> None:
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?)", rows)
+
     # quality loop ---------------------------------------------------------
     def loop_steps(self) -> list[dict[str, Any]]:
         return [{"step": r[0], "signal": json.loads(r[1]), "decision": json.loads(r[2])}
@@ -274,6 +312,27 @@ class RunStore:
                 for slot_id, engine in self.db.execute("SELECT slot_id, engine FROM calls WHERE phase = 'executor'"
                                                        " ORDER BY call_id")]
 
+    def stored_responses(self) -> list[dict[str, Any]]:
+        """Every executor call with its one sample and that sample's verdict, in call order (for a replay)."""
+        verdicts = {v.sample_id: v for v in self.verdicts()}
+        rows = self.db.execute("SELECT s.sample_id, s.slot_id, s.filter, s.reason, c.response, c.finish_reason, c.error"
+                               " FROM samples s JOIN calls c USING (call_id) WHERE c.phase = 'executor'"
+                               " ORDER BY c.call_id, s.sample_id")
+        return [{"sample_id": r[0], "slot_id": r[1], "filter": r[2], "reason": r[3], "response": r[4],
+                 "finish_reason": r[5], "error": r[6], "verdict": verdicts.get(r[0])} for r in rows]
+
+    def apply_replay(self, fates: list[dict[str, Any]], verdicts: list[tuple[int, StoredVerdict]]) -> None:
+        """New fates for stored samples and their verdicts, in one transaction; sample ids stay the same."""
+        now = time.time()
+        with self.transaction():
+            self.db.execute("UPDATE samples SET status = 'rejected' WHERE status = 'accepted'")
+            self.db.executemany(
+                "UPDATE samples SET status = ?, filter = ?, reason = ?, data = ?, dedup_key = ?, category = ? WHERE sample_id = ?",
+                [(f["status"], f.get("filter"), f.get("reason"), json.dumps(f["data"]), f["dedup_key"], f["category"],
+                  f["sample_id"]) for f in fates])
+            self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                                [(i, v.judge, json.dumps(v.data()), int(v.passed), now) for i, v in verdicts])
+
     def phase_requests(self, phase: str) -> list[dict[str, Any]]:
         """The requests of every call of `phase`, in call order."""
         return [json.loads(r[0]) for r in self.db.execute("SELECT request FROM calls WHERE phase = ? ORDER BY call_id",
@@ -285,6 +344,49 @@ class RunStore:
         phases = {p: {"calls": n, "prompt_tokens": pt, "completion_tokens": ct} for p, n, pt, ct in self.db.execute(
             "SELECT phase, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM calls GROUP BY phase ORDER BY phase")}
         return {"calls": r[0], "prompt_tokens": r[1], "completion_tokens": r[2], "failed_calls": r[3], "phases": phases}
+
+    def token_usage(self) -> list[dict[str, Any]]:
+        """Calls and tokens per (phase, engine spec): the calls table's phases, and the judge's from its verdicts."""
+        rows = [{"phase": r[0], "engine": r[1] or "", "calls": r[2], "prompt_tokens": r[3], "completion_tokens": r[4]}
+                for r in self.db.execute(
+                    "SELECT phase, json_extract(engine, '$.spec'), COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
+                    " COALESCE(SUM(completion_tokens), 0) FROM calls GROUP BY 1, 2 ORDER BY 1, 2")]
+        judged: dict[str, list[int]] = {}
+        for (data,) in self.db.execute("SELECT data FROM verdicts"):
+            v = _json_object(data)
+            spec = (v.get("engine") or {}).get("spec") or ""
+            n = judged.setdefault(spec, [0, 0, 0])
+            n[0] += 1
+            n[1] += int(v.get("prompt_tokens") or 0)
+            n[2] += int(v.get("completion_tokens") or 0)
+        rows += [{"phase": "judge", "engine": spec, "calls": n[0], "prompt_tokens": n[1], "completion_tokens": n[2]}
+                 for spec, n in sorted(judged.items())]
+        return rows
+
+    def latest_samples(self, limit: int = 50, *, status: str | None = None, category: str | None = None,
+                       query: str | None = None) -> list[dict[str, Any]]:
+        """The newest samples first, optionally of one status and category, whose data or reason holds `query`."""
+        where, args = [], []
+        if status:
+            where.append("s.status = ?")
+            args.append(status)
+        if category:
+            where.append("s.category = ?")
+            args.append(category)
+        if query:
+            where.append("(instr(lower(s.data), lower(?)) > 0 OR instr(lower(COALESCE(s.reason, '')), lower(?)) > 0)")
+            args += [query, query]
+        sql = ("SELECT s.sample_id, s.category, s.status, s.filter, s.reason, s.data, s.created FROM samples s"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.sample_id DESC LIMIT ?")
+        return [{**dict(r), "data": _json_object(r["data"])} for r in self.db.execute(sql, [*args, limit])]
+
+    def activity_since(self, since: float) -> dict[str, Any]:
+        """Samples accepted and executor completion tokens stored after `since`, and when the first of them was."""
+        first, accepted = self.db.execute("SELECT MIN(created), COALESCE(SUM(status = 'accepted'), 0) FROM samples"
+                                          " WHERE created > ?", (since,)).fetchone()
+        tokens = self.db.execute("SELECT COALESCE(SUM(completion_tokens), 0) FROM calls WHERE phase = 'executor'"
+                                 " AND created > ?", (since,)).fetchone()[0]
+        return {"first": first, "accepted": accepted, "completion_tokens": tokens}
 
     def acceptance(self) -> float | None:
         """Share of the executor's samples that were accepted or lost only to a full quota, or None before any."""
@@ -303,6 +405,44 @@ def _json_object(text: str) -> dict[str, Any]:
     except ValueError:
         return {"raw": text}
     return value if isinstance(value, dict) else {"raw": text}
+
+
+class CallCache:
+    """A content-addressed cache of model calls shared by runs (`run --cache DIR`): key → the model's answer."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "calls.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
+                            " finish_reason TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+                            " seconds REAL NOT NULL, created REAL NOT NULL)")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise ConfigError(f"'{self.path}' is not a synthwright call cache (SQLite says: {exc}); pass another --cache"
+                              " folder or move the file away.") from None
+
+    def get(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            for r in self.db.execute(f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens, seconds FROM calls"
+                                     f" WHERE key IN ({','.join('?' * len(part))})", part):
+                found[r[0]] = {"text": r[1], "finish_reason": r[2], "prompt_tokens": r[3], "completion_tokens": r[4],
+                               "seconds": r[5]}
+        return found
+
+    def put(self, rows: list[tuple[str, Any]]) -> None:
+        now = time.time()
+        with _Transaction(self.db):
+            self.db.executemany("INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [(k, g.text, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.seconds, now)
+                                 for k, g in rows])
+
+    def close(self) -> None:
+        self.db.close()
 
 
 class _Transaction:

@@ -22,12 +22,31 @@ def print_summary(result: Any, console: Console | None = None) -> None:
     console.print(f"samples by fate: {funnel}")
     console.print(f"splits: {', '.join(f'{k} {v}' for k, v in stats['splits'].items())} · calls {stats['calls']}"
                   f" · {stats['completion_tokens']} tokens · {stats['completion_tokens_per_second'] or '-'} tok/s")
-    if stats.get("stopped_by_limit"):
+    u = stats.get("usage")
+    if u:
+        parts = [f"{phase} {p['prompt_tokens'] + p['completion_tokens']:,}" + (f" ({p['cost']:.4g})" if p["cost"] is not None else "")
+                 for phase, p in u["by_phase"].items()]
+        console.print(f"tokens by phase: {', '.join(parts)} · total {u['tokens']:,}"
+                      + (f" · cost {u['cost']:.4g}" if u["cost"] is not None else ""))
+        if u.get("unpriced_engines"):
+            console.print(f"[yellow]no price in budget.prices for: {', '.join(e or '?' for e in u['unpriced_engines'])}[/]")
+    if stats.get("stopped_by_budget"):
+        console.print(f"[yellow]stopped: {stats['stopped_by_budget']}; {stats['shortfall']} samples still to make: raise"
+                      " the cap and run the same command again to continue.[/]")
+    elif stats.get("stopped_by_limit"):
         console.print(f"[yellow]stopped at --limit; {stats['shortfall']} samples still to make: run the same command"
                       " without --limit to continue.[/]")
     elif stats["shortfall"]:
         console.print(f"[yellow]shortfall: {stats['shortfall']} samples missing after {stats['rounds']} rounds;"
                       " raise budget.max_rounds and run the same command again to continue.[/]")
+    c = stats.get("cache")
+    if c:
+        console.print(f"call cache {c['dir']}: {c['hits']} answered from it, {c['misses']} asked of the model")
+    r = stats.get("replay")
+    if r:
+        console.print(f"replayed: the recipe changed only after generation, so its filters and judge thresholds were"
+                      f" re-applied to {r['responses']} stored responses in {r['seconds']} s without generating"
+                      + (f" ({r['judged_now']} samples judged for the first time)" if r["judged_now"] else ""))
     q = stats.get("quality")
     if q:
         last = q["steps"][-1]

@@ -131,8 +131,10 @@ def test_label_leak_identifier_and_words_modes():
 @pytest.mark.skipif(not HAS_LINGUA, reason="needs lingua-language-detector")
 def test_language():
     bad = ["Ich habe meine Karte gestern im Bus verloren, bitte sperren Sie sie.",
-           "Hola, perdí mi tarjeta ayer en el metro, ¿pueden bloquearla?", "Je voudrais ouvrir un compte d'épargne, s'il vous plaît"]
+           "Hola, perdí mi tarjeta ayer en el metro, ¿pueden bloquearla?", "Je voudrais ouvrir un compte d'épargne, s'il vous plaît",
+           "Hoi, mijn pas is kwijt, kunt u hem blokkeren?"]
     good = ["I lost my card yesterday on the bus, please block it", "yo wheres my refund bruh its been 2 wks",
+            "Poor customer. Can't find the missing card.",  # lingua's low accuracy says Dutch 0.87: confirmed English
             "Karte weg!",  # too short to judge
             "user: hello, my card is gone\nassistant: I am sorry to hear that, let me block it"]
     got = verdicts(bad + good, cfg(language={"enabled": True, "min_chars": 20}), state=FilterState(language="en"))

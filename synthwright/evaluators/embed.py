@@ -8,11 +8,13 @@ variable SYNTHWRIGHT_EMBEDDER (auto, minilm, tfidf) overrides `auto` everywhere,
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -58,20 +60,46 @@ def _sentence_model() -> Any:
 
 _CACHE: dict[str, np.ndarray] = {}
 _CACHE_LIMIT = 200_000  # vectors (300 MB); a run embeds its accepted texts for the label check and the report
+_STORES: list[Any] = []  # run stores that keep vectors across processes (see `kept_in`)
+
+
+@contextmanager
+def kept_in(store: Any) -> Iterator[None]:
+    """While inside, vectors are also looked up in and written to `store` (a RunStore), so a resumed run or a
+    replay does not embed the same texts again."""
+    _STORES.append(store)
+    try:
+        yield
+    finally:
+        _STORES.remove(store)
+
+
+def _key(text: str) -> str:
+    return hashlib.sha1(f"all-MiniLM-L6-v2\x1f{text}".encode()).hexdigest()
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised MiniLM embeddings, shape (len(texts), 384); texts seen before in this process are not re-encoded."""
+    """L2-normalised MiniLM embeddings, shape (len(texts), 384); texts seen before in this process (or kept in
+    the run's store) are not re-encoded."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     known = {t: _CACHE[t] for t in texts if t in _CACHE}
     new = list(dict.fromkeys(t for t in texts if t not in known))
+    if new and _STORES:
+        stored = _STORES[-1].embeddings([_key(t) for t in new])
+        for t in new:
+            blob = stored.get(_key(t))
+            if blob is not None:
+                known[t] = _CACHE[t] = np.frombuffer(blob, dtype=np.float32).copy()
+        new = [t for t in new if t not in known]
     if new:
         vectors = _sentence_model().encode(new, batch_size=batch_size, show_progress_bar=False,
                                            convert_to_tensor=True).float().cpu().numpy()
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # in fp32
         fresh = dict(zip(new, vectors))
         known.update(fresh)
+        if _STORES:
+            _STORES[-1].save_embeddings([(_key(t), v.astype(np.float32).tobytes()) for t, v in fresh.items()])
         if len(_CACHE) + len(fresh) > _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE.update(fresh)

@@ -30,9 +30,12 @@ class LabelPrototypes:
 
     def __init__(self, docs: dict[str, list[str]]):
         self.names = list(docs)
-        vectors = []
+        flat = [t for name in self.names for t in docs[name]]
+        every = embed.embed(flat)  # one batch for every label's documents
+        vectors, start = [], 0
         for name in self.names:
-            v = embed.embed(docs[name]).mean(axis=0)
+            v = every[start:start + len(docs[name])].mean(axis=0)
+            start += len(docs[name])
             vectors.append(v / max(float(np.linalg.norm(v)), 1e-12))
         self.matrix = np.stack(vectors)  # (labels, 384)
         self.index = {n: i for i, n in enumerate(self.names)}

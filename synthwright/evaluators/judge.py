@@ -26,13 +26,13 @@ def verdict_schema(recipe: Any) -> type[BaseModel]:
     return task_for(recipe.task).verdict_schema(recipe)
 
 
-def decide(verdict: BaseModel, category: str, min_score: int, require_label_agreement: bool) -> list[str]:
-    """The criteria a verdict fails (empty: it passes): the label, each yes/no check, each 1-5 score."""
+def decide(verdict: BaseModel | dict[str, Any], category: str, min_score: int, require_label_agreement: bool) -> list[str]:
+    """The criteria a verdict (the judge's answer, as a model or as stored) fails; empty: it passes."""
     failed = []
-    label = getattr(verdict, "label", None)
+    fields = verdict if isinstance(verdict, dict) else verdict.model_dump()
+    label = fields.get("label")
     if require_label_agreement and label is not None and label != category:
         failed.append(f"the judge's label is {label!r}, not {category!r}")
-    fields = verdict.model_dump()
     for name, value in fields.items():
         if value is False:
             failed.append(f"{name.replace('_', ' ')}: no")
@@ -103,6 +103,20 @@ class Judge:
         c.features["verdict"] = StoredVerdict(passed=not failed, verdict=gen.parsed.model_dump(), failed=failed, **common)
         if failed:
             c.reject("judge", f"{'; '.join(failed)} (judge: {gen.parsed.reason.strip() or 'no reason given'})")
+
+    def redecide(self, c: Candidate, stored: StoredVerdict) -> None:
+        """Apply this judge's thresholds to a verdict stored by an earlier run of the recipe (no model call)."""
+        if stored.verdict is None:
+            failed = stored.failed or ["no usable verdict"]
+        else:
+            failed = decide(stored.verdict, c.category, self.cfg.min_score, self.cfg.require_label_agreement)
+        c.features["verdict"] = stored.model_copy(update={
+            "passed": not failed, "failed": failed, "min_score": self.cfg.min_score,
+            "require_label_agreement": self.cfg.require_label_agreement})
+        if failed:
+            reason = (stored.verdict or {}).get("reason", "").strip() or "no reason given"
+            c.reject("judge", f"{'; '.join(failed)} (judge: {reason})" if stored.verdict else
+                     f"the judge gave no usable verdict ({stored.error})")
 
     def close(self) -> None:
         if self.owns_engine and isinstance(self._engine, Engine):

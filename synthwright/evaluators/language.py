@@ -30,6 +30,14 @@ def detector(accuracy: str = "low") -> Any:
     return builder.build()
 
 
+@lru_cache(maxsize=32)
+def pair_detector(expected: Any, other: Any) -> Any:
+    """lingua's high-accuracy mode between two languages only: cheap to build, and reliable on short texts."""
+    from lingua import LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(expected, other).build()
+
+
 def language_for(code: str) -> Any:
     """lingua's Language for an ISO 639-1 code such as 'en' or 'pt-BR'; ConfigError when unknown."""
     from lingua import IsoCode639_1, Language
@@ -58,8 +66,18 @@ def check(texts: list[str], code: str, *, min_chars: int, min_confidence: float,
         # Slangy or terse text in the right language often scores as a mix of unrelated languages;
         # text really in another language gets that language near 1.0. Only the latter is rejected.
         top = values[0]
-        if top.value < min_confidence:
+        if top.value >= min_confidence and accuracy == "low":
+            # low accuracy is overconfident on short English ("Poor customer. Can't find the missing card." → Dutch
+            # 0.87): the flagged language must also beat the expected one in high accuracy, between those two only
+            top = _confirm(cleaned[i], expected, top.language)
+        if top is None or top.value < min_confidence:
             out.append(None)
         else:
             out.append(f"{top.language.name.title()} ({top.language.iso_code_639_1.name.lower()}, confidence {top.value:.2f})")
     return out
+
+
+def _confirm(text: str, expected: Any, other: Any) -> Any:
+    """The flagged language's confidence against the expected one alone, or None when the expected one wins."""
+    values = pair_detector(expected, other).compute_language_confidence_values(text)
+    return values[0] if values and values[0].language == other else None

@@ -31,6 +31,7 @@ from ..rundir import open_run
 from . import embed
 from .metrics import WORD, judge_summary, lexical, mean_offdiag, reason_pattern
 from .plots import figure, save
+from ..usage import usage
 from .filters import filter_names
 from .instruction_report import instruction_metrics, render_instruction
 from .loop_report import plot_loop, render_loop
@@ -277,6 +278,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         notes = store.get("filter_notes", [])
         loop = loop_summary(store)
         plan = store.get("plan") or {}
+        spent = usage(store, recipe.budget)
 
     def text_of(s: dict[str, Any]) -> str:
         data = s["data"]
@@ -320,6 +322,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         "teachers": compare_teachers([s for s in samples if s["filter"] != "parse"], text_of, kind, seed)
         if recipe.task == "classification" else None,
         "instruction": instruction_metrics(rows, plan.get("seed_instructions", [])) if recipe.task == "instruction" else None,
+        "usage": spent,
     }
     eval_path = out_dir / "eval.json"
     metrics["eval"] = json.loads(eval_path.read_text()) if eval_path.is_file() else None
@@ -437,6 +440,7 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
     if recipe.task == "classification":
         out += render_loop(m["quality_loop"], m["plots"].get("quality_loop"))
     out += render_teachers(m.get("teachers"))
+    out += render_usage(m.get("usage"))
 
     noise = m["label_noise"]
     out += ["## Label noise", ""]
@@ -461,6 +465,19 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
     else:
         out += render_eval(ev)
     return "\n".join(out).rstrip() + "\n"
+
+
+def render_usage(u: dict[str, Any] | None) -> list[str]:
+    if not u:
+        return []
+    priced = u["cost"] is not None
+    rows = [[r["phase"], r["engine"] or "?", r["calls"], f"{r['prompt_tokens']:,}", f"{r['completion_tokens']:,}"]
+            + ([fmt(r["cost"]) if r["cost"] is not None else "no price"] if priced else []) for r in u["by_phase_engine"]]
+    out = ["## Tokens and cost", "",
+           table(["phase", "engine", "calls", "prompt tokens", "completion tokens"] + (["cost"] if priced else []), rows), "",
+           f"Total: {u['tokens']:,} tokens" + (f", cost {u['cost']:.4g} (budget.prices, per million tokens)" if priced else
+                                                "; give budget.prices per engine to see the cost") + ".", ""]
+    return out
 
 
 def render_eval(ev: dict[str, Any]) -> list[str]:

@@ -347,6 +347,12 @@ def _funnel(c: CardInputs) -> str:
     facts = [f"model calls: {calls.get('calls', stats.get('calls', '?'))}",
              f"completion tokens: {calls.get('completion_tokens', stats.get('completion_tokens', '?'))}",
              f"rounds: {stats.get('rounds', '?')}"]
+    u = stats.get("usage") or {}
+    if u.get("by_phase"):
+        facts.append("tokens by phase: " + ", ".join(f"{k} {v['prompt_tokens'] + v['completion_tokens']:,}"
+                                                     for k, v in u["by_phase"].items()))
+    if u.get("cost") is not None:
+        facts.append(f"cost: {u['cost']:.4g} (from the recipe's budget.prices)")
     if stats.get("generation_seconds"):
         facts.append(f"generation time: {stats['generation_seconds']} s"
                      f" ({stats.get('completion_tokens_per_second') or '-'} tokens/s)")
