@@ -180,6 +180,9 @@ def plan_run(recipe: Recipe | str | Path | dict, *, teacher: str | None = None, 
              **overrides: Any) -> tuple[dict[str, Any], list[dict]]:
     """Make (or load) the plan for a recipe and write plan.json, without generating samples."""
     recipe = resolve_recipe(recipe, teacher, **overrides)
+    if recipe.task == "instruction" and recipe.method != "topics":
+        raise ConfigError(f"method {recipe.method} has no plan to make: it grows instructions step by step from the"
+                          " seed tasks; run it with `synthwright run`.")
     out_dir = out_dir_for(recipe, out)
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
@@ -245,6 +248,14 @@ def run(
     recipe = resolve_recipe(recipe, teacher, **overrides)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}.")
+    if recipe.task == "instruction" and recipe.method != "topics":  # self_instruct, evol_instruct, magpie
+        if ray is not None or cache is not None:
+            raise ConfigError(f"method {recipe.method} runs in this process without a call cache; leave out"
+                              f" {'--ray' if ray is not None else '--cache'}.")
+        from .agents.instruction_run import run_instruction_method
+
+        return run_instruction_method(recipe, out=out, limit=limit, restart=restart, engine=engine,
+                                      judge_engine=judge_engine, progress=progress)
     if ray is not None:
         from .scale.ray_pool import RayConfig
 

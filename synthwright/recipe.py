@@ -13,6 +13,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .agents.instruction_config import InstructionConfig, Method
 from .engines.base import Sampling
 from .errors import ConfigError
 from .rowfiles import read_text
@@ -310,7 +311,11 @@ class Recipe(_Closed):
     """A dataset recipe. `task` picks the kind; the other fields apply to every kind unless noted."""
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$", description="Run and dataset name.")
-    task: Literal["classification", "qa", "dialogue"] = Field(description="What kind of samples to make.")
+    task: Literal["classification", "qa", "dialogue", "instruction"] = Field(description="What kind of samples to make.")
+    method: Method = Field(default="topics", description="instruction only: topics (the planner and executor), self_instruct,"
+                           " evol_instruct or magpie (see the `instruction` section).")
+    instruction: InstructionConfig = Field(default_factory=InstructionConfig,
+                                           description="instruction only: seed tasks and the method's settings.")
     description: str = Field(min_length=1, max_length=2000, description="The domain and task in plain words.")
     language: str = Field(default="en", min_length=2, max_length=12, description="Language of the samples (ISO code).")
     categories: list[Category] = Field(default_factory=list, description="Labels, dialogue goals or QA topics.")
@@ -346,7 +351,9 @@ class Recipe(_Closed):
         if self.task == "qa":
             if not self.categories and self.documents is None:
                 raise ValueError("a qa recipe needs categories (topics) or documents")
-        elif not self.categories:
+        elif self.method != "topics" and self.task != "instruction":
+            raise ValueError("method applies to instruction recipes only; leave it out or set task: instruction")
+        elif not self.categories and self.method == "topics":
             raise ValueError(f"a {self.task} recipe needs at least one category")
         elif self.documents is not None:
             raise ValueError("documents only apply to qa recipes")
@@ -384,7 +391,8 @@ class Recipe(_Closed):
 
     def fingerprint(self) -> str:
         """What must stay the same for a run to resume: everything but the output, budget and license."""
-        data = self.model_dump(mode="json", exclude={"output", "budget", "license"})
+        skip = {"output", "budget", "license"} | ({"method", "instruction"} if self.task != "instruction" else set())
+        data = self.model_dump(mode="json", exclude=skip)  # runs made before `instruction` existed still resume
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def generation_fingerprint(self) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .errors import SchemaError
 
-TaskKind = Literal["classification", "qa", "dialogue"]
+TaskKind = Literal["classification", "qa", "dialogue", "instruction"]
 
 
 class _Sample(BaseModel):

@@ -72,7 +72,8 @@ def test_unknown_engine_and_missing_file_via_cli(tmp_path):
 
 
 @pytest.mark.parametrize("path", ["recipes/banking-intents.yaml", "recipes/review-sentiment.yaml",
-                                  "recipes/support-qa.yaml", "recipes/support-dialogue.yaml"])
+                                  "recipes/support-qa.yaml", "recipes/support-dialogue.yaml",
+                                  "recipes/support-instructions.yaml", "recipes/support-evol.yaml"])
 def test_shipped_recipes_validate(path):
     from pathlib import Path
 

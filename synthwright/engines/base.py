@@ -110,6 +110,14 @@ class Engine(ABC):
         for index, batch in enumerate(batches):
             yield index, self.generate(batch, schema=schema, sampling=sampling)
 
+    def user_turn_prefix(self, system: str | None = None) -> str:
+        """The chat template's text up to where the user's message starts (Magpie's pre-query template)."""
+        raise _no_raw_text(self)
+
+    def continue_text(self, prefixes: list[str], *, seeds: list[int], sampling: Sampling | None = None) -> list[Generation]:
+        """Continue each raw text prefix (no chat template added) until the model ends its turn."""
+        raise _no_raw_text(self)
+
     def generate_one(self, request: ChatRequest, **kwargs: Any) -> Generation:
         return self.generate([request], **kwargs)[0]
 
@@ -125,3 +133,11 @@ class Engine(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _no_raw_text(engine: "Engine") -> Exception:
+    from ..errors import ConfigError
+
+    return ConfigError(f"Magpie needs a model that continues the raw chat template up to the start of the user turn,"
+                       f" and the {type(engine).__name__} engine ({engine.spec or 'this engine'}) only takes whole chat"
+                       f" messages (an API never exposes its template); use a local transformers or vLLM teacher.")

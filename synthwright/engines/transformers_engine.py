@@ -151,6 +151,24 @@ class TransformersEngine(Engine):
                 results[i] = gen
         return results  # type: ignore[return-value]
 
+    def user_turn_prefix(self, system: str | None = None) -> str:
+        marker = "\x00MAGPIE\x00"
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": marker}]
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return text[:text.index(marker)]
+
+    def continue_text(self, prefixes: list[str], *, seeds: list[int], sampling: Sampling | None = None) -> list[Generation]:
+        sampling = sampling or Sampling()
+        prompts = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prefixes]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        results: list[Generation | None] = [None] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            bucket = order[start:start + self.batch_size]
+            for i, gen in zip(bucket, self._generate_bucket([prompts[i] for i in bucket], [seeds[i] for i in bucket],
+                                                            None, sampling)):
+                results[i] = gen
+        return results  # type: ignore[return-value]
+
     def _generate_bucket(self, prompts: list[list[int]], seeds: list[int],
                          schema: type[BaseModel] | None, sampling: Sampling) -> list[Generation]:
         matchers = self.grammar.matchers(schema, len(prompts)) if schema is not None else None

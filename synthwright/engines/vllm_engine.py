@@ -80,3 +80,23 @@ class VLLMEngine(Engine):
                                    completion_tokens=len(completion.token_ids), finish_reason=finish,
                                    seconds=seconds))
         return gens
+
+    def user_turn_prefix(self, system: str | None = None) -> str:
+        marker = "\x00MAGPIE\x00"
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": marker}]
+        text = self.llm.get_tokenizer().apply_chat_template(messages, tokenize=False)
+        return text[:text.index(marker)]
+
+    def continue_text(self, prefixes: list[str], *, seeds: list[int], sampling: Sampling | None = None) -> list[Generation]:
+        from vllm import SamplingParams
+
+        sampling = sampling or Sampling()
+        params = [SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
+                                 seed=seed) for seed in seeds]
+        started = time.perf_counter()
+        outputs = self.llm.generate([{"prompt": p} for p in prefixes], params, lora_request=self._lora, use_tqdm=False)
+        seconds = time.perf_counter() - started
+        return [Generation(text=o.outputs[0].text, prompt_tokens=len(o.prompt_token_ids or []),
+                           completion_tokens=len(o.outputs[0].token_ids),
+                           finish_reason="length" if o.outputs[0].finish_reason == "length" else "stop", seconds=seconds)
+                for o in outputs]

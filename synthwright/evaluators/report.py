@@ -33,6 +33,7 @@ from .metrics import WORD, judge_summary, lexical, mean_offdiag, reason_pattern
 from .plots import figure, save
 from ..usage import usage
 from .filters import filter_names
+from .instruction_report import instruction_metrics, render_instruction
 from .loop_report import plot_loop, render_loop
 from .teacher_report import compare_teachers, render_teachers
 
@@ -320,6 +321,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         "scenarios": {"from_model": plan.get("scenarios_from_model"), "asked": plan.get("scenarios_asked")},
         "teachers": compare_teachers([s for s in samples if s["filter"] != "parse"], text_of, kind, seed)
         if recipe.task == "classification" else None,
+        "instruction": instruction_metrics(rows, plan.get("seed_instructions", [])) if recipe.task == "instruction" else None,
         "usage": spent,
     }
     eval_path = out_dir / "eval.json"
@@ -419,6 +421,8 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
             out += [", ".join(f"{k}: {v:.0%} yes" for k, v in j["checks_true"].items()), ""]
         if j["failed_criteria"]:
             out += ["Most common failing criteria: " + "; ".join(f"{k} ({v})" for k, v in j["failed_criteria"].items()), ""]
+
+    out += render_instruction(m.get("instruction"))
 
     out += ["## Coverage of the plan", "", f"![coverage]({m['plots']['coverage']})", ""]
     sc = m.get("scenarios") or {}

@@ -7,14 +7,15 @@ from __future__ import annotations
 from .base import Score, Task, Verdict
 from .classification import ClassificationTask, GeneratedText
 from .dialogue import DialogueTask, Exchange
+from .instruction import InstructionTask
 from .qa import QATask
 
-TASKS: dict[str, Task] = {t.kind: t for t in (ClassificationTask(), QATask(), DialogueTask())}
+TASKS: dict[str, Task] = {t.kind: t for t in (ClassificationTask(), QATask(), DialogueTask(), InstructionTask())}
 
 
 def task_for(kind: str) -> Task:
     return TASKS[kind]
 
 
-__all__ = ["TASKS", "ClassificationTask", "DialogueTask", "Exchange", "GeneratedText", "QATask", "Score", "Task",
+__all__ = ["TASKS", "ClassificationTask", "DialogueTask", "Exchange", "GeneratedText", "InstructionTask", "QATask", "Score", "Task",
            "Verdict", "task_for"]

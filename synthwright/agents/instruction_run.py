@@ -1,0 +1,293 @@
+"""What self_instruct, evol_instruct and magpie share: the run directory and store, one slot per category, the
+instruction gate (length, keywords, ROUGE-L novelty), answering, the filters and judge, quotas and the store.
+
+Each method is a module with `step(run, index) -> bool`: one batch of requests, stored in one transaction, so a
+`kill -9` loses at most the batch in flight; False when the method has nothing left to do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..engines import ChatRequest, Engine, Generation, load_engine
+from ..errors import ConfigError
+from ..evaluators.filters import Candidate, FilterState, apply_filters
+from ..evaluators.judge import Judge, make_judge
+from ..evaluators.novelty import NoveltyIndex, rouge_tokens
+from ..progress import RunProgress
+from ..prompts import render
+from ..recipe import Recipe
+from ..rowfiles import read_rows
+from ..store import RunStore
+from ..tasks import task_for
+from ..tasks.base import Task
+from ..tasks.instruction import GENERAL, Answer, instruction_row
+from .executor import request_seed
+from .instruction_config import SeedTask
+
+# Self-Instruct's filter for tasks a text model cannot do (its generate_instances code, plus a few plurals).
+UNFIT = re.compile(r"\b(images?|graphs?|pictures?|files?|maps?|draw|drawing|plot|plotting|go to|videos?|audio|music|"
+                   r"flowcharts?|diagrams?)\b", re.I)
+PROGRAM = re.compile(r"^\s*write a program\b", re.I)
+
+
+def read_seed_tasks(recipe: Recipe) -> list[SeedTask]:
+    """The recipe's seed tasks (inline, then the seed file), each with a category of the recipe."""
+    cfg = recipe.instruction
+    tasks = list(cfg.seed_tasks)
+    if cfg.seed_file is not None:
+        path = recipe.resolve(cfg.seed_file)
+        if not path.is_file():
+            raise ConfigError(f"instruction.seed_file '{cfg.seed_file}' does not exist (looked in {path}); fix the path.")
+        for line, row in read_rows(path, "seed file"):
+            try:
+                tasks.append(SeedTask.model_validate(row))
+            except ValueError as exc:
+                raise ConfigError(f"Seed task on line {line} of '{cfg.seed_file}' is not {{instruction, input?, output?,"
+                                  f" category?}}: {str(exc).splitlines()[-1].strip()}; fix that line.") from None
+    names = [c.name for c in recipe.categories]
+    for i, t in enumerate(tasks):
+        if t.category is not None and names and t.category not in names:
+            raise ConfigError(f"Seed task {t.instruction[:40]!r} has category '{t.category}', which is not a category of"
+                              f" the recipe; use one of: {', '.join(names)}.")
+        if names and t.category is None:
+            tasks[i] = t.model_copy(update={"category": names[i % len(names)]})
+        elif not names:
+            tasks[i] = t.model_copy(update={"category": GENERAL})
+    if not tasks and recipe.method in ("self_instruct", "evol_instruct"):
+        raise ConfigError(f"method {recipe.method} grows instructions from seed tasks and the recipe has none; add"
+                          " instruction.seed_tasks (a list of instructions) or instruction.seed_file.")
+    return tasks
+
+
+def method_slots(recipe: Recipe) -> list[dict[str, Any]]:
+    names = [c.name for c in recipe.categories] or [GENERAL]
+    return [{"slot_id": f"{recipe.method}-{name}", "category": name, "quota": quota, "scenario": recipe.method,
+             "persona": "", "style": "", "length": ""}
+            for name, quota in zip(names, recipe.count.for_categories(len(names)))]
+
+
+@dataclass
+class MethodRun:
+    """The state one method's steps share."""
+
+    recipe: Recipe
+    task: Task
+    store: RunStore
+    engine: Engine
+    judge: Judge | None
+    state: FilterState
+    novelty: NoveltyIndex
+    seeds: list[SeedTask]
+    bar: RunProgress
+    allowance: int | None  # accepted samples this invocation may still add (None: no --limit)
+    accepted: list[dict[str, Any]] = field(default_factory=list)  # records, in acceptance order
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)  # category → slot
+
+    @property
+    def cfg(self):
+        return self.recipe.instruction
+
+    def requests_left(self) -> int:
+        return self.cfg.max_requests - self.store.call_stats()["phases"].get("executor", {}).get("calls", 0)
+
+    def room(self) -> dict[str, int]:
+        """Category → samples it may still accept."""
+        missing = self.store.missing_per_slot()
+        return {s["category"]: missing[sid] for sid, s in ((s["slot_id"], s) for s in self.slots.values()) if sid in missing}
+
+    def done(self) -> bool:
+        return not self.room() or self.allowance == 0 or self.requests_left() <= 0
+
+    def seed_of(self, *parts: Any) -> int:
+        return request_seed(self.recipe.seed, self.recipe.method, *parts)
+
+    def system(self) -> str:
+        return render("system")
+
+    def gate(self, instruction: str, batch: NoveltyIndex | None = None, *, against_run: bool = True) -> tuple[str, str] | None:
+        """(filter, reason) when a new instruction is unfit or not novel against `batch` and (`against_run`) the seeds
+        and accepted instructions."""
+        cfg = self.cfg
+        words = len(instruction.split())
+        if words < cfg.min_words or words > cfg.max_words:
+            return "instruction_length", f"{words} words; instructions need {cfg.min_words}-{cfg.max_words}"
+        if not instruction[:1].isalnum():
+            return "instruction_length", "starts with punctuation or a non-letter"
+        if cfg.keyword_filter:
+            hit = UNFIT.search(instruction) or PROGRAM.search(instruction)
+            if hit:
+                return "keyword", f"asks for {hit.group(0).strip()!r}, which a text model cannot do"
+        for index in (self.novelty if against_run else None, batch):
+            if index is None:
+                continue
+            match = index.nearest(instruction)
+            if match.score >= cfg.novelty_threshold:
+                return "novelty", (f"ROUGE-L {match.score:.2f} (threshold {cfg.novelty_threshold}) with"
+                                   f" {_clip(match.text)!r}")
+        return None
+
+    def answer_requests(self, items: list[tuple[str, str]], step: int) -> list[ChatRequest]:
+        return [ChatRequest.user(render("answer_instruction", instruction=ins, input=inp),
+                                 seed=self.seed_of("answer", step, i, ins)) for i, (ins, inp) in enumerate(items)]
+
+    def answer(self, items: list[tuple[str, str]], step: int) -> tuple[list[ChatRequest], list[Generation]]:
+        requests = self.answer_requests(items, step)
+        if not requests:
+            return [], []
+        return requests, self.engine.generate(requests, schema=Answer, sampling=self.recipe.sampling)
+
+    def candidate(self, record: dict[str, Any]) -> Candidate:
+        slot = self.slots[record["category"]]
+        return Candidate(data=record, text=self.task.text_of(record), category=record["category"], slot_id=slot["slot_id"])
+
+    def settle(self, cands: list[Candidate]) -> int:
+        """Filters, judge, quotas and --limit over answered candidates; returns how many were accepted."""
+        apply_filters(cands, self.state, self.recipe.filters)
+        if self.judge is not None:
+            self.judge.evaluate([c for c in cands if c.alive])
+        room = self.room()
+        accepted = 0
+        for c in cands:
+            if not c.alive:
+                continue
+            if room.get(c.category, 0) <= 0:
+                c.reject("quota", "the category's quota was already met")
+            elif self.allowance is not None and accepted >= self.allowance:
+                c.reject("limit", "--limit reached")
+            else:
+                room[c.category] -= 1
+                accepted += 1
+                self.state.accept(c)
+        return accepted
+
+    def call(self, slot_id: str, step: int, request: ChatRequest, gen: Generation) -> dict[str, Any]:
+        return {"slot_id": slot_id, "round": step, "seed": request.seed or 0, "request": request.model_dump(),
+                "response": gen.text, "error": gen.error, "finish_reason": gen.finish_reason,
+                "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                "seconds": gen.seconds, "engine": self.engine.describe()}
+
+    @staticmethod
+    def rejected(record: dict[str, Any], filter_name: str, reason: str) -> dict[str, Any]:
+        return {"category": record["category"], "data": record, "dedup_key": "", "status": "rejected",
+                "filter": filter_name, "reason": reason}
+
+    @staticmethod
+    def settled(c: Candidate) -> dict[str, Any]:
+        return {"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status, "filter": c.filter,
+                "reason": c.reason, "verdict": c.features.get("verdict")}
+
+    def commit(self, calls: list[dict[str, Any]], samples: list[list[dict[str, Any]]], cands: list[Candidate]) -> None:
+        """One step's calls and samples in one transaction; then the accepted join the novelty index."""
+        self.store.record_batch(calls, samples)
+        accepted = [c for c in cands if c.alive]
+        for c in accepted:
+            self.novelty.add(c.data["instruction"])
+            self.accepted.append(c.data)
+        if self.allowance is not None:
+            self.allowance -= len(accepted)
+        self.bar.update(accepted=len(accepted), generated=len(calls), rejected=sum(len(s) for s in samples) - len(accepted),
+                        tokens=sum(c["completion_tokens"] for c in calls), slots_done=len(self.slots) - len(self.room()),
+                        slots_total=len(self.slots))
+
+    def record(self, instruction: str, input_: str, output: str, category: str, **lineage: Any) -> dict[str, Any]:
+        return instruction_row(instruction, input_, output, category, method=self.recipe.method, **lineage)
+
+
+def _clip(text: str | None, n: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def steps_done(store: RunStore) -> int:
+    """Steps already stored: every step writes its calls under its own round number, all in one transaction."""
+    step = 0
+    while store.calls_per_slot(step):
+        step += 1
+    return step
+
+
+def run_instruction_method(recipe: Recipe, *, out: str | Path | None = None, limit: int | None = None,
+                           restart: bool = False, engine: Engine | None = None, judge_engine: Engine | None = None,
+                           progress: bool | RunProgress = False) -> Any:
+    """Run a `task: instruction` recipe whose method is self_instruct, evol_instruct or magpie (see `pipeline.run`)."""
+    from ..output import write_outputs
+    from ..pipeline import RunResult, open_store, out_dir_for
+    from . import evol_instruct, magpie, self_instruct
+
+    method = {"self_instruct": self_instruct, "evol_instruct": evol_instruct, "magpie": magpie}[recipe.method]
+    if isinstance(engine, list):
+        if len(engine) != 1:
+            raise ConfigError(f"method {recipe.method} runs one teacher; pass one engine, not {len(engine)}.")
+        engine = engine[0]
+    if len(recipe.teachers) != 1:
+        raise ConfigError(f"method {recipe.method} runs one teacher; give `teacher` one model, not a mixture.")
+    seeds = read_seed_tasks(recipe)
+    out_dir = out_dir_for(recipe, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    task = task_for("instruction")
+    store = open_store(recipe, out_dir, restart)
+    bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)
+    judge = None
+    try:
+        if store.get("plan") is None:
+            slots = method_slots(recipe)
+            store.save_plan({"method": recipe.method, "categories": [{"name": s["category"]} for s in slots],
+                            "seed_instructions": [s.instruction for s in seeds]}, slots)
+        teacher = recipe.teachers[0]
+        if engine is None:
+            bar.phase(f"loading teacher {teacher.model} …")
+            engine = load_engine(teacher.model, **teacher.options)
+        method.check_engine(engine)
+        accepted_before = store.samples("accepted")
+        seed_rows = [{"instruction": s.instruction, "input": s.input, "output": s.output, "text": s.instruction,
+                      "label": s.category} for s in seeds]
+        state = FilterState.for_run(recipe, task, seed_rows, store.accepted_keys(),
+                                    [task.text_of(s["data"]) for s in accepted_before])
+        novelty = NoveltyIndex(recipe.instruction.novelty_threshold)
+        for s in seeds:
+            novelty.add(s.instruction)
+        for s in accepted_before:
+            novelty.add(s["data"]["instruction"])
+        judge = make_judge(recipe, lambda: engine, engine=judge_engine)
+        run = MethodRun(recipe=recipe, task=task, store=store, engine=engine, judge=judge, state=state, novelty=novelty,
+                        seeds=seeds, bar=bar, allowance=None if limit is None else max(0, limit - len(accepted_before)),
+                        accepted=[s["data"] for s in accepted_before],
+                        slots={s["category"]: s for s in store.slots()})
+        target = sum(s["quota"] for s in run.slots.values())
+        bar.start(recipe.name, target, len(accepted_before), len(run.slots), len(run.slots) - len(run.room()))
+        step = steps_done(store)
+        while not run.done() and method.step(run, step):
+            step += 1
+        bar.stop()
+        if state.notes:
+            store.put("filter_notes", state.notes)
+        store.put("rounds_done", steps_done(store))
+        bar.phase("writing the dataset …")
+        dataset, stats = write_outputs(store, recipe, out_dir)
+        stats["method"] = recipe.method
+        stats["requests_left"] = max(0, run.requests_left())
+        stats["stopped_by_limit"] = run.allowance == 0 and bool(run.room())
+    finally:
+        bar.stop()
+        if judge is not None:
+            judge.close()
+        store.close()
+    bar.phase("writing the report …")
+    from ..evaluators.report import build_report
+
+    build_report(out_dir, stats=stats)
+    return RunResult(out_dir=out_dir, dataset=dataset, stats=stats)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in rouge_tokens(text) if w not in STOP_WORDS}
+
+
+STOP_WORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being it its this that
+these those you your i me my we our they them their he she his her do does did not no so than then there here what which who
+whom how why when where can could should would will shall may might must about into over under up down out all any each
+some such only own same very just also more most other""".split())
