@@ -3,7 +3,6 @@ tiny model; the novelty index; resume after kill -9; the messages column in TRL'
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
