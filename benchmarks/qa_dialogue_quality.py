@@ -231,6 +231,12 @@ def main() -> None:
     results: dict = {"teacher": engine.describe(), "seed": args.seed, "qa": {}, "dialogue": {}, "retrieval": {}}
     save = lambda: Path(args.json).write_text(json.dumps(results, indent=2))  # noqa: E731
     parts = set(args.parts.split(","))
+    if Path(args.json).is_file():  # a run of some parts keeps the other parts' figures from the same teacher
+        previous = json.loads(Path(args.json).read_text())
+        if previous.get("teacher") == results["teacher"]:
+            for key in {"qa": {"qa", "retrieval"}, "dialogue": {"dialogue"}}.keys() - parts:
+                for field in {"qa": ("qa", "retrieval"), "dialogue": ("dialogue",)}[key]:
+                    results[field] = previous.get(field, {})
 
     if "qa" in parts:
         passages = squad_passages(args.passages)

@@ -49,6 +49,9 @@ def user_text(record: dict[str, Any]) -> str:
     return "\n".join(t["content"] for t in record.get("turns", []) if t.get("role") == "user")
 
 
+_ASKS_FOR_DETAILS = re.compile(r"(?:can|could|please)\b.*\bprovide\b", re.I)
+
+
 def _speaker_label(roles: dict[str, str]) -> re.Pattern[str]:
     names = {"user", "assistant", "customer", "agent", "support agent", "support", "client", *(r.lower() for r in roles.values())}
     alternatives = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
@@ -67,7 +70,7 @@ def role_problem(turns: list[dict[str, str]], roles: dict[str, str]) -> str | No
             return f"message {i} ({name}) carries a speaker label {m.group().strip()!r}: one turn speaks for both sides"
         if who == "user":
             found = assistant_voice(text)
-            if found:
+            if found and not _ASKS_FOR_DETAILS.match(found):  # a customer may ask the agent for details too
                 return f"message {i}: the {name} speaks as the {roles.get('assistant', 'assistant')} ({found!r})"
         else:
             m = _CUSTOMER_VOICE.search(text)
