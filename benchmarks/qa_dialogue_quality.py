@@ -208,6 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default=os.environ.get("SYNTHWRIGHT_BENCH_TEACHER") or "default")
     parser.add_argument("--parts", default="qa,dialogue")
+    parser.add_argument("--arms", default="naive,pipeline", help="a rerun of one arm keeps the other's figures")
     parser.add_argument("--passages", type=int, default=40, help="SQuAD passages (one question each per arm)")
     parser.add_argument("--router-per-chunk", type=int, default=4)
     parser.add_argument("--dialogues-per-goal", type=int, default=4)
@@ -234,9 +235,8 @@ def main() -> None:
     if Path(args.json).is_file():  # a run of some parts keeps the other parts' figures from the same teacher
         previous = json.loads(Path(args.json).read_text())
         if previous.get("teacher") == results["teacher"]:
-            for key in {"qa": {"qa", "retrieval"}, "dialogue": {"dialogue"}}.keys() - parts:
-                for field in {"qa": ("qa", "retrieval"), "dialogue": ("dialogue",)}[key]:
-                    results[field] = previous.get(field, {})
+            for field in ("qa", "retrieval", "dialogue"):
+                results[field] = previous.get(field, {})
 
     if "qa" in parts:
         passages = squad_passages(args.passages)
@@ -250,11 +250,12 @@ def main() -> None:
         router = router.model_copy(update={"count": router.count.model_copy(update={"per_category": args.router_per_chunk}),
                                            "seed": args.seed})
         results["retrieval"]["untrained"] = recall_at_1(passages, None, args.seed)
+        arms = [a for a in ("naive", "pipeline") if a in args.arms.split(",")]
         for name, recipe, per in (("router", router, args.router_per_chunk), ("squad", squad, 1)):
             chunks = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
                                  recipe.documents.overlap_chars)
             entry = results["qa"].setdefault(name, {"chunks": len(chunks)})
-            for arm in ("naive", "pipeline"):
+            for arm in arms:
                 console.print(f"[bold]QA {name} / {arm}[/bold]")
                 rows, cost = (naive_qa(recipe, engine, per, args.seed) if arm == "naive"
                               else pipeline(recipe, engine, work / f"qa-{name}"))
@@ -268,7 +269,7 @@ def main() -> None:
         recipe = synthwright.load_recipe(REPO / "recipes" / "support-dialogue.yaml")
         recipe = recipe.model_copy(update={"count": recipe.count.model_copy(update={"per_category": args.dialogues_per_goal}),
                                            "seed": args.seed})
-        for arm in ("naive", "pipeline"):
+        for arm in [a for a in ("naive", "pipeline") if a in args.arms.split(",")]:
             console.print(f"[bold]dialogue / {arm}[/bold]")
             rows, cost = (naive_dialogue(recipe, engine, args.dialogues_per_goal, args.seed) if arm == "naive"
                           else pipeline(recipe, engine, work / "dialogue"))

@@ -38,7 +38,8 @@ def render_checks(summary: dict[str, Any] | None, task: str) -> list[str]:
     if task == "qa":
         out = ["## Grounding", "", "Answer support (share of the answer's content words in the passage's best window) and"
                " the rank of its own passage when the question is used as a search query (MiniLM), p10 / median / p90:", "",
-               "| samples | n | support | supported (≥ 0.5) | own-passage rank | rank 1 | leaks |", "|---|---|---|---|---|---|---|"]
+               "| samples | n | support | supported (≥ 0.5) | own-passage rank | rank 1 | leaks |",
+               "|---|---|---|---|---|---|---|"]
         out += [f"| {s} | {e['samples']} | {_q(e['support'])} | {_share(e['supported_share'])} | {_q(e['own_chunk_rank'])}"
                 f" | {_share(e['top1_share'])} | {e['leaks']} |" for s, e in rows]
     else:

@@ -29,7 +29,8 @@ _CUSTOMER_VOICE = re.compile(
 
 # A message about the conversation rather than in it ("Here is a conversation…", "End of dialogue").
 _META_TURN = re.compile(
-    r"""\bhere(?:'s|\ is|\ are)\s+(?:a|an|the|one|some|my|your)\s+(?:[\w-]+\s+){0,3}(?:conversation|dialogue|chat|example|sample|transcript)s?\b
+    r"""\bhere(?:'s|\ is|\ are)\s+(?:a|an|the|one|some|my|your)\s+(?:[\w-]+\s+){0,3}
+        (?:conversation|dialogue|chat|example|sample|transcript)s?\b
       | \b(?:this|the)\ (?:conversation|dialogue|chat)\ (?:between|continues|ends|is\ over|could\ go)\b
       | \b(?:end\ of|continue\ the|next)\ (?:conversation|dialogue|turn)\b
       | \b(?:the\ )?(?:user|assistant|customer|agent)'s\ (?:turn|message|reply|response)\b

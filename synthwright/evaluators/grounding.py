@@ -1,9 +1,10 @@
 """Grounded QA: is the answer supported by its context chunk, can the question be answered from it, and does the
 question give its answer away?
 
-- support: the share of the answer's content words (lower-cased, English stop words dropped) found in the best
-  window of the context, a window being three times the answer's length in words (at least 20). 1.0 means every content word of
-  the answer is in one place of the passage; an answer the teacher made up scores low.
+- support: the share of the answer's content words (lower-cased, English stop words dropped, plural endings
+  folded) found in the best window of the context, a window being three times the answer's length in words (at
+  least 20). 1.0 means every content word of the answer is in one place of the passage; an answer the teacher
+  made up scores low.
 - extractive mode: the answer must be a span of the context. Constraining decoding to "a span of this passage"
   would need one grammar per request (every slot has its own passage), which defeats the batch's shared compiled
   grammar, so the span is enforced after decoding: a verbatim span is kept as the passage writes it, an answer
