@@ -361,7 +361,7 @@ def run(
             return False
 
         stopped_by_limit = fill(0, recipe.budget.max_rounds)
-        if recipe.task == "classification" and recipe.quality.enabled:
+        if recipe.task in ("classification", "dialogue") and recipe.quality.enabled:
             while not stopped_by_limit:
                 steps = store.loop_steps()
                 last = steps[-1]["decision"] if steps else None

@@ -24,10 +24,21 @@ SITUATION_COPY = 0.5  # a situation this similar (Jaccard of character 5-grams) 
 def measure(store: RunStore, recipe: Any, dev: list[dict[str, str]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cfg = recipe.quality
     accepted = store.samples("accepted")
-    signal = quality_signal([s["data"]["text"] for s in accepted], [s["category"] for s in accepted], dev=dev or None,
+    signal = quality_signal([signal_text(recipe.task, s["data"]) for s in accepted], [s["category"] for s in accepted],
+                            dev=dev or None,
                             folds=cfg.folds, embedder=cfg.embedder, seed=recipe.seed,
                             min_confidence=cfg.replace_confidence, realism_quantile=cfg.realism_quantile)
     return signal, accepted
+
+
+def signal_text(task: str, data: dict[str, Any]) -> str:
+    """What the loop's classifier reads of a sample: a classification text, or a dialogue's user messages (so that
+    goals whose dialogues read like another goal are weak labels, and those dialogues are replaced contrastively)."""
+    if task == "dialogue":
+        from .evaluators.dialogue_check import user_text
+
+        return user_text(data)
+    return data["text"]
 
 
 def dev_situations(engine: Engine, store: RunStore, recipe: Any, dev: list[dict[str, str]], errors: list[dict[str, Any]],

@@ -180,10 +180,41 @@ class LabelFidelity(_Toggle):
                                                " cosine to A minus cosine to B must reach this.")
 
 
+class Grounding(_Toggle):
+    """QA from documents: every answer is checked against its own passage, every question against the run's passages."""
+
+    enabled: bool = Field(default=True, description="Check QA samples that carry a passage (filters grounding, answer_leak, answerable).")
+    mode: Literal["abstractive", "extractive"] = Field(
+        default="abstractive", description="abstractive: the answer's content words must be in one window of the passage;"
+                                           " extractive: the answer must be a span of the passage (an answer close to one"
+                                           " is snapped to it; decoding is not constrained to the span).")
+    min_support: float = Field(default=0.5, ge=0.0, le=1.0,
+                               description="abstractive: share of the answer's content words found in the passage's best window;"
+                                           " extractive: token F1 of the answer to the best span.")
+    answerable: bool = Field(default=True, description="Reject a question that does not retrieve its own passage (MiniLM) or"
+                                                       " refers to 'the passage'.")
+    answerable_top_k: int = Field(default=1, ge=1, le=100,
+                                  description="The question's own passage must rank among this many of all the run's passages.")
+    leak: bool = Field(default=True, description="Reject a question that contains its answer or states one ('The answer is: …').")
+
+
+class DialogueCheck(_Toggle):
+    """Dialogue: roles kept, on its goal, within the turn bounds, no meta or placeholder turns."""
+
+    enabled: bool = Field(default=True, description="Check dialogues (filters dialogue_turns, dialogue_meta, dialogue_role, off_goal).")
+    min_turn_chars: int = Field(default=2, ge=1, description="A message shorter than this is an empty turn.")
+    goal_margin: float = Field(default=0.0, ge=-1.0, le=1.0,
+                               description="Cosine of the user's messages to their own goal minus cosine to the nearest other goal"
+                                           " must reach this (MiniLM).")
+    goal_min_similarity: float = Field(default=0.25, ge=-1.0, le=1.0,
+                                       description="Cosine of the user's messages to their own goal must reach this.")
+
+
 class FilterConfig(_Closed):
     """Cheap filters run before the judge, in this order: length, placeholders, refusals, label_leak,
-    role, language, label_fidelity, pii, seed_copies, exact_duplicates, near_duplicates. Each rejection names its
-    filter and says why."""
+    role, language, label_fidelity, pii, seed_copies, exact_duplicates, near_duplicates; QA from documents adds
+    answer_leak, grounding and answerable (section `grounding`), dialogue adds dialogue_turns, dialogue_meta, dialogue_role
+    and off_goal (section `dialogue`). Each rejection names its filter and says why."""
 
     min_chars: int = Field(default=8, ge=0, description="Reject samples shorter than this.")
     max_chars: int = Field(default=2000, ge=1, description="Reject samples longer than this.")
@@ -203,6 +234,8 @@ class FilterConfig(_Closed):
         description="Classification: reject a text containing its label; identifier matches lost_card verbatim (labels with _ or -),"
                     " words also matches 'lost card' and single-word labels.")
     label_noise: LabelNoise = Field(default_factory=LabelNoise)
+    grounding: Grounding = Field(default_factory=Grounding)
+    dialogue: DialogueCheck = Field(default_factory=DialogueCheck)
 
     @model_validator(mode="after")
     def _bounds(self) -> "FilterConfig":
@@ -230,7 +263,8 @@ class JudgeConfig(_Closed):
 
 
 class QualityConfig(_Closed):
-    """Classification: the quality loop. After the first pass over the plan, and after each re-planning step,
+    """Classification and dialogue (whose user messages the classifier reads, one goal a label): the quality loop.
+    After the first pass over the plan, and after each re-planning step,
     the fixed classifier of `eval` (MiniLM + logistic regression, C=10) is trained on what was accepted. Its
     signal (cross-validated, or scored on a small real dev set) steers the planner: confidently misclassified
     samples are set aside and replaced by contrastive requests, weak labels get extra quota, and with a dev set

@@ -143,3 +143,35 @@ def vocab_recipe(**overrides: Any) -> dict[str, Any]:
     data["axes"] = {**data["axes"], "scenarios_per_category": 2, "personas": ["a student", "a nurse"]}
     data.update(overrides)
     return data
+
+
+class WriterEngine(Engine):
+    """QA pairs and dialogues that a test writes from the prompt: `write(prompt, schema_name)` returns the object
+    (None: a parse failure). Planner phrases are distinct plausible phrases, as in ScriptedEngine."""
+
+    def __init__(self, write: Callable[[str, str], dict[str, Any] | None], spec: str = "writer"):
+        self.write, self.spec = write, spec
+        self.batch_size = 4
+        self.prompts: list[str] = []
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def generate(self, requests: list[ChatRequest], *, schema: type[BaseModel] | None = None,
+                 sampling: Sampling | None = None) -> list[Generation]:
+        out = []
+        for r in requests:
+            prompt = r.messages[-1]["content"]
+            name = schema.__name__
+            self.calls[name] += 1
+            if name == "Phrase":
+                field = next(iter(schema.model_fields))
+                obj = {field: f"a {field} called {_WORDS[self.calls[name] % len(_WORDS)]} {self.calls[name]}"}
+            else:
+                self.prompts.append(prompt)
+                obj = self.write(prompt, name)
+            if obj is None:
+                out.append(Generation(text='{"cut', error="output is not valid JSON", finish_reason="length"))
+                continue
+            text = json.dumps(obj)
+            out.append(Generation(text=text, parsed=schema.model_validate(obj), prompt_tokens=len(prompt) // 4,
+                                  completion_tokens=len(text) // 4, seconds=0.001))
+        return out

@@ -19,7 +19,7 @@ HAS_LINGUA = importlib.util.find_spec("lingua") is not None
 ONLY = {  # switches every other filter off, so a test sees one filter's verdicts
     "exact_duplicates": False, "near_duplicates": False, "seed_copies": False, "language": False,
     "pii": {"mode": "off"}, "placeholders": False, "refusals": False, "label_leak": "off", "min_chars": 0,
-    "role": False, "label_fidelity": False,
+    "role": False, "label_fidelity": False, "grounding": False, "dialogue": False,
 }
 
 

@@ -61,5 +61,6 @@ class Executor:
             scenario=slot["scenario"], persona=slot["persona"], style=slot["style"], length=slot["length"],
             context=slot.get("context"), roles=self.recipe.roles, examples=self.examples_for(slot),
             avoid=avoid, contrast=self.about(contrast) if contrast else None, hints=slot.get("hints") or [],
+            extractive=self.recipe.filters.grounding.mode == "extractive",
         )
         return ChatRequest.user(prompt, system=self.system, seed=seed), seed

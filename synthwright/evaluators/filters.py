@@ -4,8 +4,12 @@ A filter is `(name, fn)` with `fn(candidates, state, cfg)`: it sees only candida
 rejects some with `c.reject(name, reason)` (or rewrites them: PII redaction), and may keep what it
 learns in `state`. `default_filters()` is the registry, in the order a run applies them:
 
-    length → placeholder → refusal → role → label_leak → language → label_fidelity → pii → seed_copy
-    → exact_duplicate → near_duplicate
+    length → placeholder → refusal → role → label_leak → answer_leak → grounding → dialogue_turns → dialogue_meta
+    → dialogue_role → language → label_fidelity → answerable → off_goal → pii → seed_copy → exact_duplicate
+    → near_duplicate
+
+(answer_leak, grounding and answerable check QA from documents: evaluators/grounding.py; the dialogue_* filters and
+off_goal check dialogues: evaluators/dialogue_check.py.)
 
 The order matters: placeholders are checked before PII redaction writes its own "[EMAIL]" tokens;
 duplicates are checked after redaction (which changes the text); the near-duplicate filter runs
@@ -77,6 +81,13 @@ class FilterState:
                     task=recipe.task, language=recipe.language,
                     label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]),
                     prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description])
+        if recipe.task == "qa" and recipe.documents is not None:  # the answerable filter ranks a question's chunk among these
+            from ..documents import load_chunks
+
+            state.extra["chunks"] = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
+                                                recipe.documents.overlap_chars)
+        if recipe.task == "dialogue":
+            state.extra["turns"], state.extra["roles"] = (recipe.turns.min, recipe.turns.max), dict(recipe.roles)
         if recipe.filters.language.enabled and language.available():
             language.language_for(recipe.language)  # an unknown language fails now, before any generation
         return state
@@ -369,14 +380,32 @@ def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
         batch.add(i, sig, c.text)
 
 
+def _lazy(module: str, name: str) -> FilterFn:
+    """A filter that lives in its own module, imported when it first runs."""
+    def fn(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+        import importlib
+
+        getattr(importlib.import_module(f"{__package__}.{module}"), name)(cands, state, cfg)
+
+    fn.__name__ = name
+    return fn
+
+
 _REGISTRY: list[tuple[str, FilterFn]] = [
     ("length", length_filter),
     ("placeholder", placeholder_filter),
     ("refusal", refusal_filter),
     ("role", role_filter),
     ("label_leak", label_leak_filter),
+    ("answer_leak", _lazy("grounding", "leak_filter")),
+    ("grounding", _lazy("grounding", "check")),
+    ("dialogue_turns", _lazy("dialogue_check", "turns_filter")),
+    ("dialogue_meta", _lazy("dialogue_check", "meta_filter")),
+    ("dialogue_role", _lazy("dialogue_check", "role_filter")),
     ("language", language_filter),
     ("label_fidelity", label_fidelity_filter),
+    ("answerable", _lazy("grounding", "answerable_filter")),
+    ("off_goal", _lazy("dialogue_check", "goal_filter")),
     ("pii", pii_filter),
     ("seed_copy", seed_copy_filter),
     ("exact_duplicate", exact_duplicate_filter),

@@ -33,6 +33,7 @@ from .metrics import WORD, judge_summary, lexical, mean_offdiag, reason_pattern
 from .plots import figure, save
 from ..usage import usage
 from .filters import filter_names
+from .checks_report import checks_summary, render_checks
 from .instruction_report import instruction_metrics, render_instruction
 from .loop_report import plot_loop, render_loop
 from .teacher_report import compare_teachers, render_teachers
@@ -319,6 +320,7 @@ def build_report(out_dir: str | Path, *, embedder: str | None = None, seed: int 
         "filter_notes": notes,
         "quality_loop": loop,
         "scenarios": {"from_model": plan.get("scenarios_from_model"), "asked": plan.get("scenarios_asked")},
+        "checks": checks_summary(samples, recipe),
         "teachers": compare_teachers([s for s in samples if s["filter"] != "parse"], text_of, kind, seed)
         if recipe.task == "classification" else None,
         "instruction": instruction_metrics(rows, plan.get("seed_instructions", [])) if recipe.task == "instruction" else None,
@@ -437,7 +439,8 @@ def render_markdown(m: dict[str, Any], recipe: Recipe) -> str:
         out.append(line)
     out.append("")
 
-    if recipe.task == "classification":
+    out += render_checks(m.get("checks"), recipe.task)
+    if recipe.task in ("classification", "dialogue"):
         out += render_loop(m["quality_loop"], m["plots"].get("quality_loop"))
     out += render_teachers(m.get("teachers"))
     out += render_usage(m.get("usage"))
