@@ -135,6 +135,10 @@ def test_two_rounds_each_learn_from_the_previous_students_own_run(tiny_run, dist
         assert engines == {r["policy"]}  # each round's pairs were written by the policy it trains
     manifest = json.loads((tmp_path / "dpo" / "student.json").read_text())
     assert [r["round"] for r in manifest["rounds"]] == [1, 2] and manifest["base"] == str(distill_base)
+    from synthwright.finetune import compare_runs
+
+    report = compare_runs(first["run"], second["run"], out=tmp_path / "compare")
+    assert report.data["labels"] == ["teacher", "DPO student"] and "| metric | teacher | DPO student |" in report.markdown_table()
     reference = tmp_path / "dpo" / "reference"
     assert json.loads((tmp_path / "dpo" / "adapter_config.json").read_text())["base_model_name_or_path"] == str(reference.resolve())
 
