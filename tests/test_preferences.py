@@ -187,3 +187,20 @@ def test_the_pii_canary_never_appears_in_a_pair(mode, tmp_path, monkeypatch):
         assert prefs.left_out["pii"] == 1 and prefs.left_out["pii_unredacted"] == 1
     for path in (tmp_path / "pairs").rglob("*"):
         assert canary.encode() not in path.read_bytes(), path
+
+
+def test_bad_method_rounds_and_output_are_one_sentence(tiny_run, distill_base, tmp_path):
+    runner = CliRunner()
+    for args, message in ((["--method", "ppo"], "--method must be sft or dpo"),
+                          (["--method", "dpo", "--rounds", "0"], "--rounds must be at least 1")):
+        result = runner.invoke(app, ["distill", str(tiny_run), "--student", str(distill_base), *args,
+                                     "--out", str(tmp_path / "dpo")])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["distill", str(tiny_run), "--method", "dpo", "--student", str(distill_base),
+                                 "--out", str(tmp_path / "mine")])
+    assert result.exit_code == 2 and "is not a student" in result.output
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me" and not (tmp_path / "mine.rounds").exists()
+    result = runner.invoke(app, ["preferences", str(tmp_path / "nope"), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "does not exist" in result.output

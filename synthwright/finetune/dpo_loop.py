@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..rundir import open_run
 from .config import DistillConfig
+from .distiller import check_out_dir
 from .dpo import DPOResult, train_dpo
 from .preferences import preferences
 
@@ -38,6 +39,7 @@ def refine_with_dpo(run_dir: str | Path, student: str, out: str | Path, config: 
         raise ConfigError(f"--rounds must be at least 1, got {rounds}.")
     teacher = open_run(run_dir)
     out_dir = Path(out)
+    check_out_dir(out_dir, overwrite)  # before the rounds' work, not after it
     work = out_dir.parent / f"{out_dir.name}.rounds"
     current = student
     done = LoopResult(out_dir=out_dir)
