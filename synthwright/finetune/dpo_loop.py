@@ -30,9 +30,11 @@ class LoopResult:
 
 def refine_with_dpo(run_dir: str | Path, student: str, out: str | Path, config: DistillConfig | None = None, *,
                     rounds: int = 1, pairs: str | Path | None = None, include_parse: bool = False,
-                    overwrite: bool = False, progress: bool = False) -> LoopResult:
+                    overwrite: bool = False, progress: bool = False,
+                    recipe_changes: dict[str, Any] | None = None) -> LoopResult:
     """`rounds` DPO rounds of `student` on the recipe and plan of the run in `run_dir`; with `pairs`, the first
-    round trains on that preference set instead of a fresh run (it must come from this student's base)."""
+    round trains on that preference set instead of a fresh run (it must come from this student's base).
+    `recipe_changes` replace top-level fields of the recipe in the student's runs (e.g. the quality loop off)."""
     import synthwright
 
     if rounds < 1:
@@ -49,7 +51,7 @@ def refine_with_dpo(run_dir: str | Path, student: str, out: str | Path, config: 
         if k == 1 and pairs is not None:
             pair_dir = Path(pairs)
         else:
-            recipe = student_recipe(teacher, current)
+            recipe = student_recipe(teacher, current, recipe_changes)
             seed_plan(teacher.path, here / "run", recipe)
             synthwright.run(recipe, out=here / "run", progress=progress)
             info["run_acceptance"] = acceptance(here / "run")
@@ -64,10 +66,14 @@ def refine_with_dpo(run_dir: str | Path, student: str, out: str | Path, config: 
     return done
 
 
-def student_recipe(teacher: Any, spec: str) -> Any:
+def student_recipe(teacher: Any, spec: str, changes: dict[str, Any] | None = None) -> Any:
     """The teacher run's recipe with `spec` writing the samples; a judge that reused the teacher keeps the teacher,
     so the student never grades itself."""
     recipe = teacher.recipe
+    if changes:
+        from ..recipe import Recipe
+
+        recipe = Recipe.model_validate({**recipe.model_dump(), **changes})
     first = recipe.teachers[0]
     update: dict[str, Any] = {"teacher": first.model_copy(update={"model": spec, "share": 1.0})}
     if recipe.judge.enabled and recipe.judge.model is None:
