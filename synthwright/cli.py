@@ -279,10 +279,18 @@ def distill(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the split and training (default 0)."),
     merge: bool = typer.Option(False, "--merge", help="Also write merged full weights to OUT/merged (a plain model folder)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a student already in OUT."),
+    method: str = typer.Option("sft", "--method", help="sft (default): learn the run's accepted samples; dpo: refine --student (a base or a distill student) on preference pairs from its own runs of RUN_DIR's recipe and plan."),
+    rounds: int = typer.Option(1, "--rounds", help="With --method dpo: rounds of run → pairs → DPO."),
+    pairs: Optional[str] = typer.Option(None, "--pairs", help="With --method dpo: a folder from `synthwright preferences` to train the first round on instead of a fresh run."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="With --method dpo: DPO beta (default 0.1)."),
+    include_parse: bool = typer.Option(False, "--include-parse", help="With --method dpo: parse failures may be rejected sides."),
 ) -> None:
-    """Train a LoRA student on a teacher run's accepted samples; the student folder is an engine spec."""
+    """Train a LoRA student on a teacher run's accepted samples (or, --method dpo, refine one on its own rejections)."""
     from .finetune.config import load_distill_config
     from .finetune.distiller import distill as run_distill
+
+    if method not in ("sft", "dpo"):
+        raise ConfigError(f"--method must be sft or dpo, got '{method}'.")
 
     modules = None
     if target_modules is not None:
@@ -291,7 +299,10 @@ def distill(
         config, rank=rank, alpha=alpha, target_modules=modules, learning_rate=learning_rate, epochs=epochs,
         max_steps=max_steps, batch_size=batch_size, val_fraction=val_fraction, eval_steps=eval_steps,
         patience=patience, qlora=None if qlora is None else ("on" if qlora else "off"), device=device, dtype=dtype,
-        seed=seed)
+        seed=seed, beta=beta)
+    if method == "dpo":
+        _distill_dpo(run_dir, student, out, cfg, rounds, pairs, include_parse, overwrite)
+        return
     result = run_distill(run_dir, student, out, cfg, merge=merge, overwrite=overwrite, progress=True)
     m = result.metrics
     Console().print(
@@ -305,6 +316,44 @@ def distill(
         Console().print(f"merged model: {result.merged_dir}", highlight=False, soft_wrap=True)
     Console().print(f"use it: synthwright run RECIPE --teacher {result.out_dir} --out STUDENT_RUN", highlight=False,
                     soft_wrap=True)
+
+
+def _distill_dpo(run_dir: str, student: str, out: Optional[str], cfg: Any, rounds: int, pairs: Optional[str],
+                 include_parse: bool, overwrite: bool) -> None:
+    from pathlib import Path
+
+    from .finetune.dpo_loop import refine_with_dpo
+
+    target = out if out is not None else str(Path(run_dir) / "student-dpo")
+    done = refine_with_dpo(run_dir, student, target, cfg, rounds=rounds, pairs=pairs, include_parse=include_parse,
+                           overwrite=overwrite, progress=True)
+    for r in done.rounds:
+        m = r["metrics"]
+        run = r.get("run_acceptance")
+        seen = f" · its run accepted {run['accepted']} of {run['calls']} calls" if run else ""
+        Console().print(f"round {r['round']}: {r['pair_count']} pairs{seen} · {m['steps']} DPO steps · loss"
+                        f" {m['first_loss']:.3f} → {m['final_loss']:.3f}", highlight=False, soft_wrap=True)
+    Console().print(f"[green]DPO student written[/] to {done.out_dir} · use it: synthwright run RECIPE --teacher"
+                    f" {done.out_dir} --out STUDENT_RUN", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@cli_command
+def preferences(
+    run_dir: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
+    out: str = typer.Option(..., "--out", help="Folder to write the preference set to (new, empty, or a previous one with --overwrite)."),
+    include_parse: bool = typer.Option(False, "--include-parse", help="Also pair parse failures (raw text) as rejected sides."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a preference set already in OUT."),
+) -> None:
+    """Write a run's (prompt, chosen, rejected) pairs in TRL's DPO format, with a card saying why each side lost."""
+    from .finetune.preferences import preferences as build
+
+    prefs = build(run_dir, out, include_parse=include_parse, overwrite=overwrite)
+    reasons = ", ".join(f"{k} {v}" for k, v in prefs.reasons.items())
+    Console().print(f"[green]wrote[/] {len(prefs.pairs)} pairs ({reasons}) to {out}", highlight=False, soft_wrap=True)
+    left = ", ".join(f"{k} {v}" for k, v in prefs.left_out.items())
+    if left:
+        err.print(f"[yellow]note:[/] left out: {left}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -306,6 +306,18 @@ class RunStore:
         return [{"sample_id": r[0], "slot_id": r[1], "category": r[2], "request": json.loads(r[3]),
                  "data": json.loads(r[4]), "engine": json.loads(r[5]).get("spec", "")} for r in rows]
 
+    def executor_samples(self) -> list[dict[str, Any]]:
+        """Every executor sample with its call's request, response and engine spec, its fate and its judge
+        verdict (None when it was not judged), in sample order: what preference pairs are built from."""
+        verdicts = {v.sample_id: v for v in self.verdicts()}
+        rows = self.db.execute("SELECT s.sample_id, s.slot_id, s.category, s.data, s.status, s.filter, s.reason,"
+                               " c.request, c.response, c.engine, c.round FROM samples s JOIN calls c USING (call_id)"
+                               " WHERE c.phase = 'executor' ORDER BY s.sample_id")
+        return [{"sample_id": r[0], "slot_id": r[1], "category": r[2], "data": _json_object(r[3]), "status": r[4],
+                 "filter": r[5], "reason": r[6], "request": json.loads(r[7]), "response": r[8],
+                 "engine": json.loads(r[9]).get("spec", ""), "round": r[10], "verdict": verdicts.get(r[0])}
+                for r in rows]
+
     def executor_calls(self) -> list[tuple[str, str]]:
         """(slot id, engine spec) of every executor call, in call order."""
         return [(slot_id, json.loads(engine).get("spec", ""))

@@ -108,3 +108,44 @@ def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], m
     path = folder / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def write_dpo_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any]) -> Path:
+    """The card of a DPO-refined student: its reference, its rounds with their pairs and rewards, how to use it."""
+    rounds = ["| round | policy | pairs | why the rejected sides lost | steps | loss first → last | reward accuracy | margin |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in manifest["rounds"]:
+        m = r["metrics"]
+        reasons = ", ".join(f"{k} {v}" for k, v in r["reasons"].items()) or "-"
+        rounds.append(f"| {r['round']} | `{r['policy']}` | {r['pair_count']} | {reasons} | {m['steps']} |"
+                      f" {_fmt(m['first_loss'])} → {_fmt(m['final_loss'])} | {_fmt(m['final_reward_accuracy'])} |"
+                      f" {_fmt(m['final_reward_margin'])} |")
+    hub_base = DEFAULT_HUB_ID if manifest["base"] == "default" else (
+        manifest["base"][3:] if manifest["base"].startswith("hf:") else None)
+    lines = ["---", "library_name: peft", "pipeline_tag: text-generation",
+             "tags: [synthwright, dpo, lora, synthetic-data]"] + ([f"base_model: {hub_base}"] if hub_base else []) + [
+        "---", "",
+        f"# DPO student of `{manifest['teacher'].get('recipe')}`", "",
+        f"A LoRA adapter trained by `synthwright distill --method dpo` with TRL's DPOTrainer (beta {config['beta']}) on"
+        " preference pairs from the student's own runs: for one plan slot, an accepted sample (chosen) and one the"
+        " run's filters or judge rejected. `reference/` is the policy before this round (its earlier adapter merged"
+        f" into `{manifest['base']}`) and the DPO reference; the adapter here is trained on top of it.", "",
+        "## Rounds", "", *rounds, "",
+        "## Training", "",
+        "| setting | value |", "|---|---|",
+        f"| LoRA rank / alpha | {config['rank']} / {config['alpha']} |",
+        f"| learning rate / schedule | {config['learning_rate']} / {config['lr_scheduler']} |",
+        f"| batch size × accumulation | {config['batch_size']} × {config['gradient_accumulation_steps']} |",
+        f"| epochs / max steps | {config['epochs']} / {config['max_steps'] or '-'} |",
+        f"| device / dtype | {config['device']} / {config['dtype']} |", "",
+        "## Use", "",
+        "This folder is an engine spec: `synthwright run RECIPE.yaml --teacher THIS_FOLDER --out RUN`.", "",
+        "## Files", "",
+        "- `adapter_config.json`, `adapter_model.safetensors`: the DPO adapter; its base is `reference/`",
+        "- `reference/`: the merged policy before this round (a plain model folder)",
+        "- `student.json`: provenance and every round's pair counts and metrics; `metrics.json`: this round's losses"
+        " and rewards per step", "",
+    ]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path

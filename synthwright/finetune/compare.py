@@ -72,7 +72,7 @@ class CompareReport:
         return rows
 
     def markdown_table(self) -> str:
-        return table(["metric", "teacher", "student"], [list(r) for r in self.rows()])
+        return table(["metric", *self.data.get("labels", ["teacher", "student"])], [list(r) for r in self.rows()])
 
 
 def _pct(x: float | None) -> str:
@@ -187,6 +187,25 @@ def summarize(run: RunData, n_texts: int, real: list[dict[str, str]] | None, kin
     return out
 
 
+def role_of(run: RunData) -> str:
+    """What wrote a run: a DPO student, an SFT student (a folder from `distill`), or a teacher (any other model)."""
+    methods = set()
+    for spec in run.engines:
+        manifest = Path(spec).expanduser() / "student.json"
+        if manifest.is_file():
+            try:
+                methods.add(json.loads(manifest.read_text()).get("method", "sft"))
+            except ValueError:
+                methods.add("sft")
+        else:
+            methods.add("teacher")
+    if methods == {"dpo"}:
+        return "DPO student"
+    if methods == {"sft"}:
+        return "SFT student"
+    return "teacher" if methods <= {"teacher"} else "mixed"
+
+
 def plan_match(t: RunData, s: RunData) -> dict[str, Any]:
     def key(slot: dict[str, Any]) -> str:
         return json.dumps(slot, sort_keys=True)
@@ -226,7 +245,7 @@ def compare_runs(teacher_run: str | Path, student_run: str | Path, *, real: str 
                      + ("" if plans["same_quotas"] else ", but even the category quotas differ"))
     n_texts = min(len(t.accepted), len(s.accepted))
     data = {"teacher": summarize(t, n_texts, real_rows, kind), "student": summarize(s, n_texts, real_rows, kind),
-            "plans": plans}
+            "plans": plans, "labels": [role_of(t), role_of(s)]}
     judged = any((r.recipe.get("judge") or {}).get("enabled", True) for r in (t, s) if r.recipe.get("judge"))
     if not (data["teacher"]["judge"] and data["student"]["judge"]):
         notes.append("judge numbers skipped: " + ("only one run has judge verdicts" if
@@ -260,8 +279,9 @@ def markdown(report: CompareReport) -> str:
                  f"The plans **differ**: {plans['shared_slots']} of {plans['teacher_slots']} teacher slots also appear"
                  f" in the student's {plans['student_slots']}; same categories: {plans['same_categories']}, same"
                  f" quotas per category: {plans['same_quotas']}.")
-    lines = [f"# Teacher vs student: {t['recipe']}", "",
-             f"- teacher run: `{t['run']}` ({t['engine']})", f"- student run: `{s['run']}` ({s['engine']})", "",
+    first, second = d.get("labels", ["teacher", "student"])
+    lines = [f"# {first[0].upper() + first[1:]} vs {second}: {t['recipe']}", "",
+             f"- {first} run: `{t['run']}` ({t['engine']})", f"- {second} run: `{s['run']}` ({s['engine']})", "",
              plan_line, "", report.markdown_table(), "", "## Per category", "",
              "| category | teacher accepted / calls | teacher rate | student accepted / calls | student rate |",
              "|---|---|---|---|---|"]

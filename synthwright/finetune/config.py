@@ -72,6 +72,8 @@ class DistillConfig(BaseModel):
     qlora: Literal["auto", "on", "off"] = Field(
         default="auto", description="Load the base in 4-bit (bitsandbytes NF4) and train LoRA on top: 'auto' does so when CUDA and bitsandbytes are present; 'on' requires them.")
     seed: int = Field(default=0, description="Seed for the split, the adapter's initialisation and data order.")
+    # DPO (--method dpo) ---------------------------------------------------------------------
+    beta: float = Field(default=0.1, gt=0.0, description="DPO only: how far the policy may move from its reference (higher keeps it closer).")
 
     @model_validator(mode="after")
     def _modules(self) -> "DistillConfig":
