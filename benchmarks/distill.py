@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-distill"))
     args = parser.parse_args()
 
+    from synthwright.finetune.dpo_loop import seed_plan
+
     import torch
     import transformers
 
@@ -115,25 +117,6 @@ def main() -> None:
         f"{k} {v['tokens_per_second']:.1f} tok/s, {v['seconds']:.1f} s" for k, v in speed["engines"].items()))
     console.print({k: round(v, 1) for k, v in timings.items()})
     console.print(f"report: {out / 'compare' / 'compare.md'} · all numbers: {out / 'benchmark.json'}")
-
-
-def seed_plan(teacher_run: Path, student_run: Path, recipe) -> None:
-    """Give the student run the teacher's plan, so both fill the same slots (benchmark only; the CLI replans)."""
-    from synthwright.pipeline import open_store
-    from synthwright.store import RunStore
-
-    if (student_run / "run.sqlite").exists():
-        return
-    source = RunStore(teacher_run / "run.sqlite")
-    plan, slots = source.get("plan"), source.slots()
-    source.close()
-    student_run.mkdir(parents=True, exist_ok=True)
-    store = open_store(recipe, student_run, restart=False)
-    try:
-        store.save_plan(plan, slots)
-    finally:
-        store.close()
-    (student_run / "plan.json").write_text(json.dumps({**plan, "slot_list": slots}, indent=2, ensure_ascii=False))
 
 
 def unconstrained_validity(teacher_run: Path, recipe, base: str, student: str, n: int, max_new_tokens: int) -> dict:
