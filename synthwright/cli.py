@@ -152,11 +152,12 @@ def export(
     out: str = typer.Argument(..., help="Run directory (the --out of `synthwright run`)."),
     to: str = typer.Option(..., "--to", help="Folder to write the Hub dataset to (new, empty, or a previous export)."),
     license: Optional[str] = typer.Option(None, "--license", help="Hub license id, e.g. cc-by-4.0, apache-2.0, mit (default: the recipe's, else 'other')."),
+    preferences: bool = typer.Option(False, "--preferences", help="Also write the run's preference pairs (chosen/rejected, for DPO) in preferences/."),
 ) -> None:
     """Write a run as a Hugging Face dataset: Parquet shards per split and a README.md dataset card."""
     from .publish.export import export_dataset
 
-    result = export_dataset(out, to, license=license)
+    result = export_dataset(out, to, license=license, preferences=preferences)
     rows = ", ".join(f"{k} {v}" for k, v in result.rows.items())
     Console().print(f"[green]exported[/] {sum(result.rows.values())} samples ({rows}) to {result.path}"
                     f" · {len(result.files)} files · license {result.license}", highlight=False, soft_wrap=True)

@@ -70,6 +70,13 @@ def test_pairs_of_a_tiny_run_match_its_store(tiny_run, pairs_dir):
     assert len(loaded) == len(rows) and is_conversational(loaded[0])
 
 
+def test_export_with_preferences_carries_the_same_pairs(tiny_run, pairs_dir, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(tiny_run), "--to", str(tmp_path / "hub"), "--preferences"])
+    assert result.exit_code == 0, result.output
+    exported = (tmp_path / "hub" / "preferences" / "train.jsonl").read_text()
+    assert exported == (pairs_dir / "train.jsonl").read_text() and (tmp_path / "hub" / "data").is_dir()
+
+
 def test_parse_failures_only_when_asked(tiny_run):
     without = build_preferences(tiny_run)
     with_parse = build_preferences(tiny_run, include_parse=True)

@@ -50,12 +50,13 @@ class ExportResult:
 
 @writes_to("to", beside=True, flag="--to")  # the folder is replaced as a whole: the lock sits beside it
 def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None = None, repo_id: str | None = None,
-                   max_shard_bytes: int = MAX_SHARD_BYTES) -> ExportResult:
+                   max_shard_bytes: int = MAX_SHARD_BYTES, preferences: bool = False) -> ExportResult:
     """Write the run in `run_dir` to `to` as a Hub dataset folder (Parquet shards + README.md card).
 
     `license` (a Hub license id) overrides the recipe's; without either the card says `license: other`
     and a LICENSE file says none was chosen. `repo_id` only changes the loading snippet in the card.
-    `to` must be new, empty, or a previous export, which is replaced as a whole.
+    `to` must be new, empty, or a previous export, which is replaced as a whole. `preferences` adds the run's
+    preference pairs (`synthwright preferences`) in `preferences/`, for DPO.
     """
     run = open_run(run_dir)
     license_id = license or run.frozen.get("license") or "other"
@@ -72,6 +73,11 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
     dsd, empty = _non_empty(load_splits(run), run)
     dsd = _hub_features(dsd, run)
     samples, verdicts, slots, calls = read_store(run)
+    pairs = None
+    if preferences:
+        from ..finetune.preferences import build_preferences
+
+        pairs = build_preferences(run.path)  # fails, in one sentence, before anything is written
 
     staging = target.parent / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -81,6 +87,10 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
         images = _copy_images(run, staging)
         report = _rewrite_links(run.report_md, images) if run.report_md is not None else None
         _write_provenance(run, staging, report, license_id)
+        if pairs is not None:
+            from ..finetune.preferences import write_preferences
+
+            write_preferences(pairs, staging / "preferences")
         from .. import __version__
 
         inputs = CardInputs(run=run, dataset=dsd, license=license_id, samples=samples, verdicts=verdicts, slots=slots,
