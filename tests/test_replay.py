@@ -104,6 +104,8 @@ def test_a_replay_reads_the_embeddings_the_run_stored(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "minilm")
     out = tmp_path / "run"
     recipe = base(placeholders=False, label_fidelity={"enabled": True})
+    # an earlier run in this process leaves the same texts in the in-memory cache: they must reach the store too
+    synthwright.run(recipe, out=tmp_path / "earlier", engine=ScriptedEngine(TEXTS, verdict=verdict))
     first = synthwright.run(recipe, out=out, engine=ScriptedEngine(TEXTS, verdict=verdict))
     store = RunStore(out / "run.sqlite")
     kept = store.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]

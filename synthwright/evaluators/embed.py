@@ -60,18 +60,19 @@ def _sentence_model() -> Any:
 
 _CACHE: dict[str, np.ndarray] = {}
 _CACHE_LIMIT = 200_000  # vectors (300 MB); a run embeds its accepted texts for the label check and the report
-_STORES: list[Any] = []  # run stores that keep vectors across processes (see `kept_in`)
+_STORES: list[tuple[Any, set[str]]] = []  # run stores that keep vectors across processes, with the keys they hold
 
 
 @contextmanager
 def kept_in(store: Any) -> Iterator[None]:
     """While inside, vectors are also looked up in and written to `store` (a RunStore), so a resumed run or a
     replay does not embed the same texts again."""
-    _STORES.append(store)
+    entry = (store, set())
+    _STORES.append(entry)
     try:
         yield
     finally:
-        _STORES.remove(store)
+        _STORES.remove(entry)
 
 
 def _key(text: str) -> str:
@@ -84,14 +85,21 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     known = {t: _CACHE[t] for t in texts if t in _CACHE}
-    new = list(dict.fromkeys(t for t in texts if t not in known))
-    if new and _STORES:
-        stored = _STORES[-1].embeddings([_key(t) for t in new])
-        for t in new:
+    if _STORES:
+        store, held = _STORES[-1]
+        unsure = [t for t in dict.fromkeys(texts) if _key(t) not in held]
+        stored = store.embeddings([_key(t) for t in unsure]) if unsure else {}
+        held.update(stored)
+        for t in unsure:
             blob = stored.get(_key(t))
-            if blob is not None:
+            if blob is not None and t not in known:
                 known[t] = _CACHE[t] = np.frombuffer(blob, dtype=np.float32).copy()
-        new = [t for t in new if t not in known]
+        # vectors this process had before the store did (another run in the same process) go to the store too
+        missing = [(t, known[t]) for t in unsure if t in known and _key(t) not in stored]
+        if missing:
+            store.save_embeddings([(_key(t), v.astype(np.float32).tobytes()) for t, v in missing])
+            held.update(_key(t) for t, _ in missing)
+    new = list(dict.fromkeys(t for t in texts if t not in known))
     if new:
         vectors = _sentence_model().encode(new, batch_size=batch_size, show_progress_bar=False,
                                            convert_to_tensor=True).float().cpu().numpy()
@@ -99,7 +107,9 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         fresh = dict(zip(new, vectors))
         known.update(fresh)
         if _STORES:
-            _STORES[-1].save_embeddings([(_key(t), v.astype(np.float32).tobytes()) for t, v in fresh.items()])
+            store, held = _STORES[-1]
+            store.save_embeddings([(_key(t), v.astype(np.float32).tobytes()) for t, v in fresh.items()])
+            held.update(_key(t) for t in fresh)
         if len(_CACHE) + len(fresh) > _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE.update(fresh)
