@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -42,6 +42,35 @@ class RoundContext:
     bar: RunProgress
     on_batch: Callable[[BatchReport], None] | None = None
     stopped: str | None = None  # why a budget cap stopped the run (budget.max_tokens / max_cost)
+
+
+def settle(cands: list[Candidate], state: FilterState, recipe: Recipe, judge: Judge | None, room: dict[str, int], *,
+           key: Callable[[Candidate], str], allowance: int | None) -> int:
+    """Filters, then the judge, then each survivor's quota (`room[key(c)]`, taken as it is accepted) and the
+    `allowance` (None: no cap); returns how many were accepted."""
+    apply_filters(cands, state, recipe.filters)
+    if judge is not None:  # the expensive check, only for what the cheap ones let through
+        judge.evaluate([c for c in cands if c.alive])
+    accepted = 0
+    for c in cands:
+        if not c.alive:
+            continue
+        if room.get(key(c), 0) <= 0:
+            c.reject("quota", "the slot's quota was already met")
+        elif allowance is not None and accepted >= allowance:
+            c.reject("limit", "--limit reached")
+        else:
+            room[key(c)] -= 1
+            accepted += 1
+            state.accept(c)
+    return accepted
+
+
+def call_record(slot_id: str, round_: int, seed: int, request: Any, gen: Any, engine: dict[str, Any]) -> dict[str, Any]:
+    """One model call as `RunStore.record_batch` takes it."""
+    return {"slot_id": slot_id, "round": round_, "seed": seed, "request": request.model_dump(), "response": gen.text,
+            "error": gen.error, "finish_reason": gen.finish_reason, "prompt_tokens": gen.prompt_tokens,
+            "completion_tokens": gen.completion_tokens, "seconds": gen.seconds, "engine": engine}
 
 
 def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], round_: int, missing: dict[str, int],
@@ -83,27 +112,11 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
             candidates.append(Candidate(data=record, text=task.text_of(record), category=slot["category"],
                                         slot_id=slot["slot_id"], features={"contrast": slot.get("contrast")}))
         live = [c for c in candidates if c is not None]
-        apply_filters(live, state, recipe.filters)
-        if judge is not None:  # the expensive check, only for what the cheap ones let through
-            judge.evaluate([c for c in live if c.alive])
-        accepted_now = 0
-        for c in live:
-            if not c.alive:
-                continue
-            if room.get(c.slot_id, 0) <= 0:
-                c.reject("quota", "the slot's quota was already met")
-            elif allowance is not None and total_accepted + accepted_now >= allowance:
-                c.reject("limit", "--limit reached")
-            else:
-                room[c.slot_id] -= 1
-                accepted_now += 1
-                state.accept(c)
+        accepted_now = settle(live, state, recipe, judge, room, key=lambda c: c.slot_id,
+                              allowance=None if allowance is None else allowance - total_accepted)
         calls, samples = [], []
         for (slot, _), request, seed, gen, c in zip(batch, requests, seeds, gens, candidates):
-            calls.append({"slot_id": slot["slot_id"], "round": round_, "seed": seed, "request": request.model_dump(),
-                          "response": gen.text, "error": gen.error, "finish_reason": gen.finish_reason,
-                          "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                          "seconds": gen.seconds, "engine": engine_info})
+            calls.append(call_record(slot["slot_id"], round_, seed, request, gen, engine_info))
             if c is None:
                 samples.append([{"category": slot["category"], "data": {"raw": gen.text}, "dedup_key": "",
                                  "status": "rejected", "filter": "parse", "reason": gen.error}])

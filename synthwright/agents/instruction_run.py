@@ -14,12 +14,13 @@ from typing import Any
 
 from ..engines import ChatRequest, Engine, Generation, load_engine
 from ..errors import ConfigError
-from ..evaluators.filters import Candidate, FilterState, apply_filters
+from ..evaluators.filters import Candidate, FilterState
 from ..evaluators.judge import Judge, make_judge
 from ..evaluators.novelty import NoveltyIndex, rouge_tokens
 from ..progress import RunProgress
 from ..prompts import render
 from ..recipe import Recipe
+from ..rounds import call_record, settle
 from ..rowfiles import read_rows
 from ..store import RunStore
 from ..tasks import task_for
@@ -146,29 +147,11 @@ class MethodRun:
 
     def settle(self, cands: list[Candidate]) -> int:
         """Filters, judge, quotas and --limit over answered candidates; returns how many were accepted."""
-        apply_filters(cands, self.state, self.recipe.filters)
-        if self.judge is not None:
-            self.judge.evaluate([c for c in cands if c.alive])
-        room = self.room()
-        accepted = 0
-        for c in cands:
-            if not c.alive:
-                continue
-            if room.get(c.category, 0) <= 0:
-                c.reject("quota", "the category's quota was already met")
-            elif self.allowance is not None and accepted >= self.allowance:
-                c.reject("limit", "--limit reached")
-            else:
-                room[c.category] -= 1
-                accepted += 1
-                self.state.accept(c)
-        return accepted
+        return settle(cands, self.state, self.recipe, self.judge, self.room(), key=lambda c: c.category,
+                      allowance=self.allowance)
 
     def call(self, slot_id: str, step: int, request: ChatRequest, gen: Generation) -> dict[str, Any]:
-        return {"slot_id": slot_id, "round": step, "seed": request.seed or 0, "request": request.model_dump(),
-                "response": gen.text, "error": gen.error, "finish_reason": gen.finish_reason,
-                "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                "seconds": gen.seconds, "engine": self.engine.describe()}
+        return call_record(slot_id, step, request.seed or 0, request, gen, self.engine.describe())
 
     @staticmethod
     def rejected(record: dict[str, Any], filter_name: str, reason: str) -> dict[str, Any]:

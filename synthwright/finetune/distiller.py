@@ -127,14 +127,16 @@ def distill(
 
 # checks -------------------------------------------------------------------------------------------
 
-def check_out_dir(out_dir: Path, overwrite: bool) -> None:
+def check_out_dir(out_dir: Path, overwrite: bool, *, marker: str = MANIFEST,
+                  made_by: str = "a student from `synthwright distill`", holds: str = "a student") -> None:
+    """An output folder may be new, empty, or (with `overwrite`) what this command wrote before (it has `marker`)."""
     if not out_dir.exists() or (out_dir.is_dir() and not any(out_dir.iterdir())):
         return
-    if not (out_dir / MANIFEST).is_file():
-        raise ConfigError(f"Output folder '{out_dir}' exists and is not a student from `synthwright distill`;"
+    if not (out_dir / marker).is_file():
+        raise ConfigError(f"Output folder '{out_dir}' exists and is not {made_by};"
                           " choose another --out (nothing there is overwritten).")
     if not overwrite:
-        raise ConfigError(f"Output folder '{out_dir}' already holds a student; pass --overwrite to replace it or"
+        raise ConfigError(f"Output folder '{out_dir}' already holds {holds}; pass --overwrite to replace it or"
                           " choose another --out.")
 
 

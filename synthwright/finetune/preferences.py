@@ -165,14 +165,12 @@ def policy_base(spec: str) -> str:
 
 def write_preferences(prefs: Preferences, out: str | Path, *, overwrite: bool = False) -> Path:
     """`out/train.jsonl` (TRL's conversational DPO rows), `out/preferences.json` and a README.md card."""
+    from .distiller import check_out_dir
+
     out_dir = Path(out)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not (out_dir / META_FILE).is_file():
-            raise ConfigError(f"Output folder '{out_dir}' exists and is not a preference set from `synthwright"
-                              " preferences`; choose another --out (nothing there is overwritten).")
-        if not overwrite:
-            raise ConfigError(f"Output folder '{out_dir}' already holds a preference set; pass --overwrite to replace"
-                              " it or choose another --out.")
+    check_out_dir(out_dir, overwrite, marker=META_FILE, made_by="a preference set from `synthwright preferences`",
+                  holds="a preference set")
+    if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / PAIRS_FILE, "w", encoding="utf-8") as f:
