@@ -363,16 +363,11 @@ class RunStore:
                 for r in self.db.execute(
                     "SELECT phase, json_extract(engine, '$.spec'), COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
                     " COALESCE(SUM(completion_tokens), 0) FROM calls GROUP BY 1, 2 ORDER BY 1, 2")]
-        judged: dict[str, list[int]] = {}
-        for (data,) in self.db.execute("SELECT data FROM verdicts"):
-            v = _json_object(data)
-            spec = (v.get("engine") or {}).get("spec") or ""
-            n = judged.setdefault(spec, [0, 0, 0])
-            n[0] += 1
-            n[1] += int(v.get("prompt_tokens") or 0)
-            n[2] += int(v.get("completion_tokens") or 0)
-        rows += [{"phase": "judge", "engine": spec, "calls": n[0], "prompt_tokens": n[1], "completion_tokens": n[2]}
-                 for spec, n in sorted(judged.items())]
+        rows += [{"phase": "judge", "engine": r[0] or "", "calls": r[1], "prompt_tokens": r[2], "completion_tokens": r[3]}
+                 for r in self.db.execute(
+                     "SELECT json_extract(data, '$.engine.spec'), COUNT(*),"
+                     " COALESCE(SUM(json_extract(data, '$.prompt_tokens')), 0),"
+                     " COALESCE(SUM(json_extract(data, '$.completion_tokens')), 0) FROM verdicts GROUP BY 1 ORDER BY 1")]
         return rows
 
     def latest_samples(self, limit: int = 50, *, status: str | None = None, category: str | None = None,
