@@ -167,41 +167,91 @@ def dialogue_rates(rows: list[dict], recipe) -> dict:
             "turns_in_bounds": round(sum(recipe.turns.min <= len(r["turns"]) <= recipe.turns.max for r in rows) / n, 4)}
 
 
-def train_map(questions, passages, targets, seed: int):
-    """W = I + A on the question side, trained with in-batch softmax over all passages (see the module docstring)."""
+def judge_scores(rows: list[dict], recipe, engine) -> dict:
+    """Mean 1-5 scores and yes-shares of the recipe's judge rubric (the same teacher as judge) over kept dialogues."""
+    from synthwright.evaluators.filters import Candidate
+    from synthwright.evaluators.judge import Judge
+    from synthwright.tasks import task_for
+
+    if not rows:
+        return {}
+    task = task_for(recipe.task)
+    judged = recipe.model_copy(update={"judge": recipe.judge.model_copy(update={"enabled": True, "min_score": 1})})
+    cands = [Candidate(data=r, text=task.text_of(r), category=r["intent"], slot_id=str(i)) for i, r in enumerate(rows)]
+    Judge(judged, engine).evaluate(cands)
+    verdicts = [c.features["verdict"].verdict for c in cands if c.features["verdict"].verdict]
+    out: dict = {"judged": len(cands), "usable": len(verdicts)}
+    for name, value in (verdicts[0] if verdicts else {}).items():
+        if isinstance(value, (bool, int)):
+            out[name] = round(sum(float(v[name]) for v in verdicts) / len(verdicts), 3)
+    return out
+
+
+def sentence_queries(passages: list[dict], per_passage: int) -> list[dict]:
+    """A baseline with no teacher: a passage's first sentences as its training queries."""
+    import re
+
+    return [{"question": s, "context": p["context"]} for p in passages
+            for s in re.split(r"(?<=[.!?])\s+", p["context"])[:per_passage]]
+
+
+def _unique_passage_batches(pairs: list[tuple[str, int]], size: int, rng) -> list[list[tuple[str, int]]]:
+    """Shuffled batches in which no passage appears twice (its other questions would be false negatives)."""
+    pending = pairs[:]
+    rng.shuffle(pending)
+    batches = []
+    while pending:
+        batch, used, rest = [], set(), []
+        for q, i in pending:
+            (rest if i in used or len(batch) == size else batch).append((q, i))
+            used.add(i)
+        batches.append(batch)
+        pending = rest
+    return batches
+
+
+def fine_tune(pairs: list[tuple[str, int]], contexts: list[str], seed: int):
+    """GenQ: all-MiniLM-L6-v2 fine-tuned on (synthetic question, its passage) with in-batch negatives
+    (MultipleNegativesRankingLoss: cosine x 20, cross-entropy), AdamW lr 2e-5, batch 16, 2 epochs, fp32."""
+    import random
+
     import torch
+    from sentence_transformers import SentenceTransformer
+
+    from synthwright.evaluators.embed import minilm_path
 
     torch.manual_seed(seed)
-    q, p = torch.tensor(questions), torch.tensor(passages)
-    y = torch.tensor(targets)
-    a = torch.zeros(q.shape[1], q.shape[1], requires_grad=True)
-    opt = torch.optim.Adam([a], lr=1e-3, weight_decay=0.0)
-    for _ in range(100):
-        opt.zero_grad()
-        mapped = torch.nn.functional.normalize(q + q @ a, dim=1)
-        loss = torch.nn.functional.cross_entropy(mapped @ p.T / 0.05, y) + 1e-2 * (a ** 2).sum()
-        loss.backward()
-        opt.step()
-    return (torch.eye(q.shape[1]) + a.detach()).numpy()
+    model = SentenceTransformer(str(minilm_path()), device="cpu")
+    if not pairs:
+        return model
+    rng = random.Random(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5)
+    model.train()
+    for _ in range(2):
+        for batch in _unique_passage_batches(pairs, 16, rng):
+            q = model(model.preprocess([t for t, _ in batch]))["sentence_embedding"]
+            p = model(model.preprocess([contexts[i] for _, i in batch]))["sentence_embedding"]
+            scores = torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(p, dim=1).T * 20.0
+            loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    return model
 
 
 def recall_at_1(passages: list[dict], rows: list[dict] | None, seed: int) -> dict:
     import numpy as np
 
-    from synthwright.evaluators.embed import embed
-
     contexts = [p["context"] for p in passages]
-    pv = embed(contexts)
+    index = {c: i for i, c in enumerate(contexts)}
+    train = [(r["question"], index[r["context"]]) for r in rows or [] if r["context"] in index]
+    model = fine_tune(train, contexts, seed)
     tests = [(q, i) for i, p in enumerate(passages) for q in p["questions"]]
-    qv = embed([q for q, _ in tests])
-    if rows:
-        index = {c: i for i, c in enumerate(contexts)}
-        train = [(r["question"], index[r["context"]]) for r in rows if r["context"] in index]
-        w = train_map(embed([q for q, _ in train]), pv, [i for _, i in train], seed)
-        qv = qv @ w
-        qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    pv = model.encode(contexts, normalize_embeddings=True, batch_size=16)
+    qv = model.encode([q for q, _ in tests], normalize_embeddings=True, batch_size=64)
     hits = (qv @ pv.T).argmax(axis=1) == np.array([i for _, i in tests])
-    return {"recall_at_1": round(float(hits.mean()), 4), "test_questions": len(tests), "train_pairs": len(rows or [])}
+    return {"recall_at_1": round(float(hits.mean()), 4), "test_questions": len(tests), "train_pairs": len(train)}
 
 
 def main() -> None:
@@ -209,7 +259,8 @@ def main() -> None:
     parser.add_argument("--teacher", default=os.environ.get("SYNTHWRIGHT_BENCH_TEACHER") or "default")
     parser.add_argument("--parts", default="qa,dialogue")
     parser.add_argument("--arms", default="naive,pipeline", help="a rerun of one arm keeps the other's figures")
-    parser.add_argument("--passages", type=int, default=40, help="SQuAD passages (one question each per arm)")
+    parser.add_argument("--passages", type=int, default=40, help="SQuAD passages")
+    parser.add_argument("--squad-per-passage", type=int, default=4, help="questions per SQuAD passage and arm")
     parser.add_argument("--router-per-chunk", type=int, default=4)
     parser.add_argument("--dialogues-per-goal", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
@@ -245,13 +296,15 @@ def main() -> None:
         for i, p in enumerate(passages):
             (docs / f"p{i:03d}.md").write_text(p["context"] + "\n", encoding="utf-8")
         squad = synthwright.load_recipe({**SQUAD_RECIPE, "documents": {**SQUAD_RECIPE["documents"], "path": str(docs)},
-                                         "seed": args.seed})
+                                         "count": {"per_category": args.squad_per_passage}, "seed": args.seed})
         router = synthwright.load_recipe(REPO / "recipes" / "support-qa.yaml")
         router = router.model_copy(update={"count": router.count.model_copy(update={"per_category": args.router_per_chunk}),
                                            "seed": args.seed})
         results["retrieval"]["untrained"] = recall_at_1(passages, None, args.seed)
+        results["retrieval"]["passage sentences"] = recall_at_1(passages, sentence_queries(passages, args.squad_per_passage),
+                                                                args.seed)
         arms = [a for a in ("naive", "pipeline") if a in args.arms.split(",")]
-        for name, recipe, per in (("router", router, args.router_per_chunk), ("squad", squad, 1)):
+        for name, recipe, per in (("router", router, args.router_per_chunk), ("squad", squad, args.squad_per_passage)):
             chunks = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
                                  recipe.documents.overlap_chars)
             entry = results["qa"].setdefault(name, {"chunks": len(chunks)})
@@ -259,6 +312,7 @@ def main() -> None:
                 console.print(f"[bold]QA {name} / {arm}[/bold]")
                 rows, cost = (naive_qa(recipe, engine, per, args.seed) if arm == "naive"
                               else pipeline(recipe, engine, work / f"qa-{name}"))
+                (work / f"qa-{name}-{arm}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
                 entry[arm] = {**qa_rates(rows, chunks), **cost}
                 if name == "squad":
                     results["retrieval"][arm] = recall_at_1(passages, rows, args.seed)
@@ -273,7 +327,8 @@ def main() -> None:
             console.print(f"[bold]dialogue / {arm}[/bold]")
             rows, cost = (naive_dialogue(recipe, engine, args.dialogues_per_goal, args.seed) if arm == "naive"
                           else pipeline(recipe, engine, work / "dialogue"))
-            results["dialogue"][arm] = {**dialogue_rates(rows, recipe), **cost}
+            results["dialogue"][arm] = {**dialogue_rates(rows, recipe), **cost,
+                                        "judge": judge_scores(rows, recipe, engine)}
             console.print(f"  {results['dialogue'][arm]}")
             save()
 

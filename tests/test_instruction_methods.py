@@ -38,7 +38,7 @@ def test_rouge_l_is_twice_the_lcs_over_both_lengths():
 def test_novelty_index_finds_exactly_what_a_full_scan_finds():
     rng = random.Random(0)
     words = [f"w{i}" for i in range(60)]
-    index = NoveltyIndex(0.6, probe_limit=None)
+    index = NoveltyIndex(0.6, probe_limit=None, verify_limit=None)
     for _ in range(1500):
         index.add(" ".join(rng.choices(words, k=rng.randint(3, 14))))
     compared_before = index.compared
@@ -58,6 +58,16 @@ def test_probe_limit_bounds_the_work_of_a_query_and_counts_it():
     assert index.nearest("write a poem about the sea number 7").score == 1.0  # read before the limit: found
     index.nearest("write a poem about the sea and the sky")
     assert index.cut >= 1
+
+
+def test_verify_limit_scores_the_candidates_sharing_most_and_counts_it():
+    index = NoveltyIndex(0.7, probe_limit=None, verify_limit=5)
+    for i in range(40):
+        index.add(f"write a long poem about the calm sea at night {i}")
+    before = index.compared
+    m = index.nearest("write a long poem about the calm sea at dawn")
+    assert m.score == pytest.approx(2 * 9 / 21, abs=1e-4) and m.text.startswith("write a long poem about the calm sea at night")
+    assert index.compared - before == 5 and index.capped == 1
 
 
 def test_self_instruct_counts_and_novelty_rejections(tmp_path):

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from array import array
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,26 +61,31 @@ class NoveltyIndex:
     Only candidates that pass the pre-filter are scored, so a score under the threshold is a lower bound of the true
     maximum (enough to decide novelty); `exact=True` compares against everything.
 
-    `probe_limit` bounds the work of one query: the prefix's posting lists are read shortest first, and once this
-    many entries were read the longer lists are skipped (`cut` counts those queries). Every skipped list belongs to
-    a token more common than every token already probed, so a near copy is missed only when it shares none of the
-    query's rarer prefix tokens; `benchmarks/instruction_methods.py` measures how often that happens. None reads
-    every list: exact, and quadratic on skewed vocabularies.
+    Two limits bound the work of one query, so that a pass over n instructions grows like n, not n²:
+    `probe_limit`: the prefix's posting lists are read shortest first, and once this many entries were read the
+    longer lists are skipped (`cut` counts those queries). Every skipped list belongs to a token more common than
+    every token already probed, so a near copy is missed only when it shares none of the query's rarer prefix
+    tokens. `verify_limit`: of the candidates read, only this many, those sharing the most prefix elements with the
+    query, get the exact LCS (`capped` counts those queries). `benchmarks/instruction_methods.py` measures what the
+    two limits miss against a full scan. None for both: exact, and quadratic on skewed vocabularies.
     """
 
-    def __init__(self, threshold: float = 0.7, probe_limit: int | None = 1000):
+    def __init__(self, threshold: float = 0.7, probe_limit: int | None = 1000, verify_limit: int | None = 100):
         if not 0.0 < threshold <= 1.0:
             raise ValueError("the ROUGE-L threshold must be in (0, 1]")
         self.threshold = threshold
         self.probe_limit = probe_limit
+        self.verify_limit = verify_limit
         self.vocab: dict[str, int] = {}
         self.order: list[tuple[int, int]] = []  # token id → its fixed sort key (common words last)
         self.texts: list[str] = []
-        self.strings: list[str] = []  # each instruction's tokens as one code point each
-        self.lengths: list[int] = []
-        self.postings: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self._strings = np.empty(64, dtype=object)  # each instruction's tokens as one code point each
+        self._lengths = np.empty(64, dtype=np.int32)
+        # prefix element → (indexed instructions, the element's position in each one's sorted prefix)
+        self.postings: dict[tuple[int, int], tuple[array, array]] = {}
         self.compared = 0  # exact LCS computations done
         self.cut = 0  # queries whose probing stopped at probe_limit
+        self.capped = 0  # queries whose candidates were cut to verify_limit
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -114,41 +120,72 @@ class NoveltyIndex:
     def add(self, text: str) -> None:
         ids = self._ids(text, grow=True)
         n = len(self.texts)
+        if n == len(self._lengths):
+            self._lengths = np.resize(self._lengths, 2 * n)
+            grown = np.empty(2 * n, dtype=object)
+            grown[:n] = self._strings
+            self._strings = grown
         self.texts.append(text)
-        self.strings.append("".join(map(_char, ids)))
-        self.lengths.append(len(ids))
-        for e in self._prefix(ids):
-            self.postings[e].append(n)
+        self._strings[n] = "".join(map(_char, ids))
+        self._lengths[n] = len(ids)
+        for j, e in enumerate(self._prefix(ids)):
+            posting = self.postings.get(e)
+            if posting is None:
+                posting = self.postings[e] = (array("i"), array("i"))
+            posting[0].append(n)
+            posting[1].append(j)
 
-    def candidates(self, ids: list[int]) -> list[int]:
-        """Indexed instructions that could reach the threshold against token ids `ids` (see `probe_limit`)."""
+    def candidates(self, ids: list[int]) -> np.ndarray:
+        """Indexed instructions that could reach the threshold against token ids `ids` (see the two limits).
+
+        Positional filter (PPJoin): a candidate sharing A prefix elements with the query, the last at query position
+        i and its own position j, shares at most A + min(|a| − i − 1, |b| − j − 1) tokens, and the LCS is no more;
+        plus one for each posting list skipped at `probe_limit`, so the bound holds for those queries too."""
         la, t = len(ids), self.threshold
+        none = np.empty(0, dtype=np.int64)
         if not la:
-            return []
-        low, high = t * la / (2.0 - t) - 1e-9, (2.0 - t) * la / t + 1e-9
-        lists = sorted((p for p in map(self.postings.get, self._prefix(ids)) if p), key=len)
-        found: set[int] = set()
-        read = 0
-        for p in lists:
-            if self.probe_limit is not None and read + len(p) > self.probe_limit and read:
+            return none
+        lists = sorted(((i, p) for i, p in enumerate(map(self.postings.get, self._prefix(ids))) if p),
+                       key=lambda ip: len(ip[1][0]))
+        docs, mine, theirs, read = [], [], [], 0
+        for i, (d, j) in lists:
+            if self.probe_limit is not None and read + len(d) > self.probe_limit and read:
                 self.cut += 1
                 break
-            found.update(p)
-            read += len(p)
-        lengths = self.lengths
-        return [j for j in found if low <= lengths[j] <= high]
+            docs.append(np.frombuffer(d, dtype=np.int32))
+            theirs.append(np.frombuffer(j, dtype=np.int32))
+            mine.append(np.full(len(d), i, dtype=np.int32))
+            read += len(d)
+        if not docs:
+            return none
+        doc, i, j = np.concatenate(docs), np.concatenate(mine), np.concatenate(theirs)
+        del docs, theirs  # the views pin the arrays' buffers; add() appends to them
+        by = np.lexsort((i, doc))
+        doc, i, j = doc[by], i[by], j[by]
+        last = np.flatnonzero(np.append(doc[1:] != doc[:-1], True))
+        found, shared = doc[last], np.diff(np.append(-1, last))
+        lb = self._lengths[found]
+        unread = len(lists) - len(mine)  # each list skipped at probe_limit may hold one more shared element
+        bound = shared + unread + np.minimum(la - i[last] - 1, lb - j[last] - 1)
+        fits = bound >= np.ceil(t * (la + lb) / 2.0 - 1e-9)
+        found, shared = found[fits], shared[fits]
+        if self.verify_limit is not None and len(found) > self.verify_limit:
+            self.capped += 1
+            found = found[np.argpartition(-shared, self.verify_limit)[:self.verify_limit]]
+        return found
 
     def nearest(self, text: str, *, exact: bool = False) -> Match:
         from rapidfuzz.process import cdist
 
         ids = self._ids(text, grow=False)
-        pool = list(range(len(self.texts))) if exact else self.candidates(ids)
-        if not pool or not ids:
+        n = len(self.texts)
+        pool = np.arange(n) if exact else self.candidates(ids)
+        if not len(pool) or not ids:
             return Match(0.0, None)
         self.compared += len(pool)
-        lcs = cdist(["".join(map(_char, ids))], [self.strings[j] for j in pool], scorer=LCSseq.similarity,
+        lcs = cdist(["".join(map(_char, ids))], self._strings[pool].tolist(), scorer=LCSseq.similarity,
                     dtype=np.int32)[0]
-        f1 = 2.0 * lcs / (len(ids) + np.asarray([self.lengths[j] for j in pool]))
+        f1 = 2.0 * lcs / (len(ids) + self._lengths[pool])
         k = int(np.argmax(f1))
         return Match(round(float(f1[k]), 4), self.texts[pool[k]] if f1[k] > 0 else None)
 
