@@ -3,8 +3,9 @@
 Part 1 (no model): the novelty filter over 10^4 and 10^5 synthetic instructions (and the 13,784 real SNIPS train
 commands), each checked against everything accepted before it and then added, as a run does. Baseline in the same
 process: a full scan (exact LCS against every indexed instruction, rapidfuzz) for 300 queries, extrapolated; the
-same queries (near copies of indexed instructions, 10-30% of words replaced) measure what the probe limit misses.
-Target: the 10^5 pass within 10x the 10^4 pass.
+same queries (near copies of indexed instructions, 10-30% of words replaced) measure what the probe and verify
+limits miss, and the exact passes (no limits) give the rejections a full scan makes. Target: the 10^5 pass within
+10x the 10^4 pass.
 
 Part 2 (the teacher): topics (planner + executor), self_instruct, evol_instruct and magpie, each with the same
 budget of executor requests, on the same teacher (default: SmolLM2-135M-Instruct; `--teacher` for another),
@@ -12,12 +13,16 @@ judge on with min_score 1 (it scores every sample and rejects only unusable verd
 the same gates). Prints accepted instructions, acceptance, instructions/s, ROUGE-L to the seeds, distinct-n,
 embedding diversity and judge scores.
 
-    PYTHONPATH=. nice -n 10 python benchmarks/instruction_methods.py [--requests 48] [--skip-methods] [--sizes 10000 100000]
+    PYTHONPATH=. python benchmarks/instruction_methods.py [--requests 48] [--skip-methods] [--sizes 10000 100000]
+        [--probe-limit 1000] [--verify-limit 100]
+
+Results: tables on stdout; the methods' figures also in benchmarks/instruction_methods.results.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -115,7 +120,7 @@ def recall(index: NoveltyIndex, rng: random.Random, queries: int = 300) -> tuple
 
 def bench_novelty(sizes: list[int], limits: tuple[int | None, int | None]) -> list[dict]:
     cases = [(f"synthetic {n:,}", synthetic_instructions(n), limits) for n in sizes]
-    cases += [(f"synthetic {sizes[0]:,}, exact (no limits)", synthetic_instructions(sizes[0]), (None, None))]
+    cases += [(f"synthetic {n:,}, exact (no limits)", synthetic_instructions(n), (None, None)) for n in sizes]
     cases += [(f"synthetic {sizes[0]:,}, plain Zipf (stress)", synthetic_instructions(sizes[0], head=0), limits)]
     real = snips_commands()
     if real:
@@ -155,7 +160,8 @@ def recipe_for(method: str, requests: int, seed_tasks: list[str], judge: bool = 
     return data
 
 
-def bench_methods(teacher: str, requests: int, methods: list[str], judge: bool = True) -> list[dict]:
+def bench_methods(teacher: str, requests: int, methods: list[str], judge: bool = True,
+                  results: str | None = None) -> list[dict]:
     from synthwright import load_engine, run
 
     engine = load_engine(teacher, batch_size=16)
@@ -170,15 +176,18 @@ def bench_methods(teacher: str, requests: int, methods: list[str], judge: bool =
         executor = s["phases"].get("executor", {}).get("calls", 0)
         instructions = [r["instruction"] for r in result.dataset["train"]] if result.dataset else []
         rs = rep["instruction"]["rouge_to_seeds"] or {}
-        judge = rep["judge"] or {}
+        verdicts = rep["judge"] or {}
         rows.append({
             "method": method, "executor_requests": executor, "all_calls": s["calls"], "accepted": s["accepted"],
             "acceptance": s["accepted"] / max(1, rep["funnel"]["generated"]), "seconds": seconds,
             "per_second": s["accepted"] / seconds, "rouge_seeds_median": rs.get("median"),
             "rouge_within_median": within_rouge(instructions), "distinct_2": rep["lexical"]["distinct_2"],
-            "embedding_diversity": rep["semantic"]["diversity"], "judge": judge_means(judge),
+            "embedding_diversity": rep["semantic"]["diversity"], "judge": judge_means(verdicts),
             "funnel": s["funnel"], "out": str(out),
         })
+        if results:  # each method's figures as soon as it finishes
+            Path(results).write_text(json.dumps({"teacher": engine.describe(), "requests": requests, "methods": rows},
+                                                indent=2, default=str))
     return rows
 
 
@@ -209,6 +218,8 @@ def main() -> None:
     parser.add_argument("--teacher", default="default")
     parser.add_argument("--methods", nargs="+", default=["topics", "self_instruct", "evol_instruct", "magpie"])
     parser.add_argument("--skip-methods", action="store_true")
+    parser.add_argument("--json", default=str(Path(__file__).with_name("instruction_methods.results.json")),
+                        help="the methods' figures, written after each method")
     parser.add_argument("--skip-novelty", action="store_true")
     parser.add_argument("--no-judge", action="store_true", help="leave the judge out (half the calls)")
     parser.add_argument("--probe-limit", type=int, default=1000, help="NoveltyIndex.probe_limit for the timed passes")
@@ -247,7 +258,7 @@ def methods_table(console, Table, args) -> None:
     for col in ("method", "requests (all calls)", "accepted", "acceptance", "inst/s", "ROUGE-L seeds (median)",
                 "ROUGE-L within (median)", "distinct-2", "embedding div.", "judge H/C/S", "rejections"):
         table.add_column(col)
-    for r in bench_methods(args.teacher, args.requests, args.methods, not args.no_judge):
+    for r in bench_methods(args.teacher, args.requests, args.methods, not args.no_judge, args.json):
         j = r["judge"]
         funnel = ", ".join(f"{k} {v}" for k, v in r["funnel"].items() if k != "accepted")
         table.add_row(r["method"], f"{r['executor_requests']} ({r['all_calls']})", str(r["accepted"]),

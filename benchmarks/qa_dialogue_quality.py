@@ -254,6 +254,33 @@ def recall_at_1(passages: list[dict], rows: list[dict] | None, seed: int) -> dic
     return {"recall_at_1": round(float(hits.mean()), 4), "test_questions": len(tests), "train_pairs": len(train)}
 
 
+def retrieval_from(kept: Path, passages: list[dict], seed: int, results: dict) -> None:
+    """recall@1 for each arm's SQuAD questions in a --keep folder; the naive arm also cut to the pipeline's count."""
+    import random
+
+    from synthwright.store import RunStore
+
+    naive = [json.loads(line) for line in (kept / "qa-squad-naive.jsonl").read_text().splitlines() if line.strip()]
+    store = RunStore.reader(kept / "qa-squad" / "run.sqlite")
+    try:
+        pipeline_rows = [s["data"] for s in store.samples("accepted")]
+    finally:
+        store.close()
+    squad = results["qa"].setdefault("squad", {})
+    if "pipeline" not in squad:  # the run did not finish: its accepted samples so far
+        from synthwright.documents import load_chunks
+
+        chunks = load_chunks(kept / "squad-docs", SQUAD_RECIPE["documents"]["chunk_chars"], 0)
+        squad["pipeline"] = {**qa_rates(pipeline_rows, chunks), "partial": True}
+    same = random.Random(seed).sample(naive, min(len(naive), len(pipeline_rows)))
+    per = max(1, round(len(naive) / len(passages)))
+    results["retrieval"] = {"untrained": recall_at_1(passages, None, seed),
+                            "passage sentences": recall_at_1(passages, sentence_queries(passages, per), seed),
+                            "naive": recall_at_1(passages, naive, seed),
+                            f"naive, {len(same)} drawn": recall_at_1(passages, same, seed),
+                            "pipeline": recall_at_1(passages, pipeline_rows, seed)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default=os.environ.get("SYNTHWRIGHT_BENCH_TEACHER") or "default")
@@ -267,6 +294,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", default=str(ROOT / "qa_dialogue_quality.results.json"))
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
+    parser.add_argument("--retrieval-from", default=None,
+                        help="only score retrieval, on the SQuAD questions a --keep folder holds (an unfinished"
+                             " pipeline run counts with the samples it had accepted)")
     args = parser.parse_args()
 
     import transformers
@@ -288,6 +318,11 @@ def main() -> None:
         if previous.get("teacher") == results["teacher"]:
             for field in ("qa", "retrieval", "dialogue"):
                 results[field] = previous.get(field, {})
+
+    if args.retrieval_from:
+        retrieval_from(Path(args.retrieval_from), squad_passages(args.passages), args.seed, results)
+        save()
+        parts = set()
 
     if "qa" in parts:
         passages = squad_passages(args.passages)

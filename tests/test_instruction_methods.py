@@ -97,6 +97,16 @@ def test_keyword_filter_rejects_tasks_a_text_model_cannot_do(tmp_path):
     assert not UNFIT.search("Explain how the water cycle works")
 
 
+def test_list_numbers_are_stripped_and_non_words_rejected_by_form():
+    from synthwright.agents.instruction_run import LIST_MARK, form_problem
+
+    assert LIST_MARK.sub("", "3. Suggest one way to improve support", count=1) == "Suggest one way to improve support"
+    assert LIST_MARK.sub("", "2) Draft a reply", count=1) == "Draft a reply"
+    assert LIST_MARK.sub("", "3 ways to calm a customer", count=1) == "3 ways to calm a customer"
+    assert form_problem("4th May 2023 15:08:59") == "starts with '4', not a word"
+    assert form_problem("{\"instruction\": 1}") and form_problem("Explain refunds") is None
+
+
 def test_evol_instruct_stores_lineage(tmp_path):
     result = run(instruction_recipe("evol_instruct", count={"total": 12}), out=tmp_path, engine=InstructionEngine())
     rows = list(result.dataset["train"])

@@ -33,6 +33,14 @@ from .instruction_config import SeedTask
 UNFIT = re.compile(r"\b(images?|graphs?|pictures?|files?|maps?|draw|drawing|plot|plotting|go to|videos?|audio|music|"
                    r"flowcharts?|diagrams?)\b", re.I)
 PROGRAM = re.compile(r"^\s*write a program\b", re.I)
+LIST_MARK = re.compile(r"^\s*(?:\d{1,3}\s*[.):]|[-*•])\s+")  # "3. ", "2) ", "- ": the list the model wrote them in
+
+
+def form_problem(instruction: str) -> str | None:
+    """Why an instruction is not one by form (Self-Instruct drops those that start with punctuation or a
+    non-letter: timestamps, numbers, code); None when it is."""
+    first = instruction[:1]
+    return None if first.isalpha() else f"starts with {first!r}, not a word"
 
 
 def read_seed_tasks(recipe: Recipe) -> list[SeedTask]:
@@ -116,8 +124,9 @@ class MethodRun:
         words = len(instruction.split())
         if words < cfg.min_words or words > cfg.max_words:
             return "instruction_length", f"{words} words; instructions need {cfg.min_words}-{cfg.max_words}"
-        if not instruction[:1].isalnum():
-            return "instruction_length", "starts with punctuation or a non-letter"
+        problem = form_problem(instruction)
+        if problem:
+            return "instruction_form", problem
         if cfg.keyword_filter:
             hit = UNFIT.search(instruction) or PROGRAM.search(instruction)
             if hit:
@@ -177,7 +186,8 @@ class MethodRun:
                         slots_total=len(self.slots))
 
     def record(self, instruction: str, input_: str, output: str, category: str, **lineage: Any) -> dict[str, Any]:
-        return instruction_row(instruction, input_, output, category, method=self.recipe.method, **lineage)
+        return instruction_row(LIST_MARK.sub("", instruction, count=1), input_, output, category,
+                               method=self.recipe.method, **lineage)
 
 
 def _clip(text: str | None, n: int = 60) -> str:
