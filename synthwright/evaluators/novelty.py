@@ -147,25 +147,28 @@ class NoveltyIndex:
             return none
         lists = sorted(((i, p) for i, p in enumerate(map(self.postings.get, self._prefix(ids))) if p),
                        key=lambda ip: len(ip[1][0]))
-        docs, mine, theirs, read = [], [], [], 0
+        docs, theirs, at, read = [], [], [], 0
         for i, (d, j) in lists:
             if self.probe_limit is not None and read + len(d) > self.probe_limit and read:
                 self.cut += 1
                 break
             docs.append(np.frombuffer(d, dtype=np.int32))
             theirs.append(np.frombuffer(j, dtype=np.int32))
-            mine.append(np.full(len(d), i, dtype=np.int32))
+            at.append(i)
             read += len(d)
         if not docs:
             return none
-        doc, i, j = np.concatenate(docs), np.concatenate(mine), np.concatenate(theirs)
+        sizes = [len(d) for d in docs]
+        key = np.concatenate(docs).astype(np.int64) << 24 | np.repeat(np.array(at, dtype=np.int64), sizes)
+        j = np.concatenate(theirs)
         del docs, theirs  # the views pin the arrays' buffers; add() appends to them
-        by = np.lexsort((i, doc))
-        doc, i, j = doc[by], i[by], j[by]
+        by = np.argsort(key, kind="stable")
+        key, j = key[by], j[by]
+        doc, i = key >> 24, key & 0xFFFFFF
         last = np.flatnonzero(np.append(doc[1:] != doc[:-1], True))
         found, shared = doc[last], np.diff(np.append(-1, last))
         lb = self._lengths[found]
-        unread = len(lists) - len(mine)  # each list skipped at probe_limit may hold one more shared element
+        unread = len(lists) - len(at)  # each list skipped at probe_limit may hold one more shared element
         bound = shared + unread + np.minimum(la - i[last] - 1, lb - j[last] - 1)
         fits = bound >= np.ceil(t * (la + lb) / 2.0 - 1e-9)
         found, shared = found[fits], shared[fits]
