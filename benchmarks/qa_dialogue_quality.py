@@ -256,9 +256,12 @@ def recall_at_1(passages: list[dict], rows: list[dict] | None, seed: int) -> dic
 
 
 def retrieval_from(kept: Path, passages: list[dict], seed: int, results: dict) -> None:
-    """recall@1 for each arm's SQuAD questions in a --keep folder; the naive arm also cut to the pipeline's count."""
+    """recall@1 for each arm's SQuAD questions in a --keep folder; the naive arm also drawn at random to the
+    pipeline's count and to the answerability rule's, and cut by that rule (top 1 and top 3)."""
     import random
 
+    from synthwright.documents import load_chunks
+    from synthwright.evaluators.grounding import ChunkIndex
     from synthwright.store import RunStore
 
     naive = [json.loads(line) for line in (kept / "qa-squad-naive.jsonl").read_text().splitlines() if line.strip()]
@@ -267,19 +270,23 @@ def retrieval_from(kept: Path, passages: list[dict], seed: int, results: dict) -
         pipeline_rows = [s["data"] for s in store.samples("accepted")]
     finally:
         store.close()
+    chunks = load_chunks(kept / "squad-docs", SQUAD_RECIPE["documents"]["chunk_chars"], 0)
     squad = results["qa"].setdefault("squad", {})
     if "pipeline" not in squad:  # the run did not finish: its accepted samples so far
-        from synthwright.documents import load_chunks
-
-        chunks = load_chunks(kept / "squad-docs", SQUAD_RECIPE["documents"]["chunk_chars"], 0)
         squad["pipeline"] = {**qa_rates(pipeline_rows, chunks), "partial": True}
     same = random.Random(seed).sample(naive, min(len(naive), len(pipeline_rows)))
     per = max(1, round(len(naive) / len(passages)))
+    ranks = ChunkIndex(chunks).ranks([r["question"] for r in naive], [r["topic"] for r in naive])
+    top1 = [r for r, k in zip(naive, ranks) if k == 1]
+    top3 = [r for r, k in zip(naive, ranks) if k <= 3]
     arms = {"untrained": None, "passage sentences": sentence_queries(passages, per), "naive": naive,
-            f"naive, {len(same)} drawn": same, "pipeline": pipeline_rows}
+            f"naive, {len(same)} drawn": same, "pipeline": pipeline_rows,
+            f"naive, {len(top1)} drawn": random.Random(seed).sample(naive, len(top1)),
+            f"naive, the {len(top1)} whose passage ranks first (the answerability rule)": top1,
+            f"naive, the {len(top3)} whose passage ranks in the top 3": top3}
     done = results["retrieval"]
     for arm, rows in arms.items():  # figures already there for the same training pairs are kept (seeded, same result)
-        if done.get(arm, {}).get("train_pairs") != len(rows or []) or arm == "pipeline":
+        if done.get(arm, {}).get("train_pairs") != len(rows or []):
             done[arm] = recall_at_1(passages, rows, seed)
 
 
