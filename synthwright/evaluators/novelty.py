@@ -6,8 +6,10 @@ index uses prefix filtering (as in set-similarity joins, e.g. PPJoin): F1 ≥ t 
 of tokens, of at least o = t·|a|/(2−t) tokens; under any fixed order of tokens, two multisets sharing ≥ o tokens
 share one among the first |a| − o + 1 of each. The order puts the common words of English and of instructions
 (a fixed list) last and, among the others, tokens first seen late first (they are the rare ones), so the indexed
-prefixes hold rare tokens and the lists to probe stay short; lengths must also lie in a band around the query's. The exact LCS of the candidates left is computed by rapidfuzz (C++). The answer is exact: the
-pre-filter drops only pairs that cannot reach the threshold.
+prefixes hold rare tokens and the lists to probe stay short; a positional filter (`NoveltyIndex.candidates`) then
+drops candidates whose shared prefix elements sit too late to reach the threshold. The exact LCS of the candidates
+left is computed by rapidfuzz (C++). Without the two work limits the answer is exact: the pre-filters drop only
+pairs that cannot reach the threshold.
 """
 
 from __future__ import annotations
@@ -181,8 +183,7 @@ class NoveltyIndex:
         from rapidfuzz.process import cdist
 
         ids = self._ids(text, grow=False)
-        n = len(self.texts)
-        pool = np.arange(n) if exact else self.candidates(ids)
+        pool = np.arange(len(self.texts)) if exact else self.candidates(ids)
         if not len(pool) or not ids:
             return Match(0.0, None)
         self.compared += len(pool)
