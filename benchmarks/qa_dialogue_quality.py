@@ -241,27 +241,106 @@ def fine_tune(pairs: list[tuple[str, int]], contexts: list[str], seed: int):
     return model
 
 
-def recall_at_1(passages: list[dict], rows: list[dict] | None, seed: int) -> dict:
+def _hits(model, contexts: list[str], tests: list[tuple[str, int]], expansions: list[tuple[str, int]] = ()):
+    """Per test question: is its passage the top match? With `expansions` (question, passage index), a passage
+    scores the best cosine of itself and its synthetic questions (document expansion, as doc2query)."""
     import numpy as np
+
+    qv = model.encode([q for q, _ in tests], normalize_embeddings=True, batch_size=64)
+    scores = qv @ model.encode(contexts, normalize_embeddings=True, batch_size=16).T
+    if expansions:
+        ev = qv @ model.encode([q for q, _ in expansions], normalize_embeddings=True, batch_size=64).T
+        owner = np.array([i for _, i in expansions])
+        for i in np.unique(owner):
+            scores[:, i] = np.maximum(scores[:, i], ev[:, owner == i].max(axis=1))
+    return scores.argmax(axis=1) == np.array([i for _, i in tests])
+
+
+def retrieval_scores(passages: list[dict], row_sets: list[list[dict]] | None, seeds: int) -> dict:
+    """recall@1 on the human questions: untrained MiniLM with the synthetic questions as passage expansions, and
+    MiniLM fine-tuned on them (GenQ); one run a seed, run k on row_sets[k] (several draws of a subset, or one set
+    repeated). The per-question hit rates are kept for paired comparisons between arms."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from synthwright.evaluators.embed import minilm_path
 
     contexts = [p["context"] for p in passages]
     index = {c: i for i, c in enumerate(contexts)}
-    train = [(r["question"], index[r["context"]]) for r in rows or [] if r["context"] in index]
-    model = fine_tune(train, contexts, seed)
     tests = [(q, i) for i, p in enumerate(passages) for q in p["questions"]]
-    pv = model.encode(contexts, normalize_embeddings=True, batch_size=16)
-    qv = model.encode([q for q, _ in tests], normalize_embeddings=True, batch_size=64)
-    hits = (qv @ pv.T).argmax(axis=1) == np.array([i for _, i in tests])
-    return {"recall_at_1": round(float(hits.mean()), 4), "test_questions": len(tests), "train_pairs": len(train)}
+    base = SentenceTransformer(str(minilm_path()), device="cpu")
+    if not row_sets:
+        hits = _hits(base, contexts, tests).astype(float)
+        return {"test_questions": len(tests), "train_pairs": 0, "expanded": round(float(hits.mean()), 4),
+                "fine_tuned": {"mean": round(float(hits.mean()), 4), "sd": 0.0, "runs": []},
+                "expanded_hits": hits.tolist(), "fine_tuned_hits": hits.tolist()}
+    pairs = [[(r["question"], index[r["context"]]) for r in rows if r["context"] in index] for rows in row_sets]
+    distinct = list({tuple(p): p for p in pairs}.values())
+    expanded = np.mean([_hits(base, contexts, tests, p) for p in distinct], axis=0)
+    tuned = np.array([_hits(fine_tune(pairs[k % len(pairs)], contexts, k), contexts, tests) for k in range(seeds)],
+                     dtype=float)
+    runs = tuned.mean(axis=1)
+    return {"test_questions": len(tests), "train_pairs": len(pairs[0]), "draws": len(distinct),
+            "expanded": round(float(expanded.mean()), 4),
+            "fine_tuned": {"mean": round(float(runs.mean()), 4), "sd": round(float(runs.std(ddof=1)), 4) if seeds > 1
+                           else 0.0, "runs": [round(float(r), 4) for r in runs]},
+            "expanded_hits": np.round(expanded, 3).tolist(), "fine_tuned_hits": np.round(tuned.mean(axis=0), 3).tolist()}
 
 
-def retrieval_from(kept: Path, passages: list[dict], seed: int, results: dict) -> None:
-    """recall@1 for each arm's SQuAD questions in a --keep folder; the naive arm also drawn at random to the
-    pipeline's count and to the answerability rule's, and cut by that rule (top 1 and top 3)."""
+def paired_difference(a: list[float], b: list[float], seed: int = 0, draws: int = 10_000) -> dict:
+    """Mean of a − b over the same test questions, with a 95% bootstrap interval (questions resampled)."""
+    import numpy as np
+
+    d = np.array(a) - np.array(b)
+    boot = np.random.default_rng(seed).choice(d, size=(draws, len(d))).mean(axis=1)
+    return {"mean": round(float(d.mean()), 4), "low": round(float(np.quantile(boot, 0.025)), 4),
+            "high": round(float(np.quantile(boot, 0.975)), 4)}
+
+
+def retrieval_arms(naive: list[dict], pipeline_rows: list[dict], passages: list[dict], chunks: dict[str, str],
+                   seeds: int) -> dict[str, list[list[dict]] | None]:
+    """The training sets compared: each arm as one row set a run (subsets drawn again for each run)."""
     import random
 
-    from synthwright.documents import load_chunks
     from synthwright.evaluators.grounding import ChunkIndex
+
+    def draws(rows, k):
+        return [random.Random(s).sample(rows, min(k, len(rows))) for s in range(seeds)]
+
+    per = max(1, round(len(naive) / len(passages)))
+    ranks = ChunkIndex(chunks).ranks([r["question"] for r in naive], [r["topic"] for r in naive])
+    top1 = [r for r, k in zip(naive, ranks) if k == 1]
+    return {"untrained": None, "passage sentences": [sentence_queries(passages, per)], "naive": [naive],
+            f"naive, {len(pipeline_rows)} drawn": draws(naive, len(pipeline_rows)), "pipeline": [pipeline_rows],
+            f"naive, {len(top1)} drawn": draws(naive, len(top1)),
+            f"naive, the {len(top1)} whose passage ranks first (the answerability rule)": [top1]}
+
+
+def score_retrieval(arms: dict, passages: list[dict], seeds: int, results: dict) -> None:
+    done = results["retrieval"]
+    for arm, row_sets in arms.items():  # figures for the same training sets and seeds are kept (seeded, same result)
+        key = [seeds, *(len(r) for r in row_sets or [])]
+        if done.get(arm, {}).get("key") != key:
+            done[arm] = {**retrieval_scores(passages, row_sets, seeds), "key": key}
+    base = done["untrained"]
+    comparisons = results.setdefault("retrieval_differences", {})
+    for arm, r in done.items():
+        if arm == "untrained":
+            continue
+        for measure in ("expanded", "fine_tuned"):
+            comparisons[f"{arm} − untrained, {measure}"] = paired_difference(r[f"{measure}_hits"],
+                                                                            base[f"{measure}_hits"])
+            if arm == "pipeline" and "naive" in done:
+                drawn = next((a for a in done if a.startswith("naive, ") and a.endswith(" drawn")
+                              and done[a]["train_pairs"] == r["train_pairs"]), "naive")
+                for other in dict.fromkeys(("naive", drawn)):
+                    comparisons[f"pipeline − {other}, {measure}"] = paired_difference(r[f"{measure}_hits"],
+                                                                                     done[other][f"{measure}_hits"])
+
+
+def retrieval_from(kept: Path, passages: list[dict], seeds: int, results: dict) -> None:
+    """Retrieval for each arm's SQuAD questions in a --keep folder (see `retrieval_arms`)."""
+    from synthwright.documents import load_chunks
     from synthwright.store import RunStore
 
     naive = [json.loads(line) for line in (kept / "qa-squad-naive.jsonl").read_text().splitlines() if line.strip()]
@@ -274,20 +353,7 @@ def retrieval_from(kept: Path, passages: list[dict], seed: int, results: dict) -
     squad = results["qa"].setdefault("squad", {})
     if "pipeline" not in squad:  # the run did not finish: its accepted samples so far
         squad["pipeline"] = {**qa_rates(pipeline_rows, chunks), "partial": True}
-    same = random.Random(seed).sample(naive, min(len(naive), len(pipeline_rows)))
-    per = max(1, round(len(naive) / len(passages)))
-    ranks = ChunkIndex(chunks).ranks([r["question"] for r in naive], [r["topic"] for r in naive])
-    top1 = [r for r, k in zip(naive, ranks) if k == 1]
-    top3 = [r for r, k in zip(naive, ranks) if k <= 3]
-    arms = {"untrained": None, "passage sentences": sentence_queries(passages, per), "naive": naive,
-            f"naive, {len(same)} drawn": same, "pipeline": pipeline_rows,
-            f"naive, {len(top1)} drawn": random.Random(seed).sample(naive, len(top1)),
-            f"naive, the {len(top1)} whose passage ranks first (the answerability rule)": top1,
-            f"naive, the {len(top3)} whose passage ranks in the top 3": top3}
-    done = results["retrieval"]
-    for arm, rows in arms.items():  # figures already there for the same training pairs are kept (seeded, same result)
-        if done.get(arm, {}).get("train_pairs") != len(rows or []):
-            done[arm] = recall_at_1(passages, rows, seed)
+    score_retrieval(retrieval_arms(naive, pipeline_rows, passages, chunks, seeds), passages, seeds, results)
 
 
 def main() -> None:
@@ -298,8 +364,10 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=40, help="SQuAD passages")
     parser.add_argument("--squad-per-passage", type=int, default=4, help="questions per SQuAD passage and arm")
     parser.add_argument("--router-per-chunk", type=int, default=4)
+    parser.add_argument("--qa-sets", default="router,squad", help="the QA document sets to run")
     parser.add_argument("--dialogues-per-goal", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retrieval-seeds", type=int, default=5, help="fine-tuning runs (and subset draws) an arm")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", default=str(ROOT / "qa_dialogue_quality.results.json"))
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
@@ -329,7 +397,7 @@ def main() -> None:
                 results[field] = previous.get(field, {})
 
     if args.retrieval_from:
-        retrieval_from(Path(args.retrieval_from), squad_passages(args.passages), args.seed, results)
+        retrieval_from(Path(args.retrieval_from), squad_passages(args.passages), args.retrieval_seeds, results)
         save()
         parts = set()
 
@@ -344,11 +412,11 @@ def main() -> None:
         router = synthwright.load_recipe(REPO / "recipes" / "support-qa.yaml")
         router = router.model_copy(update={"count": router.count.model_copy(update={"per_category": args.router_per_chunk}),
                                            "seed": args.seed})
-        results["retrieval"]["untrained"] = recall_at_1(passages, None, args.seed)
-        results["retrieval"]["passage sentences"] = recall_at_1(passages, sentence_queries(passages, args.squad_per_passage),
-                                                                args.seed)
+        squad_rows: dict[str, list[dict]] = {}
         arms = [a for a in ("naive", "pipeline") if a in args.arms.split(",")]
         for name, recipe, per in (("router", router, args.router_per_chunk), ("squad", squad, args.squad_per_passage)):
+            if name not in args.qa_sets.split(","):
+                continue
             chunks = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
                                  recipe.documents.overlap_chars)
             entry = results["qa"].setdefault(name, {"chunks": len(chunks)})
@@ -359,9 +427,16 @@ def main() -> None:
                 (work / f"qa-{name}-{arm}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
                 entry[arm] = {**qa_rates(rows, chunks), **cost}
                 if name == "squad":
-                    results["retrieval"][arm] = recall_at_1(passages, rows, args.seed)
+                    squad_rows[arm] = rows
                 console.print(f"  {entry[arm]}")
                 save()
+        if len(squad_rows) == 2:
+            chunks = load_chunks(docs, SQUAD_RECIPE["documents"]["chunk_chars"], 0)
+            score_retrieval(retrieval_arms(squad_rows["naive"], squad_rows["pipeline"], passages, chunks,
+                                           args.retrieval_seeds), passages, args.retrieval_seeds, results)
+            save()
+        elif "squad" in args.qa_sets.split(","):
+            console.print("retrieval needs both arms' SQuAD questions: run both, or --retrieval-from a --keep folder")
 
     if "dialogue" in parts:
         recipe = synthwright.load_recipe(REPO / "recipes" / "support-dialogue.yaml")
@@ -392,11 +467,15 @@ def main() -> None:
                       str(r["tokens"]))
     Console().print(table)
     if results["retrieval"]:
-        base = results["retrieval"]["untrained"]["recall_at_1"]
+        table = Table(title="retrieval recall@1 on the human SQuAD questions of the same passages")
+        for col in ("training questions", "pairs", "expanded (untrained MiniLM)", "fine-tuned, mean ± sd"):
+            table.add_column(col, justify="left" if col == "training questions" else "right")
         for arm, r in results["retrieval"].items():
-            print(f"retrieval recall@1 on {r['test_questions']} human SQuAD questions, {arm}: {r['recall_at_1']:.3f}"
-                  f" ({r['recall_at_1'] / base:.3f}x untrained; {r['train_pairs']} synthetic pairs)")
-
+            ft = r["fine_tuned"]
+            table.add_row(arm, str(r["train_pairs"]), f"{r['expanded']:.3f}", f"{ft['mean']:.3f} ± {ft['sd']:.3f}")
+        Console().print(table)
+        for name, d in results.get("retrieval_differences", {}).items():
+            print(f"{name}: {d['mean']:+.3f} (95% bootstrap interval {d['low']:+.3f} to {d['high']:+.3f})")
 
 if __name__ == "__main__":
     main()

@@ -39,8 +39,11 @@ def test_novelty_index_finds_exactly_what_a_full_scan_finds():
     rng = random.Random(0)
     words = [f"w{i}" for i in range(60)]
     index = NoveltyIndex(0.6, probe_limit=None, verify_limit=None)
-    for _ in range(1500):
-        index.add(" ".join(rng.choices(words, k=rng.randint(3, 14))))
+    for i in range(1500):
+        text = " ".join(rng.choices(words, k=rng.randint(3, 14)))
+        if i % 2:
+            index.nearest(text)  # add() reuses the tokens of the query just made
+        index.add(text)
     compared_before = index.compared
     for _ in range(300):
         q = " ".join(rng.choices(words, k=rng.randint(3, 14)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,16 +59,16 @@ def _char(i: int) -> str:
 class NoveltyIndex:
     """Instructions accepted so far; `nearest(text)` is the highest ROUGE-L among those that can reach `threshold`.
 
-    Only candidates that pass the pre-filter are scored, so a score under the threshold is a lower bound of the true
+    Only candidates that pass the pre-filters are scored, so a score under the threshold is a lower bound of the true
     maximum (enough to decide novelty); `exact=True` compares against everything.
 
-    Two limits bound the work of one query, so that a pass over n instructions grows like n, not n²:
-    `probe_limit`: the prefix's posting lists are read shortest first, and once this many entries were read the
-    longer lists are skipped (`cut` counts those queries). Every skipped list belongs to a token more common than
-    every token already probed, so a near copy is missed only when it shares none of the query's rarer prefix
-    tokens. `verify_limit`: of the candidates read, only this many, those sharing the most prefix elements with the
-    query, get the exact LCS (`capped` counts those queries). `benchmarks/instruction_methods.py` measures what the
-    two limits miss against a full scan. None for both: exact, and quadratic on skewed vocabularies.
+    One limit bounds the work of a query: `probe_limit`: the prefix's posting lists are read shortest first, and
+    once this many entries were read the longer lists are only looked up for the candidates already found (`cut`
+    counts those queries). Every such list belongs to a token more common than every token read, so a near copy is
+    missed only when it shares none of the query's rarer prefix tokens. `verify_limit`: of the candidates left, only
+    this many, those sharing the most prefix elements with the query, get the exact LCS (`capped` counts those
+    queries). `benchmarks/instruction_methods.py` measures what the limits miss against a full scan. None for both:
+    exact.
     """
 
     def __init__(self, threshold: float = 0.7, probe_limit: int | None = 1000, verify_limit: int | None = 100):
@@ -79,14 +78,15 @@ class NoveltyIndex:
         self.probe_limit = probe_limit
         self.verify_limit = verify_limit
         self.vocab: dict[str, int] = {}
-        self.order: list[tuple[int, int]] = []  # token id → its fixed sort key (common words last)
+        self.order: list[int] = []  # token id → its fixed sort key: newer tokens first, the common words last
         self.texts: list[str] = []
         self._strings = np.empty(64, dtype=object)  # each instruction's tokens as one code point each
         self._lengths = np.empty(64, dtype=np.int32)
-        # prefix element → (indexed instructions, the element's position in each one's sorted prefix)
-        self.postings: dict[tuple[int, int], tuple[array, array]] = {}
+        # prefix element (sort key << 20 | occurrence) → (indexed instructions, its position in each one's prefix)
+        self.postings: dict[int, tuple[array, array]] = {}
+        self._last: tuple[str, list[int], list[int]] | None = None  # the last query's tokens and prefix, for add()
         self.compared = 0  # exact LCS computations done
-        self.cut = 0  # queries whose probing stopped at probe_limit
+        self.cut = 0  # queries whose reading stopped at probe_limit
         self.capped = 0  # queries whose candidates were cut to verify_limit
 
     def __len__(self) -> int:
@@ -99,28 +99,38 @@ class NoveltyIndex:
             if i is None:
                 if grow:
                     i = self.vocab[tok] = len(self.vocab)
-                    self.order.append((2, -RANK[tok]) if tok in RANK else (1, -i))
+                    self.order.append(2**32 + len(RANK) - RANK[tok] if tok in RANK else 2**31 - i)
                 else:
                     i = -1 - len(out)  # unseen: matches nothing indexed
             out.append(i)
         return out
 
-    def _prefix(self, ids: list[int]) -> list[tuple[int, int]]:
-        """The first |ids| − o + 1 (token, occurrence) elements in the index's fixed order: unseen tokens, then the
-        others newest first, then the common words, most common last."""
-        n = len(ids)
-        need = math.ceil(self.threshold * n / (2.0 - self.threshold) - 1e-9)
-        seen: Counter = Counter()
-        elements = []
+    def _need(self, n: int) -> int:
+        """The fewest shared tokens with which an instruction of n tokens can reach the threshold."""
+        return math.ceil(self.threshold * n / (2.0 - self.threshold) - 1e-9)
+
+    def _prefix(self, ids: list[int]) -> list[int]:
+        """The first |ids| − o + 2 elements (token, occurrence) in the index's fixed order: unseen tokens, then the
+        others newest first, then the common words, most common last. (The first |ids| − o + 1 hold a shared
+        element of any instruction that can reach the threshold; one more holds a second one.)"""
+        order, seen, elements = self.order, {}, []
         for t in ids:
-            elements.append((t, seen[t]))
-            seen[t] += 1
-        order = self.order
-        elements.sort(key=lambda e: (*((0, 0) if e[0] < 0 else order[e[0]]), e[1]))
-        return elements[:max(0, n - need + 1)]
+            if t < 0:
+                elements.append(t)
+                continue
+            c = seen.get(t, 0)
+            seen[t] = c + 1
+            elements.append(order[t] << 20 | c)
+        elements.sort()
+        return elements[:max(0, len(ids) - self._need(len(ids)) + 2)]
 
     def add(self, text: str) -> None:
-        ids = self._ids(text, grow=True)
+        last, self._last = self._last, None
+        if last is not None and last[0] == text and min(last[1], default=0) >= 0:  # no token new to the index
+            ids, prefix = last[1], last[2]
+        else:
+            ids = self._ids(text, grow=True)
+            prefix = self._prefix(ids)
         n = len(self.texts)
         if n == len(self._lengths):
             self._lengths = np.resize(self._lengths, 2 * n)
@@ -130,50 +140,68 @@ class NoveltyIndex:
         self.texts.append(text)
         self._strings[n] = "".join(map(_char, ids))
         self._lengths[n] = len(ids)
-        for j, e in enumerate(self._prefix(ids)):
+        for j, e in enumerate(prefix):
             posting = self.postings.get(e)
             if posting is None:
                 posting = self.postings[e] = (array("i"), array("i"))
             posting[0].append(n)
             posting[1].append(j)
 
-    def candidates(self, ids: list[int]) -> np.ndarray:
+    def candidates(self, ids: list[int], prefix: list[int] | None = None) -> np.ndarray:
         """Indexed instructions that could reach the threshold against token ids `ids` (see the two limits).
 
         Positional filter (PPJoin): a candidate sharing A prefix elements with the query, the last at query position
-        i and its own position j, shares at most A + min(|a| − i − 1, |b| − j − 1) tokens, and the LCS is no more;
-        plus one for each posting list skipped at `probe_limit`, so the bound holds for those queries too."""
+        i and its own position j, shares at most A + min(|a| − i − 1, |b| − j − 1) tokens, and the LCS is no more.
+        And two instructions that need two shared tokens share two elements of these prefixes (the first two shared
+        in the common order), so a candidate must be on two of the query's lists, hence on one but the longest: the
+        longest is only looked up, like the lists past `probe_limit`, for the candidates the others gave."""
         la, t = len(ids), self.threshold
         none = np.empty(0, dtype=np.int64)
         if not la:
             return none
-        lists = sorted(((i, p) for i, p in enumerate(map(self.postings.get, self._prefix(ids))) if p),
-                       key=lambda ip: len(ip[1][0]))
-        docs, theirs, at, read = [], [], [], 0
-        for i, (d, j) in lists:
-            if self.probe_limit is not None and read + len(d) > self.probe_limit and read:
+        prefix = self._prefix(ids) if prefix is None else prefix
+        lists = sorted(((len(p[0]), i, p) for i, p in enumerate(map(self.postings.get, prefix)) if p),
+                       key=lambda x: x[0])
+        need_a = self._need(la)
+        two = need_a >= 2  # then every candidate needs two (a shorter one needs as many as the query)
+        read = reading = 0
+        for size, _, _ in lists[:len(lists) - 1 if two else len(lists)]:
+            if self.probe_limit is not None and read and read + size > self.probe_limit:
                 self.cut += 1
                 break
-            docs.append(np.frombuffer(d, dtype=np.int32))
-            theirs.append(np.frombuffer(j, dtype=np.int32))
-            at.append(i)
-            read += len(d)
-        if not docs:
+            read += size
+            reading += 1
+        if not reading:
             return none
-        sizes = [len(d) for d in docs]
-        key = np.concatenate(docs).astype(np.int64) << 24 | np.repeat(np.array(at, dtype=np.int64), sizes)
-        j = np.concatenate(theirs)
-        del docs, theirs  # the views pin the arrays' buffers; add() appends to them
-        by = np.argsort(key, kind="stable")
-        key, j = key[by], j[by]
-        doc, i = key >> 24, key & 0xFFFFFF
+        lists, looked_up = lists[:reading], lists[reading:]
+        key = np.concatenate([np.frombuffer(p[0], dtype=np.int32) for _, _, p in lists]).astype(np.int64) << 32
+        key |= np.repeat(np.array([i for _, i, _ in lists], dtype=np.int64) << 16, [s for s, _, _ in lists])
+        key |= np.concatenate([np.frombuffer(p[1], dtype=np.int32) for _, _, p in lists])
+        key.sort()  # by candidate, then query position (and the candidate's position rises with it)
+        doc = key >> 32
         last = np.flatnonzero(np.append(doc[1:] != doc[:-1], True))
-        found, shared = doc[last], np.diff(np.append(-1, last))
+        found, shared = doc[last], np.diff(last, prepend=-1)
+        i, j = (key[last] >> 16) & 0xFFFF, key[last] & 0xFFFF
+        del lists  # the views pin the arrays' buffers; add() appends to them
         lb = self._lengths[found]
-        unread = len(lists) - len(at)  # each list skipped at probe_limit may hold one more shared element
-        bound = shared + unread + np.minimum(la - i[last] - 1, lb - j[last] - 1)
-        fits = bound >= np.ceil(t * (la + lb) / 2.0 - 1e-9)
-        found, shared = found[fits], shared[fits]
+        lcs = np.ceil(t * (la + lb) / 2.0 - 1e-9)
+        atleast = 2 if two else np.minimum(2, (t * lb / (2.0 - t) - 1e-9).astype(np.int64) + 1)
+        for pass_ in (0, 1):  # with every looked-up list counted as shared, then after the look-ups
+            more = len(looked_up) if pass_ == 0 else 0
+            fits = (shared + more + np.minimum(la - i - 1, lb - j - 1) >= lcs) & (shared + more >= atleast)
+            found, shared, i, j, lb, lcs = found[fits], shared[fits], i[fits], j[fits], lb[fits], lcs[fits]
+            if not two:
+                atleast = atleast[fits]
+            if pass_ or not looked_up or not len(found):
+                break
+            for _, at_i, (d, dj) in looked_up:  # lists are sorted by instruction
+                dv = np.frombuffer(d, dtype=np.int32)
+                pos = np.minimum(np.searchsorted(dv, found), len(dv) - 1)
+                hit = dv[pos] == found
+                shared = shared + hit
+                later = hit & (at_i > i)
+                i, j = np.where(later, at_i, i), np.where(later, np.frombuffer(dj, dtype=np.int32)[pos], j)
+                del dv
         if self.verify_limit is not None and len(found) > self.verify_limit:
             self.capped += 1
             found = found[np.argpartition(-shared, self.verify_limit)[:self.verify_limit]]
@@ -183,7 +211,9 @@ class NoveltyIndex:
         from rapidfuzz.process import cdist
 
         ids = self._ids(text, grow=False)
-        pool = np.arange(len(self.texts)) if exact else self.candidates(ids)
+        prefix = self._prefix(ids)
+        self._last = (text, ids, prefix)
+        pool = np.arange(len(self.texts)) if exact else self.candidates(ids, prefix)
         if not len(pool) or not ids:
             return Match(0.0, None)
         self.compared += len(pool)
