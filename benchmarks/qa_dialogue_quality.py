@@ -16,7 +16,9 @@ utility figure below is independent of them.
 Utility (SQuAD only): the synthetic questions train a retriever over the same passages, scored on the *human* SQuAD
 questions of those passages (never shown to either arm). Retriever: GenQ, all-MiniLM-L6-v2 fine-tuned on (question,
 passage) pairs with in-batch negatives (see `fine_tune`; fixed before any test score was seen); recall@1 against the
-untrained embedder and against a no-teacher baseline (each passage's first sentences as its queries). The SQuAD
+untrained embedder and against a no-teacher baseline (each passage's first sentences as its queries), over
+`--retrieval-seeds` fine-tuning runs (and subset draws) an arm, with paired bootstrap intervals of the differences;
+and a training-free figure: the untrained embedder with each passage's synthetic questions as its expansions. The SQuAD
 file holds dev data only (no train split), so the passages are shared between generation and test, and the test
 questions are the human ones. `--retrieval-from DIR` scores retrieval alone on a --keep folder (an unfinished
 pipeline run counts with what it had accepted).
