@@ -105,9 +105,10 @@ class NoveltyIndex:
             out.append(i)
         return out
 
-    def _need(self, n: int) -> int:
-        """The fewest shared tokens with which an instruction of n tokens can reach the threshold."""
-        return math.ceil(self.threshold * n / (2.0 - self.threshold) - 1e-9)
+    def _need(self, n):
+        """The fewest shared tokens with which an instruction of n tokens (an int or an array) can reach the threshold."""
+        x = self.threshold * n / (2.0 - self.threshold) - 1e-9
+        return math.ceil(x) if isinstance(n, int) else np.ceil(x)
 
     def _prefix(self, ids: list[int]) -> list[int]:
         """The first |ids| − o + 2 elements (token, occurrence) in the index's fixed order: unseen tokens, then the
@@ -182,18 +183,16 @@ class NoveltyIndex:
         last = np.flatnonzero(np.append(doc[1:] != doc[:-1], True))
         found, shared = doc[last], np.diff(last, prepend=-1)
         i, j = (key[last] >> 16) & 0xFFFF, key[last] & 0xFFFF
-        del lists  # the views pin the arrays' buffers; add() appends to them
         lb = self._lengths[found]
         lcs = np.ceil(t * (la + lb) / 2.0 - 1e-9)
-        atleast = 2 if two else np.minimum(2, (t * lb / (2.0 - t) - 1e-9).astype(np.int64) + 1)
-        for pass_ in (0, 1):  # with every looked-up list counted as shared, then after the look-ups
-            more = len(looked_up) if pass_ == 0 else 0
-            fits = (shared + more + np.minimum(la - i - 1, lb - j - 1) >= lcs) & (shared + more >= atleast)
-            found, shared, i, j, lb, lcs = found[fits], shared[fits], i[fits], j[fits], lb[fits], lcs[fits]
-            if not two:
-                atleast = atleast[fits]
-            if pass_ or not looked_up or not len(found):
-                break
+        atleast = np.minimum(2, np.maximum(need_a, self._need(lb)))
+
+        def fits(more: int) -> np.ndarray:
+            return (shared + more + np.minimum(la - i - 1, lb - j - 1) >= lcs) & (shared + more >= atleast)
+
+        if looked_up:  # first as if every looked-up list held every candidate, then with what they hold
+            f = fits(len(looked_up))
+            found, shared, i, j, lb, lcs, atleast = (x[f] for x in (found, shared, i, j, lb, lcs, atleast))
             for _, at_i, (d, dj) in looked_up:  # lists are sorted by instruction
                 dv = np.frombuffer(d, dtype=np.int32)
                 pos = np.minimum(np.searchsorted(dv, found), len(dv) - 1)
@@ -201,7 +200,9 @@ class NoveltyIndex:
                 shared = shared + hit
                 later = hit & (at_i > i)
                 i, j = np.where(later, at_i, i), np.where(later, np.frombuffer(dj, dtype=np.int32)[pos], j)
-                del dv
+                del dv  # a view pins the array's buffer; add() appends to it
+        f = fits(0)
+        found, shared = found[f], shared[f]
         if self.verify_limit is not None and len(found) > self.verify_limit:
             self.capped += 1
             found = found[np.argpartition(-shared, self.verify_limit)[:self.verify_limit]]
