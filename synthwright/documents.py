@@ -34,6 +34,24 @@ def chunk_text(text: str, size: int, overlap: int) -> list[str]:
     return chunks
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def focus_points(chunk: str, max_chars: int = 300) -> list[str]:
+    """The chunk's sentences that state something (four words or more; headings dropped), in order, each the focus of
+    one question: a passage's questions then spread over all of it instead of all asking about its opening."""
+    points = []
+    for sentence in _SENTENCE_END.split(chunk):
+        sentence = sentence.strip()
+        if sentence.startswith("#") or len(sentence.split()) < 4:
+            continue
+        sentence = sentence.lstrip("*-• ").strip()
+        if len(sentence) > max_chars:
+            sentence = sentence[:max_chars].rsplit(" ", 1)[0] + " …"
+        points.append(sentence)
+    return list(dict.fromkeys(points)) or [chunk.strip()[:max_chars]]
+
+
 def load_chunks(folder: Path, size: int, overlap: int) -> dict[str, str]:
     """Chunk id ('file.md#2') → chunk text, in a stable order."""
     chunks: dict[str, str] = {}

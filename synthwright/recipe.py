@@ -195,6 +195,10 @@ class Grounding(_Toggle):
                                                        " refers to 'the passage'.")
     answerable_top_k: int = Field(default=1, ge=1, le=100,
                                   description="The question's own passage must rank among this many of all the run's passages.")
+    answerable_lexical: bool = Field(default=True,
+                                     description="Also count a question as answerable when TF-IDF ranks its passage within"
+                                                 " answerable_top_k: a question that uses its passage's own terms is kept even"
+                                                 " where MiniLM places it elsewhere.")
     leak: bool = Field(default=True, description="Reject a question that contains its answer or states one ('The answer is: …').")
 
 

@@ -17,7 +17,8 @@ TaskKind = Literal["classification", "qa", "dialogue", "instruction"]
 
 
 class _Sample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # stripped before the length bounds apply: a field of blanks is an empty field, and the sample fails to parse
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ClassificationSample(_Sample):

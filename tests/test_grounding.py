@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 import synthwright
+from synthwright.documents import focus_points
+from synthwright.engines.base import parse_into
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.grounding import best_span, leak, passage_talk, support
 from synthwright.errors import ConfigError
 from synthwright.recipe import load_recipe
+from synthwright.samples import QASample
 from synthwright.store import RunStore
 from synthwright.tasks import task_for
 
@@ -195,3 +198,37 @@ def test_qa_without_documents_notes_that_grounding_was_skipped():
     c = Candidate(data=data, text="How long is the warranty?\nTwo years.", category="warranty", slot_id="s")
     apply_filters([c], state, recipe.filters)
     assert c.alive and any(re.search("grounding filter skipped", n) for n in state.notes)
+
+
+def test_a_passages_questions_focus_on_different_sentences(tmp_path):
+    """Each chunk's slots name its sentences in turn, so its questions do not all ask about the opening."""
+    engine = WriterEngine(lambda prompt, schema: dict(zip(("question", "answer"), GROUNDED[_doc_of(prompt)])))
+    synthwright.run(qa_recipe(tmp_path, count={"per_category": 2}), out=tmp_path / "run", engine=engine)
+    by_doc = defaultdict(set)
+    for prompt in engine.prompts:
+        doc = _doc_of(prompt)
+        by_doc[doc] |= {s for s in re.split(r"(?<=[.])\s+", DOCS[doc]) if f'"{s}' in prompt}
+    assert all(len(found) == 2 for found in by_doc.values()) and len(by_doc) == len(DOCS), dict(by_doc)
+    assert focus_points("# Setting up\n\nPlug it in.\nThe light turns blue when the router is online.") == [
+        "The light turns blue when the router is online."]
+
+
+def test_a_blank_question_is_a_parse_failure_not_an_empty_sample():
+    parsed, reason = parse_into(QASample, '{"question": "  \\n ", "answer": "Two years."}', "stop")
+    assert parsed is None and "question" in reason
+    parsed, _ = parse_into(QASample, '{"question": " How long? ", "answer": "Two years."}', "stop")
+    assert parsed.question == "How long?"
+
+
+def test_a_question_that_tfidf_places_right_is_answerable_where_minilm_does_not():
+    """MiniLM ranks the router passage second for this question, TF-IDF first ('ten seconds' is the router's)."""
+    question, answer = "What happens after ten seconds?", "The factory settings are restored."
+    verdicts = {}
+    for lexical in (True, False):
+        recipe = load_recipe(recipe_dict(filters={"grounding": {"answerable_lexical": lexical}}))
+        state = FilterState(task="qa", extra={"chunks": dict(DOCS)})
+        c = _qa(task_for("qa"), DOCS, "router.md", question, answer)
+        apply_filters([c], state, recipe.filters)
+        verdicts[lexical] = (c.filter, c.reason, c.features.get("chunk_rank"), c.features.get("chunk_rank_lexical"))
+    assert verdicts[True][0] is None and verdicts[True][2:] == (2, 1), verdicts
+    assert verdicts[False][0] == "answerable" and "ranks 2 of 3 chunks by MiniLM" in verdicts[False][1], verdicts

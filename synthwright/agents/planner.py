@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field, create_model
 
-from ..documents import load_chunks
+from ..documents import focus_points, load_chunks
 from ..engines import ChatRequest, Engine, Generation, Sampling
 from ..prompts import render
 from ..recipe import Recipe
@@ -32,7 +32,6 @@ FALLBACK_SITUATIONS = [
     "it happened for the first time", "it happened again after an earlier attempt to fix it",
     "while travelling abroad", "late in the evening, in a hurry", "on behalf of a family member",
 ]
-QUESTION_KINDS = ["a factual question", "a how-to question", "a why question", "a question about a specific detail"]
 PHRASE_CHARS = 160  # the schema's cap; the prompt asks for far less, so a phrase is never cut by the cap
 PHRASE_MAX_WORDS = 24
 NEIGHBOURS = 2
@@ -176,7 +175,7 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
     model_scenarios = 0
     for name in categories:
         if contexts is not None:
-            scenarios[name] = QUESTION_KINDS
+            scenarios[name] = focus_points(contexts[name])  # a chunk's questions spread over its sentences
             continue
         found = answers.get(f"scenario:{name}", [])
         model_scenarios += len(found)

@@ -9,8 +9,11 @@ question give its answer away?
   would need one grammar per request (every slot has its own passage), which defeats the batch's shared compiled
   grammar, so the span is enforced after decoding: a verbatim span is kept as the passage writes it, an answer
   close to a span (token F1 >= min_support) is snapped to that span, anything else is rejected.
-- answerable: the question, embedded with MiniLM, must rank its own chunk among the top `answerable_top_k` of
-  all the run's document chunks; a question that talks about "the passage" cannot be asked without it.
+- answerable: the question must rank its own chunk among the top `answerable_top_k` of all the run's document chunks,
+  by MiniLM or (`answerable_lexical`) by TF-IDF; a question that talks about "the passage" cannot be asked without
+  it. Either retriever is enough: a question that names its passage's own terms is specific even where MiniLM
+  places it elsewhere, and MiniLM alone would keep only the questions it already gets right, which teach a retriever
+  trained on them nothing (benchmarks/qa_dialogue_quality.py).
 - leak: the question must not contain its answer, nor state one ("The answer is: …").
 """
 
@@ -139,21 +142,33 @@ def passage_talk(question: str) -> str | None:
 
 
 class ChunkIndex:
-    """MiniLM embeddings of a run's document chunks; `ranks` says where each question puts its own chunk (1 = first)."""
+    """A run's document chunks, embedded with MiniLM and weighed by TF-IDF; `ranks` says where each question puts its own
+    chunk (1 = first), `lexical_ranks` the same by TF-IDF cosine (English stop words dropped, sublinear tf)."""
 
     def __init__(self, chunks: dict[str, str]):
         from . import embed
 
         self.ids = list(chunks)
+        self.texts = [chunks[c] for c in self.ids]
         self.position = {cid: i for i, cid in enumerate(self.ids)}
-        self.matrix = embed.embed([chunks[c] for c in self.ids])
+        self.matrix = embed.embed(self.texts)
+        self._tfidf = None
 
     def ranks(self, questions: Sequence[str], own: Sequence[str]) -> list[int | None]:
         from . import embed
 
-        if not questions:
-            return []
-        sims = embed.embed(list(questions)) @ self.matrix.T
+        return self._ranks(embed.embed(list(questions)) @ self.matrix.T if questions else [], own)
+
+    def lexical_ranks(self, questions: Sequence[str], own: Sequence[str]) -> list[int | None]:
+        if self._tfidf is None:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
+            self._tfidf = (vectorizer, vectorizer.fit_transform(self.texts))
+        vectorizer, matrix = self._tfidf
+        return self._ranks((vectorizer.transform(list(questions)) @ matrix.T).toarray() if questions else [], own)
+
+    def _ranks(self, sims, own: Sequence[str]) -> list[int | None]:
         out: list[int | None] = []
         for row, cid in zip(sims, own):
             i = self.position.get(cid)
@@ -229,11 +244,14 @@ def answerable_filter(cands: list[Any], state: Any, cfg: Any) -> None:
     index = state.extra.get("chunk_index")
     if index is None:
         index = state.extra["chunk_index"] = ChunkIndex(chunks)
-    for c, rank in zip(alive, index.ranks([c.data.get("question", "") for c in alive], [c.category for c in alive])):
-        c.features["chunk_rank"] = rank
-        if rank is not None and rank > g.answerable_top_k:
+    questions, own = [c.data.get("question", "") for c in alive], [c.category for c in alive]
+    lexical = index.lexical_ranks(questions, own) if g.answerable_lexical else [None] * len(alive)
+    for c, rank, lex in zip(alive, index.ranks(questions, own), lexical):
+        c.features["chunk_rank"], c.features["chunk_rank_lexical"] = rank, lex
+        if rank is not None and rank > g.answerable_top_k and (lex is None or lex > g.answerable_top_k):
+            by_words = f", {lex} by TF-IDF" if lex is not None else ""
             c.reject("answerable", f"the question does not find its own passage: it ranks {rank} of {len(chunks)} chunks"
-                                   f" (answerable_top_k {g.answerable_top_k})")
+                                   f" by MiniLM{by_words} (answerable_top_k {g.answerable_top_k})")
 
 
 def summary(samples: list[dict[str, Any]], chunks: dict[str, str] | None = None) -> dict[str, Any] | None:
