@@ -301,8 +301,9 @@ def paired_difference(a: list[float], b: list[float], seed: int = 0, draws: int 
 
 
 def retrieval_arms(naive: list[dict], pipeline_rows: list[dict], passages: list[dict], chunks: dict[str, str],
-                   seeds: int) -> dict[str, list[list[dict]] | None]:
-    """The training sets compared: each arm as one row set a run (subsets drawn again for each run)."""
+                   seeds: int, only: set[str] | None = None) -> dict[str, list[list[dict]] | None]:
+    """The training sets compared: each arm as one row set a run (subsets drawn again for each run); `only` keeps the
+    arms of these keys (and the untrained embedder)."""
     import random
 
     from synthwright.evaluators.grounding import ChunkIndex
@@ -311,12 +312,13 @@ def retrieval_arms(naive: list[dict], pipeline_rows: list[dict], passages: list[
         return [random.Random(s).sample(rows, min(k, len(rows))) for s in range(seeds)]
 
     per = max(1, round(len(naive) / len(passages)))
-    ranks = ChunkIndex(chunks).ranks([r["question"] for r in naive], [r["topic"] for r in naive])
-    top1 = [r for r, k in zip(naive, ranks) if k == 1]
-    return {"untrained": None, "passage sentences": [sentence_queries(passages, per)], "naive": [naive],
-            f"naive, {len(pipeline_rows)} drawn": draws(naive, len(pipeline_rows)), "pipeline": [pipeline_rows],
-            f"naive, {len(top1)} drawn": draws(naive, len(top1)),
-            f"naive, the {len(top1)} whose passage ranks first (the answerability rule)": [top1]}
+    index, questions, own = ChunkIndex(chunks), [r["question"] for r in naive], [r["topic"] for r in naive]
+    top1 = [r for r, a, b in zip(naive, index.ranks(questions, own), index.lexical_ranks(questions, own)) if min(a, b) == 1]
+    arms = [("untrained", "untrained", None), ("sentences", "passage sentences", [sentence_queries(passages, per)]),
+            ("naive", "naive", [naive]), ("naive-drawn", f"naive, {len(pipeline_rows)} drawn", draws(naive, len(pipeline_rows))),
+            ("pipeline", "pipeline", [pipeline_rows]), ("rule-drawn", f"naive, {len(top1)} drawn", draws(naive, len(top1))),
+            ("rule", f"naive, the {len(top1)} whose passage ranks first (the answerability rule)", [top1])]
+    return {name: sets for key, name, sets in arms if key == "untrained" or only is None or key in only}
 
 
 def score_retrieval(arms: dict, passages: list[dict], seeds: int, results: dict) -> None:
@@ -341,7 +343,7 @@ def score_retrieval(arms: dict, passages: list[dict], seeds: int, results: dict)
                                                                                      done[other][f"{measure}_hits"])
 
 
-def retrieval_from(kept: Path, passages: list[dict], seeds: int, results: dict) -> None:
+def retrieval_from(kept: Path, passages: list[dict], seeds: int, results: dict, only: set[str] | None = None) -> None:
     """Retrieval for each arm's SQuAD questions in a --keep folder (see `retrieval_arms`)."""
     from synthwright.documents import load_chunks
     from synthwright.store import RunStore
@@ -356,7 +358,7 @@ def retrieval_from(kept: Path, passages: list[dict], seeds: int, results: dict) 
     squad = results["qa"].setdefault("squad", {})
     if "pipeline" not in squad:  # the run did not finish: its accepted samples so far
         squad["pipeline"] = {**qa_rates(pipeline_rows, chunks), "partial": True}
-    score_retrieval(retrieval_arms(naive, pipeline_rows, passages, chunks, seeds), passages, seeds, results)
+    score_retrieval(retrieval_arms(naive, pipeline_rows, passages, chunks, seeds, only), passages, seeds, results)
 
 
 def main() -> None:
@@ -371,6 +373,9 @@ def main() -> None:
     parser.add_argument("--dialogues-per-goal", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrieval-seeds", type=int, default=5, help="fine-tuning runs (and subset draws) an arm")
+    parser.add_argument("--retrieval-arms", default=None,
+                        help="comma-separated arms to score: sentences, naive, naive-drawn, pipeline, rule-drawn, rule"
+                             " (default: all)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", default=str(ROOT / "qa_dialogue_quality.results.json"))
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
@@ -400,7 +405,8 @@ def main() -> None:
                 results[field] = previous.get(field, {})
 
     if args.retrieval_from:
-        retrieval_from(Path(args.retrieval_from), squad_passages(args.passages), args.retrieval_seeds, results)
+        only = set(args.retrieval_arms.split(",")) if args.retrieval_arms else None
+        retrieval_from(Path(args.retrieval_from), squad_passages(args.passages), args.retrieval_seeds, results, only)
         save()
         parts = set()
 

@@ -43,8 +43,8 @@ def focus_points(chunk: str, max_chars: int = 300) -> list[str]:
     points = []
     for sentence in _SENTENCE_END.split(chunk):
         sentence = sentence.strip()
-        if sentence.startswith("#") or len(sentence.split()) < 4:
-            continue
+        if sentence.startswith("#") or len(sentence.split()) < 4 or (not points and sentence[:1].islower()):
+            continue  # a heading, a fragment, or the tail of the previous chunk that the overlap repeats
         sentence = sentence.lstrip("*-• ").strip()
         if len(sentence) > max_chars:
             sentence = sentence[:max_chars].rsplit(" ", 1)[0] + " …"

@@ -209,8 +209,8 @@ def test_a_passages_questions_focus_on_different_sentences(tmp_path):
         doc = _doc_of(prompt)
         by_doc[doc] |= {s for s in re.split(r"(?<=[.])\s+", DOCS[doc]) if f'"{s}' in prompt}
     assert all(len(found) == 2 for found in by_doc.values()) and len(by_doc) == len(DOCS), dict(by_doc)
-    assert focus_points("# Setting up\n\nPlug it in.\nThe light turns blue when the router is online.") == [
-        "The light turns blue when the router is online."]
+    assert focus_points("press the power button twice.\n\n# Setting up\n\nPlug it in.\nThe light turns blue when the"
+                        " router is online.") == ["The light turns blue when the router is online."]
 
 
 def test_a_blank_question_is_a_parse_failure_not_an_empty_sample():
