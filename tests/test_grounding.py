@@ -232,3 +232,18 @@ def test_a_question_that_tfidf_places_right_is_answerable_where_minilm_does_not(
         verdicts[lexical] = (c.filter, c.reason, c.features.get("chunk_rank"), c.features.get("chunk_rank_lexical"))
     assert verdicts[True][0] is None and verdicts[True][2:] == (2, 1), verdicts
     assert verdicts[False][0] == "answerable" and "ranks 2 of 3 chunks by MiniLM" in verdicts[False][1], verdicts
+
+
+def test_a_statement_or_a_copied_sentence_is_not_a_question():
+    recipe = load_recipe(recipe_dict())
+    state = FilterState(task="qa", extra={"chunks": dict(DOCS)})
+    task = task_for("qa")
+    statement = _qa(task, DOCS, "warranty.md", "The warranty covers hardware faults from the date of purchase.",
+                    "Two years.")
+    copied = _qa(task, DOCS, "billing.md", "Invoices are sent by email on the first day of each month, are they?",
+                 "Yes, by email.")
+    asked = _qa(task, DOCS, "billing.md", "On which day of the month do invoices arrive?", "On the first day.")
+    apply_filters([statement, copied, asked], state, recipe.filters)
+    assert (statement.filter, statement.reason) == ("answerable", "the question is a statement, not a question")
+    assert (copied.filter, copied.reason) == ("answerable", "the question copies a sentence of its passage")
+    assert asked.alive, asked.reason

@@ -15,6 +15,8 @@ question give its answer away?
   places it elsewhere, and MiniLM alone would keep only the questions it already gets right, which teach a retriever
   trained on them nothing (benchmarks/qa_dialogue_quality.py).
 - leak: the question must not contain its answer, nor state one ("The answer is: …").
+- a question: it asks (a question mark, or an asking word first) and does not copy a sentence of its passage; both
+  are rejected by the answerable filter.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ STOP = _stop_words()
 _PASSAGE_TALK = re.compile(
     r"\b(?:the|this|that|above|given|provided)\s+(?:passage|text|excerpt|paragraph|document|context|article|section)\b"
     r"|\baccording\s+to\s+the\s+(?:passage|text|excerpt|paragraph|document|context|article)\b", re.I)
+_ASKING = frozenset("""what who whom whose when where why how which is are was were do does did can could should would will
+shall has have had may might must name list explain describe tell give compare""".split())
 # A question that carries an answer, a locale tag or a field label of the prompt.
 _STATED_ANSWER = re.compile(r"\b(?:the\s+)?answer\s*(?:is|:)|^\s*[a-z]{2}[_-][A-Z]{2}\s*:|^\s*(?:question|q)\s*:", re.I)
 
@@ -141,6 +145,17 @@ def passage_talk(question: str) -> str | None:
     return m.group() if m else None
 
 
+def not_a_question(question: str, context: str) -> str | None:
+    """Why `question` is no question a person would ask, or None: a statement (no question mark, no asking word
+    first), or a sentence of its passage copied (token F1 >= 0.9 to a span of eight words or more)."""
+    first = words(question)[:1]
+    if "?" not in question and not (first and first[0] in _ASKING):
+        return "the question is a statement, not a question"
+    if len(words(question)) >= 8 and best_span(question, context).f1 >= 0.9:
+        return "the question copies a sentence of its passage"
+    return None
+
+
 class ChunkIndex:
     """A run's document chunks, embedded with MiniLM and weighed by TF-IDF; `ranks` says where each question puts its own
     chunk (1 = first), `lexical_ranks` the same by TF-IDF cosine (English stop words dropped, sublinear tf)."""
@@ -231,9 +246,14 @@ def answerable_filter(cands: list[Any], state: Any, cfg: Any) -> None:
     if state.task != "qa" or not g.enabled or not g.answerable:
         return
     for c in cands:
-        found = passage_talk(c.data.get("question", ""))
-        if found and c.data.get("context"):
+        question, context = c.data.get("question", ""), c.data.get("context")
+        if not context:
+            continue
+        found = passage_talk(question)
+        if found:
             c.reject("answerable", f"the question refers to {found!r}, which the person asking it never sees")
+        elif why := not_a_question(question, context):
+            c.reject("answerable", why)
     chunks = state.extra.get("chunks") or {}
     alive = [c for c in cands if c.alive and c.category in chunks]
     if len(chunks) < 2 or not alive:
