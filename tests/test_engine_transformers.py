@@ -35,6 +35,29 @@ def test_constrained_outputs_always_validate(tiny_model_dir, batch_size, schema)
     assert all(isinstance(g.parsed, schema) for g in gens)
 
 
+def test_grammar_refuses_blank_and_padded_strings_that_would_not_parse(tiny_engine):
+    """Samples are stripped before their bounds: the grammar must not let a field of blanks through."""
+    import xgrammar as xgr
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from synthwright.engines.base import parse_into
+
+    class Pair(BaseModel):
+        model_config = ConfigDict(str_strip_whitespace=True)
+        short: str = Field(min_length=1, max_length=6)
+        long: str = Field(min_length=3, max_length=6)
+
+    compiled = tiny_engine.grammar.compile(Pair)
+    cases = {("x", "abc"): True, ("x ", "a b"): True, ("xxxxxx", "abcdef"): True, (" x", "abc"): False,
+             ("\u00a0", "abc"): False, ("\t", "abc"): False, ("x", "ab "): False, ("x", " ab"): False,
+             ("xxxxxxx", "abc"): False}
+    for (short, long), expected in cases.items():
+        text = f'{{"long": "{long}", "short": "{short}"}}'
+        assert xgr.GrammarMatcher(compiled).accept_string(text) == expected, text
+        if expected:
+            assert parse_into(Pair, text, "stop")[0] == Pair(short=short, long=long), text
+
+
 def test_unconstrained_random_model_is_reported_not_raised(tiny_engine):
     gens = tiny_engine.generate(requests(6), schema=None, sampling=Sampling(max_new_tokens=20))
     assert all(g.parsed is None and g.error is None for g in gens)
