@@ -9,9 +9,9 @@ QA, on two real document sets: the shipped Acme router manual (recipes/docs/acme
 
 Measured on the kept samples of each arm: groundedness (support >= 0.5: share of the answer's content words in the
 passage's best window), extractive share (the answer is a span of the passage, token F1 >= 0.9), answerability (the
-question ranks its own passage first among the set's passages with MiniLM or with TF-IDF, the filter's default) and leaks (the question contains or
-states its answer). The pipeline's filters use the same measures, so its rates are partly by construction; the
-utility figure below is independent of them.
+question ranks its own passage first among the set's passages with MiniLM or with TF-IDF, the filter's default)
+and leaks (the question contains or states its answer). The pipeline's filters use the same measures, so its rates
+are partly by construction; the utility figure below is independent of them.
 
 Utility (SQuAD only): the synthetic questions train a retriever over the same passages, scored on the *human* SQuAD
 questions of those passages (never shown to either arm). Retriever: GenQ, all-MiniLM-L6-v2 fine-tuned on (question,
