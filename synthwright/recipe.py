@@ -374,7 +374,7 @@ class Recipe(_Closed):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     budget: Budget = Field(default_factory=Budget)
     output: OutputConfig = Field(default_factory=OutputConfig)
-    few_shot: int = Field(default=3, ge=0, le=10, description="Examples shown in each executor prompt.")
+    few_shot: int = Field(default=3, ge=0, le=10, description="Examples shown in each executor prompt (none for QA grounded in documents).")
     neighbours: int = Field(default=2, ge=0, le=10,
                             description="Classification: how many of a label's nearest labels its prompts say the message is not about.")
     seed: int = Field(default=0, description="Seed for planning and sampling.")

@@ -203,12 +203,13 @@ def test_qa_without_documents_notes_that_grounding_was_skipped():
 def test_a_passages_questions_focus_on_different_sentences(tmp_path):
     """Each chunk's slots name its sentences in turn, so its questions do not all ask about the opening."""
     engine = WriterEngine(lambda prompt, schema: dict(zip(("question", "answer"), GROUNDED[_doc_of(prompt)])))
-    synthwright.run(qa_recipe(tmp_path, count={"per_category": 2}), out=tmp_path / "run", engine=engine)
+    synthwright.run(qa_recipe(tmp_path, count={"per_category": 2}, few_shot=3), out=tmp_path / "run", engine=engine)
     by_doc = defaultdict(set)
     for prompt in engine.prompts:
         doc = _doc_of(prompt)
         by_doc[doc] |= {s for s in re.split(r"(?<=[.])\s+", DOCS[doc]) if f'"{s}' in prompt}
     assert all(len(found) == 2 for found in by_doc.values()) and len(by_doc) == len(DOCS), dict(by_doc)
+    assert not any("Other questions" in p for p in engine.prompts)  # a small teacher copies the passage's others
     assert focus_points("press the power button twice.\n\n# Setting up\n\nPlug it in.\nThe light turns blue when the"
                         " router is online.") == ["The light turns blue when the router is online."]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from typing import Any
@@ -57,10 +58,14 @@ class SchemaGrammar:
         self._xgr.apply_token_bitmask_inplace(logits, bitmask[: logits.shape[0]].to(logits.device))
 
 
-# what str.strip() removes, as an EBNF character class body
-_BLANKS = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 _STRING_RULE = re.compile(r'^(\S+) ::= \(\("\\"" (\S+_characters)\{(\d+), (\d+)\} "\\""\)\)$', re.M)
 _CHARACTERS_RULE = re.compile(r"^(\S+_characters) ::= \(\(\[\^(.*)\]\)\)$", re.M)
+
+
+@functools.cache
+def _blanks() -> str:
+    """What str.strip() removes, as the body of an EBNF character class."""
+    return "".join(f"\\u{ord(c):04x}" for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 
 
 def non_blank_grammar(schema_json: str) -> str:
@@ -82,7 +87,7 @@ def non_blank_grammar(schema_json: str) -> str:
         if chars not in excluded or high < 1:
             return m.group(0)
         first = f"{name}_nonblank"
-        firsts.append(f"{first} ::= [^{excluded[chars]}{_BLANKS}]")
+        firsts.append(f"{first} ::= [^{excluded[chars]}{_blanks()}]")
         if low >= 2:
             body = f'"\\"" {first} {chars}{{{low - 2}, {high - 2}}} {first} "\\""'
         else:
