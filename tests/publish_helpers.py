@@ -80,10 +80,11 @@ def add_verdicts_and_hostile_text(run_dir: Path) -> dict:
         recipe = load_recipe({**store.get("recipe"), "judge": {"enabled": True}})
         accepted = store.samples("accepted")[0]
         rejected, *_, hostile = store.samples("rejected")
-        answers = {accepted["sample_id"]: {"reason": "Clearly about a lost card.", "label": "lost_card",
+        other = {"lost_card": "refund", "refund": "lost_card"}
+        answers = {accepted["sample_id"]: {"reason": "Clearly about its label.", "label": accepted["category"],
                                            "naturalness": 4, "fit": 5},
-                   rejected["sample_id"]: {"reason": "Gibberish, not a customer message.", "label": "refund",
-                                           "naturalness": 1, "fit": 1}}
+                   rejected["sample_id"]: {"reason": "Gibberish, not a customer message.",
+                                           "label": other[rejected["category"]], "naturalness": 1, "fit": 1}}
         verdicts = []
         for s in (accepted, rejected):
             text = s["data"].get("text") or s["data"].get("raw", "")
