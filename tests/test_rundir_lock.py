@@ -95,14 +95,16 @@ def test_two_processes_one_run_directory(tiny_model_dir, tmp_path, monkeypatch):
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe(tiny_model_dir, count={"per_category": 40})))
     out = tmp_path / "run"
+    errors = tmp_path / "first.err"
+    stderr = errors.open("w")
     first = subprocess.Popen([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(out)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=stderr,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         deadline = time.time() + 180
         while time.time() < deadline and first.poll() is None and accepted_count(out / "run.sqlite") < 3:
             time.sleep(0.05)
-        assert first.poll() is None, "the first run ended before a second could start"
+        assert first.poll() is None, f"the first run ended before a second could start: {errors.read_text()[-600:]}"
 
         for args in (["run", str(recipe_path), "--out", str(out)], ["plan", str(recipe_path), "--out", str(out)],
                      ["run", str(recipe_path), "--out", str(out), "--restart"]):
@@ -119,6 +121,7 @@ def test_two_processes_one_run_directory(tiny_model_dir, tmp_path, monkeypatch):
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
+        stderr.close()
     assert (out / LOCK_NAME).exists()  # what kill -9 leaves behind: a file, no lock
     again = runner.invoke(app, ["plan", str(recipe_path), "--out", str(out)])  # (a full resume: test_pipeline)
     assert again.exit_code == 0, again.output
