@@ -79,21 +79,15 @@ def non_blank_grammar(schema_json: str) -> str:
     import xgrammar as xgr
 
     ebnf = str(xgr.Grammar.from_json_schema(schema_json, any_whitespace=False, strict_mode=True))
-    excluded = dict(_CHARACTERS_RULE.findall(ebnf))
-    firsts: list[str] = []
+    excluded = dict(_CHARACTERS_RULE.findall(ebnf))  # a string's character rule → the class body it excludes
 
     def rewrite(m: re.Match[str]) -> str:
         name, chars, low, high = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
         if chars not in excluded or high < 1:
             return m.group(0)
-        first = f"{name}_nonblank"
-        firsts.append(f"{first} ::= [^{excluded[chars]}{_blanks()}]")
-        if low >= 2:
-            body = f'"\\"" {first} {chars}{{{low - 2}, {high - 2}}} {first} "\\""'
-        else:
-            body = f'"\\"" {first} {chars}{{0, {high - 1}}} "\\""'
-            if low == 0:
-                body = f'"\\"" ({first} {chars}{{0, {high - 1}}})? "\\""'
-        return f"{name} ::= ({body})"
+        first = f"{chars}_nonblank"
+        core = f"{first} {chars}{{{low - 2}, {high - 2}}} {first}" if low >= 2 else f"{first} {chars}{{0, {high - 1}}}"
+        return f'{name} ::= ("\\"" {core if low else f"({core})?"} "\\"")'
 
+    firsts = [f"{chars}_nonblank ::= [^{body}{_blanks()}]" for chars, body in excluded.items()]
     return _STRING_RULE.sub(rewrite, ebnf) + "\n" + "\n".join(firsts) + "\n"
