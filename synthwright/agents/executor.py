@@ -41,8 +41,7 @@ class Executor:
         """The least-used examples of this category from other slots, so that no example dominates.
 
         None for a slot grounded in a passage: its focus sentence is what makes it differ, and a small teacher shown
-        the passage's other questions copies them (session 8, SQuAD: 249 of 296 rejections were duplicates of a
-        question in their own prompt's examples)."""
+        the passage's other questions copies them."""
         k = 0 if slot.get("context") else self.recipe.few_shot
         candidates = [text for text, source in self.pool.get(slot["category"], []) if source != slot["slot_id"]]
         if not k or not candidates:
