@@ -43,8 +43,9 @@ def test_rate_limit_and_server_errors_are_retried(server):
 
 
 def test_timeout_is_retried(server):
-    server.script = ["timeout"]
-    gen = engine_for(server, max_concurrency=1, timeout=0.5).generate(reqs(1), schema=ClassificationSample,
+    # The client's limit must cover a real generation on a slow CI machine; the scripted stall exceeds it.
+    server.script, server.timeout_sleep = ["timeout"], 12.0
+    gen = engine_for(server, max_concurrency=1, timeout=3.0).generate(reqs(1), schema=ClassificationSample,
                                                                       sampling=SAMPLING)[0]
     assert gen.ok, gen.error
     assert len(server.requests) == 2
