@@ -22,6 +22,7 @@ Results: tables on stdout; the methods' figures also in benchmarks/instruction_m
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import statistics
@@ -58,9 +59,9 @@ def synthetic_instructions(n: int, seed: int = 0, head: int = 50) -> list[str]:
     rng = random.Random(seed)
     verbs = "write explain summarize list classify rewrite draft suggest describe compare outline translate give".split()
     vocab = [f"word{i}" for i in range(20000)]
-    weights = [1.0 / (i + 1 + head) for i in range(len(vocab))]
+    weights = list(itertools.accumulate(1.0 / (i + 1 + head) for i in range(len(vocab))))  # cumulative: drawn fast
     glue = [w for w in COMMON if w not in verbs]
-    glue_weights = [1.0 / (i + 1) for i in range(len(glue))]
+    glue_weights = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(glue))))
     out: list[str] = []
     for i in range(n):
         if out and rng.random() < 0.05:
@@ -68,10 +69,10 @@ def synthetic_instructions(n: int, seed: int = 0, head: int = 50) -> list[str]:
             words[rng.randrange(len(words))] = rng.choice(glue)
             out.append(" ".join(words))
             continue
-        content = rng.choices(vocab, weights, k=rng.randint(3, 10))
+        content = rng.choices(vocab, cum_weights=weights, k=rng.randint(3, 10))
         words = [rng.choice(verbs)]
         for w in content:
-            words += rng.choices(glue, glue_weights, k=rng.randint(0, 2)) + [w]
+            words += rng.choices(glue, cum_weights=glue_weights, k=rng.randint(0, 2)) + [w]
         out.append(" ".join(words))
     return out
 
