@@ -4,25 +4,23 @@ ROUGE-L F1 of token lists a, b is 2·LCS(a, b) / (|a| + |b|), on the tokens of r
 (lower case, runs of [a-z0-9]). Comparing a new instruction with every accepted one is quadratic over a run, so the
 index uses prefix filtering (as in set-similarity joins, e.g. PPJoin): F1 ≥ t needs an LCS, hence a shared multiset
 of tokens, of at least o = t·|a|/(2−t) tokens; under any fixed order of tokens, two multisets sharing ≥ o tokens
-have their first two shared elements among the first |a| − o + 2 of each. So the index keeps a posting list per
-pair of prefix elements (`Postings`), and a query reads the lists of its own prefix pairs. The order puts the
-common words of English and of instructions (a fixed list) last and, among the others, tokens first seen late
-first (they are the rare ones), so the pairs hold rare tokens and their lists stay short; a positional filter
-(`NoveltyIndex.candidates`) then drops candidates whose shared prefix elements sit too late to reach the threshold.
-The exact LCS of the candidates left is computed by rapidfuzz (C++). Without the two work limits the answer is
-exact: the pre-filters drop only pairs that cannot reach the threshold.
+share one among the first |a| − o + 1 of each. The order puts the common words of English and of instructions
+(a fixed list) last and, among the others, tokens first seen late first (they are the rare ones), so the indexed
+prefixes hold rare tokens and the lists to probe stay short; a positional filter (`NoveltyIndex.candidates`) then
+drops candidates whose shared prefix elements sit too late to reach the threshold. The exact LCS of the candidates
+left is computed by rapidfuzz (C++). Without the two work limits the answer is exact: the pre-filters drop only
+pairs that cannot reach the threshold.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz.distance import LCSseq
-
-from .postings import Postings
 
 TOKEN = re.compile(r"[a-z0-9]+")
 # Most frequent first. Any fixed order keeps the index exact; this one keeps common words out of the prefixes.
@@ -33,8 +31,6 @@ rewrite draft compose help what why when where who following given text sentence
 short brief example examples new each other these those there here should would could please way ways best
 based between under over after before up down out only also just like well very""".split()
 RANK = {w: i for i, w in enumerate(dict.fromkeys(COMMON))}
-ALONE = 0xFFFFFFFF  # the second half of the posting key of a single element
-SINGLE = 1 << 30  # tags a single element's posting key (the rest of the tag is its prefix position)
 
 
 def rouge_tokens(text: str) -> list[str]:
@@ -66,16 +62,13 @@ class NoveltyIndex:
     Only candidates that pass the pre-filters are scored, so a score under the threshold is a lower bound of the true
     maximum (enough to decide novelty); `exact=True` compares against everything.
 
-    Two instructions that can reach the threshold share two elements of their prefixes (`_prefix`), so the index
-    keeps one posting list per pair of prefix elements: its lists are short even where a single common token's list
-    would hold a large share of the index, and a query reads a few entries whatever the index's size.
-
-    Two limits bound the work of a query. `probe_limit`: the query's pair lists are read shortest first and reading
-    stops before the list that would take the entries read past this many (`cut` counts those queries); a near copy
-    is missed only when every pair of prefix elements it shares with the query is that common. `verify_limit`: of the
-    candidates left, only this many, those on the most of the query's lists (they share the most prefix elements),
-    get the exact LCS (`capped` counts those queries). `benchmarks/instruction_methods.py` measures what the limits
-    miss against a full scan. None for both: exact.
+    One limit bounds the work of a query: `probe_limit`: the prefix's posting lists are read shortest first, and
+    once this many entries were read the longer lists are only looked up for the candidates already found (`cut`
+    counts those queries). Every such list belongs to a token more common than every token read, so a near copy is
+    missed only when it shares none of the query's rarer prefix tokens. `verify_limit`: of the candidates left, only
+    this many, those sharing the most prefix elements with the query, get the exact LCS (`capped` counts those
+    queries). `benchmarks/instruction_methods.py` measures what the limits miss against a full scan. None for both:
+    exact.
     """
 
     def __init__(self, threshold: float = 0.7, probe_limit: int | None = 1000, verify_limit: int | None = 100):
@@ -89,10 +82,9 @@ class NoveltyIndex:
         self.texts: list[str] = []
         self._strings = np.empty(64, dtype=object)  # each instruction's tokens as one code point each
         self._lengths = np.empty(64, dtype=np.int32)
-        self.elements: dict[int, int] = {}  # prefix element (sort key << 20 | occurrence) → a dense id
-        # (id of the earlier element << 32 | id of the later one, or ALONE) → instruction << 16 | its position
-        self.postings = Postings()
-        self._last: tuple | None = None  # the last query's text, tokens, prefix, string and keys (None: some new)
+        # prefix element (sort key << 20 | occurrence) → (indexed instructions, its position in each one's prefix)
+        self.postings: dict[int, tuple[array, array]] = {}
+        self._last: tuple[str, list[int], list[int]] | None = None  # the last query's tokens and prefix, for add()
         self.compared = 0  # exact LCS computations done
         self.cut = 0  # queries whose reading stopped at probe_limit
         self.capped = 0  # queries whose candidates were cut to verify_limit
@@ -120,9 +112,8 @@ class NoveltyIndex:
 
     def _prefix(self, ids: list[int]) -> list[int]:
         """The first |ids| − o + 2 elements (token, occurrence) in the index's fixed order: unseen tokens, then the
-        others newest first, then the common words, most common last. Two instructions that can reach the threshold
-        share at least o tokens, and the first two they share in this order lie among the first |ids| − o + 2 of
-        each. (Where one shared token can be enough, `_keys` also indexes the elements alone.)"""
+        others newest first, then the common words, most common last. (The first |ids| − o + 1 hold a shared
+        element of any instruction that can reach the threshold; one more holds a second one.)"""
         order, seen, elements = self.order, {}, []
         for t in ids:
             if t < 0:
@@ -134,29 +125,13 @@ class NoveltyIndex:
         elements.sort()
         return elements[:max(0, len(ids) - self._need(len(ids)) + 2)]
 
-    def _keys(self, dense: list[int | None], length: int) -> tuple[list[int], list[int]]:
-        """The posting keys of a prefix (dense element ids; None: unknown to the index, in no key), each with a tag:
-        for each pair of elements, the prefix position of its later element; and where the instruction is short
-        enough to reach the threshold with another sharing one token (t·(|a| + 1) ≤ 2), for each element alone,
-        SINGLE | its position."""
-        keys, tags = [], []
-        known = [(y, b) for y, b in enumerate(dense) if b is not None]
-        for x, (_, a) in enumerate(known):
-            for y, b in known[x + 1:]:
-                keys.append(a << 32 | b)
-                tags.append(min(y, 0xFFFF))
-        if math.ceil(self.threshold * (length + 1) / 2.0 - 1e-9) <= 1:
-            keys += [b << 32 | ALONE for _, b in known]
-            tags += [SINGLE | min(y, 0xFFFF) for y, _ in known]
-        return keys, tags
-
     def add(self, text: str) -> None:
         last, self._last = self._last, None
         if last is not None and last[0] == text and min(last[1], default=0) >= 0:  # no token new to the index
-            _, ids, prefix, string, keys = last
+            ids, prefix = last[1], last[2]
         else:
             ids = self._ids(text, grow=True)
-            prefix, string, keys = self._prefix(ids), "".join(map(_char, ids)), None
+            prefix = self._prefix(ids)
         n = len(self.texts)
         if n == len(self._lengths):
             self._lengths = np.resize(self._lengths, 2 * n)
@@ -164,72 +139,87 @@ class NoveltyIndex:
             grown[:n] = self._strings
             self._strings = grown
         self.texts.append(text)
-        self._strings[n] = string
+        self._strings[n] = "".join(map(_char, ids))
         self._lengths[n] = len(ids)
-        if keys is None:  # some prefix element is new to the index
-            elements = self.elements
-            keys = self._keys([elements.setdefault(e, len(elements)) for e in prefix], len(ids))
-        self.postings.append(keys[0], [n << 16 | (y & ~SINGLE) for y in keys[1]])
+        for j, e in enumerate(prefix):
+            posting = self.postings.get(e)
+            if posting is None:
+                posting = self.postings[e] = (array("i"), array("i"))
+            posting[0].append(n)
+            posting[1].append(j)
 
-    def candidates(self, ids: list[int], prefix: list[int] | None = None,
-                   keys: tuple[list[int], list[int]] | None = None) -> np.ndarray:
+    def candidates(self, ids: list[int], prefix: list[int] | None = None) -> np.ndarray:
         """Indexed instructions that could reach the threshold against token ids `ids` (see the two limits).
 
-        A candidate is on one of the query's pair lists. Positional filter (PPJoin): one sharing A prefix elements
-        with the query (on A·(A − 1)/2 of its lists), the last at query position i and its own position j, shares at
-        most A + min(|a| − i − 1, |b| − j − 1) tokens, and the LCS is no more; it must reach t·(|a| + |b|)/2. A short
-        query is also matched on single elements against instructions short enough to need only one."""
+        Positional filter (PPJoin): a candidate sharing A prefix elements with the query, the last at query position
+        i and its own position j, shares at most A + min(|a| − i − 1, |b| − j − 1) tokens, and the LCS is no more.
+        And two instructions that need two shared tokens share two elements of these prefixes (the first two shared
+        in the common order), so a candidate must be on two of the query's lists, hence on one but the longest: the
+        longest is only looked up, like the lists past `probe_limit`, for the candidates the others gave."""
         la, t = len(ids), self.threshold
+        none = np.empty(0, dtype=np.int64)
+        if not la:
+            return none
         prefix = self._prefix(ids) if prefix is None else prefix
-        keys, tags = self._keys(list(map(self.elements.get, prefix)), la) if keys is None else keys
-        entry, tag, cut = self.postings.read(keys, tags, self.probe_limit)  # entry: instruction << 16 | position
-        self.cut += cut
-        alone = tag >= SINGLE
-        if alone.any():
-            found_alone = np.unique(entry[alone] >> 16)
-            found_alone = found_alone[np.ceil(t * (la + self._lengths[found_alone]) / 2.0 - 1e-9) <= 1]
-            entry, tag = entry[~alone], tag[~alone]
-        else:
-            found_alone = np.empty(0, dtype=np.int64)
-        found, shared = self._positional(la, entry, tag)
-        if len(found_alone):
-            found_alone = np.setdiff1d(found_alone, found)
-            found, shared = np.concatenate([found, found_alone]), np.concatenate([shared, np.ones(len(found_alone))])
+        lists = sorted(((len(p[0]), i, p) for i, p in enumerate(map(self.postings.get, prefix)) if p),
+                       key=lambda x: x[0])
+        need_a = self._need(la)
+        two = need_a >= 2  # then every candidate needs two (a shorter one needs as many as the query)
+        read = reading = 0
+        for size, _, _ in lists[:len(lists) - 1 if two else len(lists)]:
+            if self.probe_limit is not None and read and read + size > self.probe_limit:
+                self.cut += 1
+                break
+            read += size
+            reading += 1
+        if not reading:
+            return none
+        lists, looked_up = lists[:reading], lists[reading:]
+        key = np.concatenate([np.frombuffer(p[0], dtype=np.int32) for _, _, p in lists]).astype(np.int64) << 32
+        key |= np.repeat(np.array([i for _, i, _ in lists], dtype=np.int64) << 16, [s for s, _, _ in lists])
+        key |= np.concatenate([np.frombuffer(p[1], dtype=np.int32) for _, _, p in lists])
+        key.sort()  # by candidate, then query position (and the candidate's position rises with it)
+        doc = key >> 32
+        last = np.flatnonzero(np.append(doc[1:] != doc[:-1], True))
+        found, shared = doc[last], np.diff(last, prepend=-1)
+        i, j = (key[last] >> 16) & 0xFFFF, key[last] & 0xFFFF
+        lb = self._lengths[found]
+        lcs = np.ceil(t * (la + lb) / 2.0 - 1e-9)
+        atleast = np.minimum(2, np.maximum(need_a, self._need(lb)))
+
+        def fits(more: int) -> np.ndarray:
+            return (shared + more + np.minimum(la - i - 1, lb - j - 1) >= lcs) & (shared + more >= atleast)
+
+        if looked_up:  # first as if every looked-up list held every candidate, then with what they hold
+            f = fits(len(looked_up))
+            found, shared, i, j, lb, lcs, atleast = (x[f] for x in (found, shared, i, j, lb, lcs, atleast))
+            for _, at_i, (d, dj) in looked_up:  # lists are sorted by instruction
+                dv = np.frombuffer(d, dtype=np.int32)
+                pos = np.minimum(np.searchsorted(dv, found), len(dv) - 1)
+                hit = dv[pos] == found
+                shared = shared + hit
+                later = hit & (at_i > i)
+                i, j = np.where(later, at_i, i), np.where(later, np.frombuffer(dj, dtype=np.int32)[pos], j)
+                del dv  # a view pins the array's buffer; add() appends to it
+        f = fits(0)
+        found, shared = found[f], shared[f]
         if self.verify_limit is not None and len(found) > self.verify_limit:
             self.capped += 1
             found = found[np.argpartition(-shared, self.verify_limit)[:self.verify_limit]]
         return found
-
-    def _positional(self, la: int, entry: np.ndarray, tag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The instructions of pair-list entries that pass the positional filter, and how many prefix elements
-        each shares with the query."""
-        if not len(entry):
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        key = (entry >> 16) << 32 | tag << 16 | (entry & 0xFFFF)
-        key.sort()  # by instruction, then query position (the instruction's position rises with it)
-        doc = key >> 32
-        last = np.flatnonzero(np.append(doc[1:] != doc[:-1], True))
-        found, hits = doc[last], np.diff(last, prepend=-1)
-        shared = np.round((1 + np.sqrt(1 + 8 * hits)) / 2)  # A from A·(A − 1)/2 lists
-        i, j = (key[last] >> 16) & 0xFFFF, key[last] & 0xFFFF
-        lb = self._lengths[found]
-        f = shared + np.minimum(la - i - 1, lb - j - 1) >= np.ceil(self.threshold * (la + lb) / 2.0 - 1e-9)
-        return found[f], shared[f]
 
     def nearest(self, text: str, *, exact: bool = False) -> Match:
         from rapidfuzz.process import cdist
 
         ids = self._ids(text, grow=False)
         prefix = self._prefix(ids)
-        dense = list(map(self.elements.get, prefix))
-        keys = self._keys(dense, len(ids))
-        string = "".join(map(_char, ids))
-        self._last = (text, ids, prefix, string, None if None in dense else keys)
-        pool = np.arange(len(self.texts)) if exact else self.candidates(ids, prefix, keys)
+        self._last = (text, ids, prefix)
+        pool = np.arange(len(self.texts)) if exact else self.candidates(ids, prefix)
         if not len(pool) or not ids:
             return Match(0.0, None)
         self.compared += len(pool)
-        lcs = cdist([string], self._strings[pool].tolist(), scorer=LCSseq.similarity, dtype=np.int32)[0]
+        lcs = cdist(["".join(map(_char, ids))], self._strings[pool].tolist(), scorer=LCSseq.similarity,
+                    dtype=np.int32)[0]
         f1 = 2.0 * lcs / (len(ids) + self._lengths[pool])
         k = int(np.argmax(f1))
         return Match(round(float(f1[k]), 4), self.texts[pool[k]] if f1[k] > 0 else None)
