@@ -1,6 +1,7 @@
 """A local HTTP server that speaks OpenAI's chat-completions protocol, serving a synthwright engine.
 
-Each request consumes the next scripted action ('429', '500', '400', 'timeout', 'malformed');
+Each request consumes the next scripted action ('429', '500', '400', 'timeout', 'malformed', 'canned': a valid
+ClassificationSample at once, without the engine);
 when the script is empty it serves the engine, constrained to the schema named in
 `response_format`. It records every request and the peak number in flight.
 """
@@ -104,6 +105,8 @@ class FakeOpenAI:
                     elif action == "timeout":
                         time.sleep(fake.timeout_sleep)
                         self._send(200, fake._wrap('{"text": "late"}', 1, 1))
+                    elif action == "canned":
+                        self._send(200, fake._wrap('{"text": "where is my refund", "label": "refund"}', 9, 12))
                     elif action == "malformed":
                         self._send(200, fake._wrap('{"text": "unterminated', 5, 3))
                     else:
