@@ -119,9 +119,12 @@ def recall(index: NoveltyIndex, rng: random.Random, queries: int = 300) -> tuple
     return found, near, (time.perf_counter() - t0) / queries
 
 
-def bench_novelty(sizes: list[int], limits: tuple[int | None, int | None]) -> list[dict]:
-    cases = [(f"synthetic {n:,}", synthetic_instructions(n), limits) for n in sizes]
-    cases += [(f"synthetic {n:,}, exact (no limits)", synthetic_instructions(n), (None, None)) for n in sizes]
+def bench_novelty(sizes: list[int], limits: tuple[int | None, int | None],
+                  repeats: int = 3) -> tuple[list[dict], list[float]]:
+    """The table's rows, and the last size's / first size's pass time at `limits`, `repeats` times."""
+    synthetic = {n: synthetic_instructions(n) for n in sizes}
+    cases = [(f"synthetic {n:,}", synthetic[n], limits) for n in sizes]
+    cases += [(f"synthetic {n:,}, exact (no limits)", synthetic[n], (None, None)) for n in sizes]
     cases += [(f"synthetic {sizes[0]:,}, plain Zipf (stress)", synthetic_instructions(sizes[0], head=0), limits)]
     real = snips_commands()
     if real:
@@ -137,7 +140,15 @@ def bench_novelty(sizes: list[int], limits: tuple[int | None, int | None]) -> li
         rows.append({"case": name, "n": n, "seconds": seconds, "rejected": rejected, "compared_per_query": compared / n,
                      "cut": cut, "capped": capped, "recall": f"{found}/{near}", "full_scan_pass_est": full_pass,
                      "speedup": full_pass / seconds})
-    return rows
+    ratios = []
+    if len(sizes) >= 2:
+        def timed(n: int) -> float:
+            return novelty_pass(synthetic[n], probe_limit=limits[0], verify_limit=limits[1])[0]
+
+        ratios.append(rows[len(sizes) - 1]["seconds"] / rows[0]["seconds"])
+        for _ in range(repeats - 1):  # the machine is noisy: the pair of passes again, alternating
+            ratios.append(timed(sizes[-1]) / timed(sizes[0]))
+    return rows, ratios
 
 
 # part 2 -------------------------------------------------------------------------------------------------------------
@@ -244,20 +255,15 @@ def novelty_table(console, Table, sizes: list[int], limits: tuple[int | None, in
     for col in ("instructions", "seconds", "rejected", "LCS per query", "probe cut / verify capped", "near copies found",
                 "full scan (est.)", "speed-up"):
         table.add_column(col, justify="right")
-    rows = bench_novelty(sizes, limits)
+    rows, ratios = bench_novelty(sizes, limits, repeats)
     for r in rows:
         table.add_row(r["case"], f"{r['seconds']:.2f}", f"{r['rejected']:,}", f"{r['compared_per_query']:.1f}",
                       f"{r['cut']:,} / {r['capped']:,}", r["recall"], f"{r['full_scan_pass_est']:.0f} s", f"{r['speedup']:.0f}x")
     console.print(table)
-    if len(sizes) >= 2:
+    if ratios:
         first, last = rows[0], rows[len(sizes) - 1]
-        ratios = [last["seconds"] / first["seconds"]]
-        small, large = synthetic_instructions(first["n"]), synthetic_instructions(last["n"])
-        for _ in range(repeats - 1):  # the machine is noisy: the pair of passes again, alternating
-            ratios.append(novelty_pass(large, probe_limit=limits[0], verify_limit=limits[1])[0]
-                          / novelty_pass(small, probe_limit=limits[0], verify_limit=limits[1])[0])
         console.print(f"{last['n']:,} / {first['n']:,} time ratio: median {statistics.median(ratios):.1f} of "
-                      f"{', '.join(f'{r:.1f}' for r in ratios)} (target <= {last['n'] / first['n']:.0f}; a full scan would be "
+                      f"{', '.join(f'{r:.1f}' for r in ratios)} (target <= {last['n'] / first['n']:g}; a full scan would be "
                       f"{(last['n'] / first['n']) ** 2:.0f})")
 
 
