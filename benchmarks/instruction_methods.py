@@ -24,13 +24,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from synthwright.evaluators.novelty import NoveltyIndex, rouge_l
+from synthwright.evaluators.novelty import NoveltyIndex, rouge_l, rouge_tokens
 
 SEEDS = [
     "Write a polite reply to a customer whose parcel arrived three days late.",
@@ -99,6 +100,21 @@ def novelty_pass(texts: list[str], threshold: float = 0.7, probe_limit: int | No
     return time.perf_counter() - t0, rejected, index
 
 
+def duplicate_pass(texts: list[str], runs: int = 5) -> float:
+    """The fastest of `runs` passes of an exact-duplicate filter (a set of token tuples) over `texts`: constant work
+    per query, so its size ratio is the floor that any filter's ratio on this machine is measured against."""
+    best = math.inf
+    for _ in range(runs):
+        seen: set[tuple[str, ...]] = set()
+        t0 = time.perf_counter()
+        for t in texts:
+            key = tuple(rouge_tokens(t))
+            if key not in seen:
+                seen.add(key)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def mutated(text: str, rng: random.Random, share: float) -> str:
     words = text.split()
     for _ in range(max(1, round(share * len(words)))):
@@ -120,8 +136,9 @@ def recall(index: NoveltyIndex, rng: random.Random, queries: int = 300) -> tuple
 
 
 def bench_novelty(sizes: list[int], limits: tuple[int | None, int | None],
-                  repeats: int = 3) -> tuple[list[dict], list[float]]:
-    """The table's rows, and the last size's / first size's pass time at `limits`, `repeats` times."""
+                  repeats: int = 3) -> tuple[list[dict], list[float], list[float]]:
+    """The table's rows, the last size's / first size's pass time at `limits` (`repeats` times), and the same ratio
+    for `duplicate_pass`, the constant-work floor, measured beside each."""
     synthetic = {n: synthetic_instructions(n) for n in sizes}
     cases = [(f"synthetic {n:,}", synthetic[n], limits) for n in sizes]
     cases += [(f"synthetic {n:,}, exact (no limits)", synthetic[n], (None, None)) for n in sizes]
@@ -140,15 +157,17 @@ def bench_novelty(sizes: list[int], limits: tuple[int | None, int | None],
         rows.append({"case": name, "n": n, "seconds": seconds, "rejected": rejected, "compared_per_query": compared / n,
                      "cut": cut, "capped": capped, "recall": f"{found}/{near}", "full_scan_pass_est": full_pass,
                      "speedup": full_pass / seconds})
-    ratios = []
+    ratios, floor = [], []
     if len(sizes) >= 2:
         def timed(n: int) -> float:
             return novelty_pass(synthetic[n], probe_limit=limits[0], verify_limit=limits[1])[0]
 
         ratios.append(rows[len(sizes) - 1]["seconds"] / rows[0]["seconds"])
-        for _ in range(repeats - 1):  # the machine is noisy: the pair of passes again, alternating
-            ratios.append(timed(sizes[-1]) / timed(sizes[0]))
-    return rows, ratios
+        for i in range(repeats):  # the machine is noisy: the pairs of passes again, alternating
+            if i:
+                ratios.append(timed(sizes[-1]) / timed(sizes[0]))
+            floor.append(duplicate_pass(synthetic[sizes[-1]], 2) / duplicate_pass(synthetic[sizes[0]], 10))
+    return rows, ratios, floor
 
 
 # part 2 -------------------------------------------------------------------------------------------------------------
@@ -255,7 +274,7 @@ def novelty_table(console, Table, sizes: list[int], limits: tuple[int | None, in
     for col in ("instructions", "seconds", "rejected", "LCS per query", "probe cut / verify capped", "near copies found",
                 "full scan (est.)", "speed-up"):
         table.add_column(col, justify="right")
-    rows, ratios = bench_novelty(sizes, limits, repeats)
+    rows, ratios, floor = bench_novelty(sizes, limits, repeats)
     for r in rows:
         table.add_row(r["case"], f"{r['seconds']:.2f}", f"{r['rejected']:,}", f"{r['compared_per_query']:.1f}",
                       f"{r['cut']:,} / {r['capped']:,}", r["recall"], f"{r['full_scan_pass_est']:.0f} s", f"{r['speedup']:.0f}x")
@@ -265,6 +284,8 @@ def novelty_table(console, Table, sizes: list[int], limits: tuple[int | None, in
         console.print(f"{last['n']:,} / {first['n']:,} time ratio: median {statistics.median(ratios):.1f} of "
                       f"{', '.join(f'{r:.1f}' for r in ratios)} (target <= {last['n'] / first['n']:g}; a full scan would be "
                       f"{(last['n'] / first['n']) ** 2:.0f})")
+        console.print(f"  the floor, an exact-duplicate set filter (constant work per query) on the same texts: median "
+                      f"{statistics.median(floor):.1f} of {', '.join(f'{r:.1f}' for r in floor)}")
 
 
 def methods_table(console, Table, args) -> None:
