@@ -41,10 +41,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-distill"))
     args = parser.parse_args()
 
-    from synthwright.finetune.dpo_loop import seed_plan
-
     import torch
     import transformers
+
+    from synthwright.finetune.dpo_loop import seed_plan
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -122,9 +122,9 @@ def main() -> None:
 def unconstrained_validity(teacher_run: Path, recipe, base: str, student: str, n: int, max_new_tokens: int) -> dict:
     """Fresh executor prompts for the plan's slots (a new round, so new seeds and few-shot picks); free decoding."""
     from synthwright.agents.executor import Executor
+    from synthwright.core.store import RunStore
     from synthwright.engines import load_engine
     from synthwright.finetune import schema_valid_rate
-    from synthwright.store import RunStore
     from synthwright.tasks import task_for
 
     task = task_for(recipe.task)
@@ -154,8 +154,8 @@ def replay_speed(teacher_run: Path, recipe, teacher: str, student: str, n: int) 
 
     Runs made minutes apart on shared cores see different loads; back-to-back replays compare like with like.
     """
+    from synthwright.core.store import RunStore
     from synthwright.engines import ChatRequest, load_engine
-    from synthwright.store import RunStore
     from synthwright.tasks import task_for
 
     store = RunStore(teacher_run / "run.sqlite")

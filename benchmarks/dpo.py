@@ -61,14 +61,18 @@ def main() -> None:
     import datasets
 
     datasets.disable_progress_bars()
+    from distill import unconstrained_validity
     from rich.console import Console
 
     import synthwright
     from synthwright.finetune import DistillConfig, compare_runs, distill
-    from synthwright.finetune.dpo_loop import acceptance, refine_with_dpo, seed_plan, student_recipe
-    from synthwright.rundir import open_run
-
-    from distill import unconstrained_validity
+    from synthwright.finetune.dpo_loop import (
+        acceptance,
+        refine_with_dpo,
+        seed_plan,
+        student_recipe,
+    )
+    from synthwright.rundir.reader import open_run
 
     console = Console()
     out = Path(args.out)

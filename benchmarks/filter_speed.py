@@ -17,8 +17,13 @@ import resource
 import time
 from collections import Counter
 
-from synthwright.evaluators.filters import Candidate, FilterState, apply_filters, filter_names
-from synthwright.recipe import FilterConfig
+from synthwright.evaluators.filters import (
+    Candidate,
+    FilterState,
+    apply_filters,
+    filter_names,
+)
+from synthwright.recipe.model import FilterConfig
 
 OPENERS = ["Hi,", "Hello,", "Hey there,", "Good morning,", "Excuse me,", "Quick question:", "Ugh,", "Please help,", "",
            "Dear support,", "So", "Honestly,", "Um,", "Right,", "Listen,"]

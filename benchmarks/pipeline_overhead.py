@@ -31,8 +31,8 @@ def main() -> None:
     from rich.table import Table
 
     import synthwright
+    from synthwright.core.store import RunStore
     from synthwright.engines import ChatRequest
-    from synthwright.store import RunStore
     from synthwright.tasks import task_for
 
     transformers.utils.logging.set_verbosity_error()

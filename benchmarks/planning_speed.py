@@ -24,7 +24,7 @@ NOUNS = ("card pin transfer refund balance statement loan mortgage overdraft sav
 
 
 def recipe(labels: int):
-    from synthwright.recipe import load_recipe
+    from synthwright.recipe.load import load_recipe
 
     names = NOUNS[:labels]
     return load_recipe({
@@ -48,8 +48,8 @@ def main() -> None:
 
     import synthwright
     from synthwright.agents.planner import PhraseAsker, _phrase_schema
+    from synthwright.core.prompts import render
     from synthwright.engines import Sampling
-    from synthwright.prompts import render
 
     transformers.utils.logging.set_verbosity_error()
     r = recipe(min(args.labels, len(NOUNS)))

@@ -77,9 +77,9 @@ def squad_passages(n: int) -> list[dict]:
 
 
 def naive_qa(recipe, engine, per_chunk: int, seed: int) -> tuple[list[dict], dict]:
-    from synthwright.documents import load_chunks
+    from synthwright.core.documents import load_chunks
+    from synthwright.core.samples import QASample
     from synthwright.engines import ChatRequest
-    from synthwright.samples import QASample
 
     chunks = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars, recipe.documents.overlap_chars)
     requests, ids = [], []
@@ -120,7 +120,7 @@ def _cost(gens, calls: int, seconds: float) -> dict:
 
 def pipeline(recipe, engine, out: Path) -> tuple[list[dict], dict]:
     import synthwright
-    from synthwright.store import RunStore
+    from synthwright.core.store import RunStore
 
     t0 = time.perf_counter()
     result = synthwright.run(recipe, out=out, engine=engine, progress=sys.stderr.isatty())
@@ -156,8 +156,9 @@ def qa_rates(rows: list[dict], chunks: dict[str, str]) -> dict:
 
 
 def dialogue_rates(rows: list[dict], recipe) -> dict:
-    from synthwright.evaluators.dialogue_check import meta_turn, role_problem, user_text
+    from synthwright.evaluators.dialogue_check import meta_turn, role_problem
     from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
+    from synthwright.tasks.dialogue import user_text
 
     if not rows:
         return {"samples": 0}
@@ -345,8 +346,8 @@ def score_retrieval(arms: dict, passages: list[dict], seeds: int, results: dict)
 
 def retrieval_from(kept: Path, passages: list[dict], seeds: int, results: dict, only: set[str] | None = None) -> None:
     """Retrieval for each arm's SQuAD questions in a --keep folder (see `retrieval_arms`)."""
-    from synthwright.documents import load_chunks
-    from synthwright.store import RunStore
+    from synthwright.core.documents import load_chunks
+    from synthwright.core.store import RunStore
 
     naive = [json.loads(line) for line in (kept / "qa-squad-naive.jsonl").read_text().splitlines() if line.strip()]
     store = RunStore.reader(kept / "qa-squad" / "run.sqlite")
@@ -389,7 +390,7 @@ def main() -> None:
     from rich.table import Table
 
     import synthwright
-    from synthwright.documents import load_chunks
+    from synthwright.core.documents import load_chunks
 
     transformers.utils.logging.set_verbosity_error()
     console = Console(stderr=True)

@@ -34,8 +34,8 @@ def main() -> None:
     from rich.table import Table
 
     import synthwright
+    from synthwright.core.store import RunStore
     from synthwright.scale import RayConfig, RayEnginePool
-    from synthwright.store import RunStore
 
     transformers.utils.logging.set_verbosity_error()
     recipe = synthwright.load_recipe(args.recipe)

@@ -124,9 +124,9 @@ def poll_cost(run_dir: Path, polls: int = 30) -> None:
 def replay_stored(run_dir: Path) -> None:
     """Replay a copy of a finished run with near_duplicates.threshold 0.6 and an engine that may not be called."""
     import synthwright
+    from synthwright.core.store import RunStore
     from synthwright.engines import Engine
-    from synthwright.recipe import Recipe
-    from synthwright.store import RunStore
+    from synthwright.recipe.model import Recipe
 
     class Refusing(Engine):
         spec = "refusing"

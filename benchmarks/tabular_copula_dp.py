@@ -61,9 +61,9 @@ def part_copula(args) -> None:
     from synthwright.modalities.tabular_metrics import evaluate_tabular
 
     try:
+        import sdv
         from sdv.metadata import Metadata
         from sdv.single_table import GaussianCopulaSynthesizer
-        import sdv
     except ImportError:
         print(f"\n[copula] SDV is not installed, so there is no baseline; install it only for this benchmark:\n    {INSTALL_SDV}")
         sdv = None
@@ -121,7 +121,7 @@ def part_dp(args) -> None:
 
 
 def part_rebalance(args) -> None:
-    from synthwright.errors import ConfigError
+    from synthwright.core.errors import ConfigError
     from synthwright.modalities.tabular import fit_tabular, sample_tabular
     from synthwright.modalities.tabular_metrics import minority_boost
 

@@ -77,7 +77,7 @@ def naive(recipe, engine, per_label: int, seed: int) -> tuple[list[dict], dict]:
 
 def pipeline(recipe, engine, out: Path, quality: dict) -> tuple[list[dict], dict]:
     import synthwright
-    from synthwright.store import RunStore
+    from synthwright.core.store import RunStore
 
     t0 = time.perf_counter()
     result = synthwright.run(recipe, out=out, engine=engine, quality=quality, progress=sys.stderr.isatty())
@@ -96,7 +96,7 @@ def pipeline(recipe, engine, out: Path, quality: dict) -> tuple[list[dict], dict
 
 
 def score(rows: list[dict], test: list[dict]) -> dict:
-    from synthwright.evaluators.tstr import train_and_score
+    from synthwright.evaluators.classifier import train_and_score
 
     if len({r["label"] for r in rows}) < 2:
         return {"accuracy": 0.0, "macro_f1": 0.0, "train_size": len(rows)}

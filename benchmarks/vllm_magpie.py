@@ -58,8 +58,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from synthwright import load_engine, run
+    from synthwright.core.samples import QASample
     from synthwright.engines import ChatRequest, Sampling
-    from synthwright.samples import QASample
 
     started = time.perf_counter()
     engine = load_engine(f"vllm:{args.model}", max_model_len=args.max_model_len, enforce_eager=args.eager)

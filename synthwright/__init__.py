@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._lazy import lazy_getattr
+from synthwright.core.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -18,18 +18,18 @@ _LAZY = {
     "Generation": "synthwright.engines.base",
     "Sampling": "synthwright.engines.base",
     "load_engine": "synthwright.engines.registry",
-    "ClassificationSample": "synthwright.samples",
-    "QASample": "synthwright.samples",
-    "DialogueSample": "synthwright.samples",
-    "Turn": "synthwright.samples",
-    "SynthwrightError": "synthwright.errors",
-    "generate_samples": "synthwright.generate",
-    "Recipe": "synthwright.recipe",
-    "load_recipe": "synthwright.recipe",
-    "run": "synthwright.pipeline",
-    "plan_run": "synthwright.pipeline",
-    "build_report": "synthwright.evaluators.report",
-    "evaluate_on_real": "synthwright.evaluators.tstr",
+    "ClassificationSample": "synthwright.core.samples",
+    "QASample": "synthwright.core.samples",
+    "DialogueSample": "synthwright.core.samples",
+    "Turn": "synthwright.core.samples",
+    "SynthwrightError": "synthwright.core.errors",
+    "generate_samples": "synthwright.make.generate",
+    "Recipe": "synthwright.recipe.model",
+    "load_recipe": "synthwright.recipe.load",
+    "run": "synthwright.make.pipeline",
+    "plan_run": "synthwright.make.pipeline",
+    "build_report": "synthwright.reports.report",
+    "evaluate_on_real": "synthwright.reports.tstr",
 }
 
 

@@ -13,8 +13,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from synthwright.core.samples import SCHEMAS
 from synthwright.engines import ChatRequest, Sampling
-from synthwright.samples import SCHEMAS
 
 SCHEMA_BY_NAME = {cls.__name__: cls for cls in SCHEMAS.values()}
 

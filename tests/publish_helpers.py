@@ -68,10 +68,10 @@ def add_report(run_dir: Path) -> None:
 def add_verdicts_and_hostile_text(run_dir: Path) -> dict:
     """Verdicts of the real judge (a scripted engine behind it) on one accepted and one rejected sample, and a
     rejected sample whose text tries to break out of the page's script tag. Returns their sample ids."""
+    from synthwright.core.store import RunStore
     from synthwright.evaluators.filters import Candidate
     from synthwright.evaluators.judge import Judge
-    from synthwright.recipe import load_recipe
-    from synthwright.store import RunStore
+    from synthwright.recipe.load import load_recipe
 
     from .scripted import ScriptedEngine
 

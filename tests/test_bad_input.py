@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
+from synthwright.cli.app import app
 
 from .scripted import ScriptedEngine, recipe_dict
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from synthwright.cli import app
+from synthwright.cli.app import app
 
 runner = CliRunner()
 
@@ -76,12 +76,12 @@ def test_unknown_engine_option_is_named(tiny_model_dir):
 def test_full_disk_is_one_sentence(monkeypatch, tmp_path):
     import sqlite3
 
-    import synthwright.pipeline
+    import synthwright.make.pipeline
 
     def full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(synthwright.pipeline, "run", full)
+    monkeypatch.setattr(synthwright.make.pipeline, "run", full)
     (tmp_path / "r.yaml").write_text("name: x\n")
     result = run("run", str(tmp_path / "r.yaml"))
     assert result.exit_code == 1 and "the disk is full" in result.output and "Traceback" not in result.output

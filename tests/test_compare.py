@@ -8,13 +8,19 @@ import pytest
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
-from synthwright.errors import ConfigError
-from synthwright.finetune import compare_runs
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
 from synthwright.evaluators.metrics import distinct_n, self_similarity
+from synthwright.finetune import compare_runs
 
+from .distill_helpers import (  # noqa: F401 (fixtures)
+    distill_base,
+    one_thread,
+    student,
+    teacher_recipe,
+    teacher_run,
+)
 from .scripted import ScriptedEngine, recipe_dict
-from .distill_helpers import distill_base, one_thread, student, teacher_recipe, teacher_run  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

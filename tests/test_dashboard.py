@@ -83,7 +83,7 @@ def test_the_page_moves_while_a_real_run_writes(tiny_model_dir, tmp_path, served
     path = tmp_path / "live.yaml"
     path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "synthwright.cli", "run", str(path), "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "synthwright.cli.app", "run", str(path), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     try:

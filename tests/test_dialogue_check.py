@@ -8,9 +8,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import synthwright
+from synthwright.core.store import RunStore
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
-from synthwright.recipe import load_recipe
-from synthwright.store import RunStore
+from synthwright.recipe.load import load_recipe
 from synthwright.tasks import task_for
 
 from .scripted import WriterEngine, recipe_dict
@@ -156,9 +156,9 @@ def test_quality_loop_replans_dialogues_that_read_like_another_goal(tmp_path):
     store = RunStore(tmp_path / "run" / "run.sqlite")
     steps = store.loop_steps()
     store.close()
-    first = steps[0]["decision"]
-    assert first["action"] == "replan" and first["replaced"] > 0, first
-    assert ["track_order", "return_item"] in first["contrast_pairs"]
+    first = steps[0].decision
+    assert first.action == "replan" and first.replaced > 0, first
+    assert ["track_order", "return_item"] in first.contrast_pairs
     assert any('nobody could take the conversation for this other one: "The customer wants to return an item and get a refund"'
                in p for p in engine.prompts)
-    assert steps[-1]["signal"]["score"] > steps[0]["signal"]["score"]
+    assert steps[-1].signal["score"] > steps[0].signal["score"]

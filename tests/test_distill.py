@@ -12,14 +12,26 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
 from synthwright.engines import ChatRequest, Sampling, load_engine
-from synthwright.errors import ConfigError
-from synthwright.finetune import DistillConfig, distill, load_distill_config, schema_valid_rate
+from synthwright.finetune import (
+    DistillConfig,
+    distill,
+    load_distill_config,
+    schema_valid_rate,
+)
 from synthwright.finetune.data import read_teacher_run
 from synthwright.tasks import GeneratedText
 
-from .distill_helpers import STUDENT_CONFIG, distill_base, one_thread, student, teacher_recipe, teacher_run  # noqa: F401 (fixtures)
+from .distill_helpers import (  # noqa: F401 (fixtures)
+    STUDENT_CONFIG,
+    distill_base,
+    one_thread,
+    student,
+    teacher_recipe,
+    teacher_run,
+)
 
 ROOT = Path(__file__).parent.parent
 
@@ -264,7 +276,7 @@ def test_a_redacted_run_does_not_teach_its_student_the_pii(tiny_model_dir, tmp_p
 @pytest.mark.parametrize("kind", ["classification", "qa", "dialogue"])
 def test_a_stored_sample_serialises_back_to_its_schema(kind):
     from synthwright.finetune.data import schema_json
-    from synthwright.recipe import load_recipe
+    from synthwright.recipe.load import load_recipe
     from synthwright.tasks import task_for
 
     from .scripted import recipe_dict

@@ -5,8 +5,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from synthwright import ChatRequest, ClassificationSample, DialogueSample, QASample, Sampling
-from synthwright.cli import app
+from synthwright import (
+    ChatRequest,
+    ClassificationSample,
+    DialogueSample,
+    QASample,
+    Sampling,
+)
+from synthwright.cli.app import app
 
 pytestmark = [pytest.mark.smollm, pytest.mark.slow]
 

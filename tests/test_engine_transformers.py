@@ -5,9 +5,21 @@ import warnings
 import pytest
 import torch
 
-from synthwright import ChatRequest, ClassificationSample, DialogueSample, QASample, Sampling, load_engine
+from synthwright import (
+    ChatRequest,
+    ClassificationSample,
+    DialogueSample,
+    QASample,
+    Sampling,
+    load_engine,
+)
+from synthwright.core.errors import (
+    ConfigError,
+    HardwareError,
+    ModelNotFoundError,
+    SchemaError,
+)
 from synthwright.engines.decoding import sample_tokens
-from synthwright.errors import ConfigError, HardwareError, ModelNotFoundError, SchemaError
 
 LONG = Sampling(max_new_tokens=3000, temperature=0.8)
 

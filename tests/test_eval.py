@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from synthwright.cli import app
-from synthwright.errors import ConfigError
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
+from synthwright.core.store import RunStore
 from synthwright.evaluators import embed
 from synthwright.evaluators.label_noise import check_label_noise, find_label_noise
-from synthwright.evaluators.tstr import evaluate_on_real
-from synthwright.output import write_outputs
-from synthwright.recipe import load_recipe
-from synthwright.store import RunStore
+from synthwright.make.output import write_outputs
+from synthwright.recipe.load import load_recipe
+from synthwright.reports.tstr import evaluate_on_real
 
 from .scripted import recipe_dict
 

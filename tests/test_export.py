@@ -8,9 +8,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from synthwright.cli import app
+from synthwright.cli.app import app
 
-from .publish_helpers import add_report, add_verdicts_and_hostile_text, copy_run, tiny_run
+from .publish_helpers import (
+    add_report,
+    add_verdicts_and_hostile_text,
+    copy_run,
+    tiny_run,
+)
 
 runner = CliRunner()
 
@@ -141,7 +146,7 @@ def test_secrets_in_the_recipe_are_redacted(run_dir, tmp_path):
     from synthwright.publish import export_dataset
 
     run = copy_run(run_dir, tmp_path / "run")
-    from synthwright.store import RunStore
+    from synthwright.core.store import RunStore
 
     store = RunStore(run / "run.sqlite")  # the run froze a recipe whose teacher has a key
     recipe = store.get("recipe")

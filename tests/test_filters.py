@@ -6,11 +6,16 @@ import importlib.util
 
 import pytest
 
-from synthwright.errors import ConfigError
-from synthwright.evaluators.filters import Candidate, FilterState, apply_filters, filter_names
+from synthwright.core.errors import ConfigError
+from synthwright.evaluators.filters import (
+    Candidate,
+    FilterState,
+    apply_filters,
+    filter_names,
+)
 from synthwright.evaluators.pii import find_pii, iban_ok, luhn_ok
-from synthwright.recipe import FilterConfig, load_recipe
-
+from synthwright.recipe.load import load_recipe
+from synthwright.recipe.model import FilterConfig
 from synthwright.tasks import task_for
 
 from .scripted import recipe_dict
@@ -146,7 +151,7 @@ def test_language():
 
 @pytest.mark.skipif(not HAS_LINGUA, reason="needs lingua-language-detector")
 def test_unknown_language_is_one_config_error_before_any_generation():
-    from synthwright.seeds import read_seeds
+    from synthwright.recipe.seeds import read_seeds
     from synthwright.tasks import task_for
 
     recipe = load_recipe(recipe_dict(language="xx"))

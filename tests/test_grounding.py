@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 import synthwright
-from synthwright.documents import focus_points
+from synthwright.core.documents import focus_points
+from synthwright.core.errors import ConfigError
+from synthwright.core.samples import QASample
+from synthwright.core.store import RunStore
 from synthwright.engines.base import parse_into
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.grounding import best_span, leak, passage_talk, support
-from synthwright.errors import ConfigError
-from synthwright.recipe import load_recipe
-from synthwright.samples import QASample
-from synthwright.store import RunStore
+from synthwright.recipe.load import load_recipe
 from synthwright.tasks import task_for
 
 from .scripted import WriterEngine, recipe_dict

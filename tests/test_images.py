@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ._modality_data import digits, one_thread
 from PIL import Image
 
-from synthwright.errors import ConfigError
+from synthwright.core.errors import ConfigError
 from synthwright.modalities.image_data import ImageSet, load_images, save_images
 from synthwright.modalities.images import fit_images, load_image_model, sample_images
+
+from ._modality_data import digits, one_thread
 
 FAST = {"epochs": 1, "batch_size": 64, "progress": False, "device": "cpu"}
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from synthwright import run
-from synthwright.errors import ConfigError
+from synthwright.core.errors import ConfigError
+from synthwright.core.store import RunStore
 from synthwright.evaluators.novelty import NoveltyIndex, rouge_l, rouge_tokens
-from synthwright.store import RunStore
 
 from .instruction_engine import SEED_TASKS, InstructionEngine, instruction_recipe
 
@@ -97,14 +97,14 @@ def test_self_instruct_counts_and_novelty_rejections(tmp_path):
 
 
 def test_keyword_filter_rejects_tasks_a_text_model_cannot_do(tmp_path):
-    from synthwright.agents.instruction_run import UNFIT, PROGRAM
+    from synthwright.make.instruction_run import PROGRAM, UNFIT
 
     assert UNFIT.search("Draw a diagram of the water cycle") and PROGRAM.search("Write a program that sorts")
     assert not UNFIT.search("Explain how the water cycle works")
 
 
 def test_list_numbers_are_stripped_and_non_words_rejected_by_form():
-    from synthwright.agents.instruction_run import LIST_MARK, form_problem
+    from synthwright.make.instruction_run import LIST_MARK, form_problem
 
     assert LIST_MARK.sub("", "3. Suggest one way to improve support", count=1) == "Suggest one way to improve support"
     assert LIST_MARK.sub("", "2) Draft a reply", count=1) == "Draft a reply"
@@ -259,7 +259,7 @@ def test_cli_plan_is_refused_for_a_method_recipe(tmp_path):
     import yaml
     from typer.testing import CliRunner
 
-    from synthwright.cli import app
+    from synthwright.cli.app import app
 
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(instruction_recipe("self_instruct")))

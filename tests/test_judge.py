@@ -11,7 +11,7 @@ import pytest
 import synthwright
 from synthwright.evaluators.filters import Candidate
 from synthwright.evaluators.judge import Judge, decide, make_judge, verdict_schema
-from synthwright.recipe import load_recipe
+from synthwright.recipe.load import load_recipe
 
 from .scripted import ScriptedEngine, recipe_dict
 
@@ -29,7 +29,7 @@ def test_verdict_schema_puts_reason_first_and_bounds_everything():
     schema = verdict_schema(recipe)
     assert list(schema.model_fields) == ["reason", "label", "naturalness", "fit"]
     assert typing.get_args(schema.model_fields["label"].annotation) == ("lost_card", "refund")
-    from synthwright.samples import assert_bounded
+    from synthwright.core.samples import assert_bounded
 
     assert_bounded(schema)  # every string bounded: constrained decoding always terminates
     qa = load_recipe({**recipe_dict(task="qa"), "categories": [{"name": "warranty"}]})

@@ -6,7 +6,7 @@ import pytest
 
 import synthwright
 from synthwright.evaluators.embed import minilm_path
-from synthwright.recipe import load_recipe
+from synthwright.recipe.load import load_recipe
 
 from .scripted import ScriptedEngine
 

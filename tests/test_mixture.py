@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 import synthwright
-from synthwright.errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 from .scripted import VocabEngine, vocab_recipe
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ._modality_data import digits, mixed_table, one_thread
 from typer.testing import CliRunner
 
-from synthwright.cli import app
+from synthwright.cli.app import app
 from synthwright.modalities.image_data import save_images
+
+from ._modality_data import digits, mixed_table, one_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -115,7 +116,7 @@ def test_recipe_rejects_unknown_keys(tmp_path):
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "synthwright.cli", "image", "fit", str(tmp_path / "none"), "--out", str(tmp_path / "m")],
+    proc = subprocess.run([sys.executable, "-m", "synthwright.cli.app", "image", "fit", str(tmp_path / "none"), "--out", str(tmp_path / "m")],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, "COLUMNS": "1000"})
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr

@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ._modality_data import digits, mixed_table, one_thread
 
 from synthwright.modalities.image_data import ImageSet
 from synthwright.modalities.image_metrics import evaluate_images, frechet_distance
-from synthwright.modalities.tabular_metrics import column_shapes, evaluate_tabular, pair_trends, privacy
+from synthwright.modalities.tabular_metrics import (
+    column_shapes,
+    evaluate_tabular,
+    pair_trends,
+    privacy,
+)
+
+from ._modality_data import digits, mixed_table, one_thread
 
 
 @pytest.fixture(autouse=True, scope="module")

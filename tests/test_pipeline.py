@@ -15,9 +15,9 @@ import yaml
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
-from synthwright.errors import ConfigError
-from synthwright.store import RunStore
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
+from synthwright.core.store import RunStore
 
 from .recipes import classification_recipe
 
@@ -115,7 +115,7 @@ def test_kill_minus_nine_loses_at_most_the_batch_in_flight(tiny_model_dir, tmp_p
     recipe = classification_recipe(tiny_model_dir, count={"per_category": 40})
     recipe_path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "synthwright.cli.app", "run", str(recipe_path), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
     db = out / "run.sqlite"

@@ -10,9 +10,9 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
 from synthwright.engines import ChatRequest, Sampling, load_engine
-from synthwright.errors import ConfigError
 from synthwright.finetune import DistillConfig
 from synthwright.finetune.dpo import train_dpo
 from synthwright.finetune.preferences import NOT_WORSE, build_preferences, preferences

@@ -8,7 +8,7 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from synthwright.cli import app
+from synthwright.cli.app import app
 
 from .hub_server import FakeHub
 from .publish_helpers import copy_run, tiny_run
@@ -90,7 +90,7 @@ def test_pushing_again_updates_in_place_and_removes_stale_shards(hub, run_dir, t
     main = hub.repos["alice/tiny-intents"]["branches"]["main"]
     assert "license: cc-by-4.0" in main["README.md"].decode()
     assert "data/old-00000-of-00001.parquet" not in main and ".gitattributes" in main
-    from synthwright.store import RunStore
+    from synthwright.core.store import RunStore
 
     store = RunStore(run / "run.sqlite")
     pushes = store.get("pushes")
@@ -134,7 +134,7 @@ def test_token_never_appears_in_files_or_output(hub, run_dir, tmp_path):
 
 
 def test_a_token_inside_the_run_files_stops_the_push(hub, run_dir, tmp_path):
-    from synthwright.store import RunStore
+    from synthwright.core.store import RunStore
 
     run = copy_run(run_dir, tmp_path / "run")
     store = RunStore(run / "run.sqlite")  # the recipe the run froze had the token pasted in its description

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import synthwright
+from synthwright.core.store import RunStore
 from synthwright.evaluators.embed import minilm_path
-from synthwright.store import RunStore
 
 from .scripted import VocabEngine, vocab_recipe
 
@@ -35,13 +35,13 @@ def test_loop_replans_a_confused_pair_and_the_signal_improves(tmp_path):
     store = RunStore(tmp_path / "run" / "run.sqlite")
     try:
         steps = store.loop_steps()
-        assert [s["step"] for s in steps] == list(range(len(q["steps"])))
+        assert [s.step for s in steps] == list(range(len(q["steps"])))
         replaced = [s for s in store.samples() if s["filter"] == "quality_loop"]
         assert len(replaced) == sum(s["replaced"] for s in q["steps"])
         assert all("quality loop's classifier" in s["reason"] for s in replaced)
         assert sum(s["category"] == "fees" and "says 'refund'" in s["reason"] for s in replaced) >= first["replaced"] // 2
         # the target stays the target plus the extra quota the loop gave weak labels
-        extra = sum(s["decision"].get("extra", 0) for s in steps)
+        extra = sum(s.decision.extra for s in steps)
         assert result.stats["target"] == 60 + extra <= 60 + int(0.25 * 60)
         assert result.stats["accepted"] == result.stats["target"]
     finally:
@@ -85,7 +85,7 @@ CHILD = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
 import synthwright
-from synthwright.store import RunStore
+from synthwright.core.store import RunStore
 from tests.scripted import VocabEngine, vocab_recipe
 
 def on_batch(report):
@@ -105,7 +105,7 @@ def test_loop_resumes_after_kill_minus_nine_with_the_same_decisions(tmp_path):
     store = RunStore(out / "run.sqlite")
     before = store.loop_steps()
     store.close()
-    assert len(before) == 1 and before[0]["decision"]["action"] == "replan"
+    assert len(before) == 1 and before[0].decision.action == "replan"
 
     resumed = synthwright.run(vocab_recipe(), out=out, engine=VocabEngine(blur={"fees": "refund"}))
     straight = synthwright.run(vocab_recipe(), out=tmp_path / "straight", engine=VocabEngine(blur={"fees": "refund"}))
@@ -113,7 +113,7 @@ def test_loop_resumes_after_kill_minus_nine_with_the_same_decisions(tmp_path):
     try:
         a, b = (s.loop_steps() for s in stores)
         assert a[0] == before[0]  # what was decided before the kill is kept as it was
-        assert [s["decision"] for s in a] == [s["decision"] for s in b]  # and the rest is what an unbroken run decides
+        assert [s.decision for s in a] == [s.decision for s in b]  # and the rest is what an unbroken run decides
         texts = [sorted(x["data"]["text"] for x in s.samples("accepted")) for s in stores]
         assert texts[0] == texts[1] and len(set(texts[0])) == len(texts[0])
     finally:
@@ -156,7 +156,7 @@ def test_dev_set_is_the_signal_and_never_reaches_prompts_or_the_dataset(tmp_path
 
 
 def test_a_dev_set_with_unknown_labels_is_refused(tmp_path):
-    from synthwright.errors import ConfigError
+    from synthwright.core.errors import ConfigError
 
     path = tmp_path / "dev.jsonl"
     path.write_text(json.dumps({"text": "hello", "label": "weather"}) + "\n")

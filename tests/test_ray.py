@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import synthwright
-from synthwright.store import RunStore
+from synthwright.core.store import RunStore
 
 from .recipes import classification_recipe
 
@@ -102,7 +102,7 @@ def test_resume_after_the_driver_is_killed(cluster, tiny_model_dir, tmp_path):
     recipe = classification_recipe(tiny_model_dir, count={"per_category": 40})
     recipe_path.write_text(yaml.safe_dump(recipe))
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "synthwright.cli.app", "run", str(recipe_path), "--out", str(out),
                              "--ray", cluster, "--actors", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db, count, deadline = out / "run.sqlite", 0, time.time() + 180
@@ -146,7 +146,7 @@ def test_a_judge_with_its_own_model_runs_on_its_own_actor_pool(cluster, tiny_mod
 def test_a_pool_the_cluster_cannot_place_is_refused_in_one_sentence(cluster, tiny_model_dir, tmp_path):
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe(tiny_model_dir)))
-    proc = subprocess.run([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(tmp_path / "run"),
+    proc = subprocess.run([sys.executable, "-m", "synthwright.cli.app", "run", str(recipe_path), "--out", str(tmp_path / "run"),
                            "--ray", cluster, "--actors", "3"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "need 3 CPUs but the cluster has 2 in all" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
@@ -155,7 +155,7 @@ def test_a_pool_the_cluster_cannot_place_is_refused_in_one_sentence(cluster, tin
 def test_a_bad_ray_setting_is_named_in_one_sentence(tiny_model_dir, tmp_path):
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe(tiny_model_dir)))
-    proc = subprocess.run([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(tmp_path / "run"),
+    proc = subprocess.run([sys.executable, "-m", "synthwright.cli.app", "run", str(recipe_path), "--out", str(tmp_path / "run"),
                            "--ray", "local", "--actors", "0"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "fix --actors" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()  # refused before anything was made

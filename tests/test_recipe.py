@@ -3,9 +3,9 @@
 import pytest
 from typer.testing import CliRunner
 
-from synthwright.cli import app
-from synthwright.errors import ConfigError
-from synthwright.recipe import load_recipe
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
+from synthwright.recipe.load import load_recipe
 
 GOOD = """\
 name: demo

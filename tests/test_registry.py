@@ -2,9 +2,9 @@
 
 import pytest
 
+from synthwright.core.errors import EngineSpecError
 from synthwright.engines import engine_kind
 from synthwright.engines.model_source import DEFAULT_GGUF, default_source, resolve_local
-from synthwright.errors import EngineSpecError
 
 from .conftest import HAS_SMOLLM
 
@@ -37,8 +37,8 @@ def test_vllm_missing_names_the_extra():
 
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed")
+    from synthwright.core.errors import MissingExtraError
     from synthwright.engines import load_engine
-    from synthwright.errors import MissingExtraError
 
     with pytest.raises(MissingExtraError, match=r"pip install 'synthwright\[vllm\]'"):
         load_engine("vllm:some/model")

@@ -8,9 +8,9 @@ import json
 import pytest
 
 import synthwright
+from synthwright.core.errors import ConfigError
+from synthwright.core.store import RunStore
 from synthwright.engines import Engine
-from synthwright.errors import ConfigError
-from synthwright.store import RunStore
 
 from .scripted import ScriptedEngine, recipe_dict
 

@@ -8,13 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
+from synthwright.cli.app import app
+from synthwright.core.store import RunStore
 from synthwright.evaluators.filters import Candidate
 from synthwright.evaluators.judge import Judge
-from synthwright.evaluators.report import build_report
-from synthwright.output import write_outputs
-from synthwright.recipe import load_recipe
-from synthwright.store import RunStore
+from synthwright.make.output import write_outputs
+from synthwright.recipe.load import load_recipe
+from synthwright.reports.report import build_report
 
 from .scripted import ScriptedEngine, recipe_dict
 

@@ -9,8 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 import synthwright
-from synthwright.cli import app
-from synthwright.errors import ConfigError
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
 
 from ._modality_data import one_thread
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from synthwright.cli import app
-from synthwright.rundir_lock import LOCK_NAME, RunDirBusy, hold_writer, lock_path
-from synthwright.store import RunStore
+from synthwright.cli.app import app
+from synthwright.core.store import RunStore
+from synthwright.rundir.lock import LOCK_NAME, RunDirBusy, hold_writer, lock_path
 
 from .recipes import classification_recipe
 
@@ -97,7 +97,7 @@ def test_two_processes_one_run_directory(tiny_model_dir, tmp_path, monkeypatch):
     out = tmp_path / "run"
     errors = tmp_path / "first.err"
     stderr = errors.open("w")
-    first = subprocess.Popen([sys.executable, "-m", "synthwright.cli", "run", str(recipe_path), "--out", str(out)],
+    first = subprocess.Popen([sys.executable, "-m", "synthwright.cli.app", "run", str(recipe_path), "--out", str(out)],
                              stdout=subprocess.DEVNULL, stderr=stderr,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ._modality_data import mixed_table, one_thread
 
-from synthwright.errors import ConfigError
+from synthwright.core.errors import ConfigError
 from synthwright.modalities.tabular import fit_tabular, load_tabular, sample_tabular
 from synthwright.modalities.tabular_data import TableEncoder
+
+from ._modality_data import mixed_table, one_thread
 
 FAST = {"epochs": 2, "batch_size": 100, "progress": False, "device": "cpu"}
 

@@ -7,11 +7,12 @@ import json
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
-from ._modality_data import mixed_table, one_thread
 
-from synthwright.cli import app
-from synthwright.errors import ConfigError
+from synthwright.cli.app import app
+from synthwright.core.errors import ConfigError
 from synthwright.modalities.tabular import eval_tabular, fit_tabular, sample_tabular
+
+from ._modality_data import mixed_table, one_thread
 
 TRAIN = {"copula": {}, "ctgan": {"epochs": 30, "batch_size": 100, "device": "cpu"},
          "tvae": {"epochs": 120, "batch_size": 50, "device": "cpu"}}  # fewer steps and the VAE makes only the commonest rows

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ._modality_data import mixed_table
 
-from synthwright.errors import ConfigError
+from synthwright.core.errors import ConfigError
 from synthwright.modalities.tabular import fit_tabular, load_tabular, sample_tabular
+
+from ._modality_data import mixed_table
 
 
 @pytest.fixture(scope="module")

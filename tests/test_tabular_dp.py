@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from ._modality_data import mixed_table, one_thread
 
-from synthwright.errors import ConfigError
+from synthwright.core.errors import ConfigError
 from synthwright.modalities.tabular import eval_tabular, fit_tabular, load_tabular
 from synthwright.modalities.tabular_dp import DPSettings, plan_noise
+
+from ._modality_data import mixed_table, one_thread
 
 pytest.importorskip("opacus")
 FAST = {"epochs": 2, "batch_size": 50, "progress": False, "device": "cpu"}
@@ -80,8 +81,8 @@ def test_gan_histogram_is_in_the_same_accountant_and_frequencies_are_noisy(tmp_p
 
 def test_private_schema_reads_no_value_when_everything_is_declared():
     """Two different tables with the same declarations give the same encoder: its modes come from the ranges alone."""
-    from synthwright.modalities.tabular_dp import private_schema
     from synthwright.modalities.tabular_data import TableEncoder
+    from synthwright.modalities.tabular_dp import private_schema
 
     a, b = (private_schema(TableEncoder.fit(numeric_table(200, s), DECLARED, modes="even")).state() for s in (0, 1))
     assert a == b
@@ -116,7 +117,7 @@ def test_plan_spends_at_most_the_target():
 def test_cli_fit_with_dp_epsilon_then_eval_states_the_guarantee(tmp_path):
     from typer.testing import CliRunner
 
-    from synthwright.cli import app
+    from synthwright.cli.app import app
 
     numeric_table(200, 0).to_csv(tmp_path / "real.csv", index=False)
     runner = CliRunner()

@@ -7,8 +7,8 @@ import json
 import pytest
 
 import synthwright
-from synthwright.errors import ConfigError
-from synthwright.recipe import load_recipe
+from synthwright.core.errors import ConfigError
+from synthwright.recipe.load import load_recipe
 
 from .scripted import ScriptedEngine, recipe_dict
 

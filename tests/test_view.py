@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from synthwright.cli import app
+from synthwright.cli.app import app
 
 from .publish_helpers import HOSTILE, add_verdicts_and_hostile_text, copy_run, tiny_run
 
@@ -41,7 +41,7 @@ def embedded(html: str) -> dict:
 
 
 def store_counts(run) -> dict:
-    from synthwright.store import RunStore
+    from synthwright.core.store import RunStore
 
     store = RunStore(run / "run.sqlite")
     try:

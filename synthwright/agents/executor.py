@@ -6,10 +6,10 @@ import hashlib
 from collections import Counter, defaultdict
 from typing import Any
 
-from ..engines import ChatRequest
-from ..prompts import render
-from ..recipe import Recipe
-from ..tasks import Task
+from synthwright.core.prompts import render
+from synthwright.engines import ChatRequest
+from synthwright.recipe.model import Recipe
+from synthwright.tasks import Task
 
 
 def request_seed(*parts: Any) -> int:

@@ -17,11 +17,12 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field, create_model
 
-from ..documents import focus_points, load_chunks
-from ..engines import ChatRequest, Engine, Generation, Sampling
-from ..prompts import render
-from ..recipe import Recipe
-from .allocation import allocate
+from synthwright.agents.allocation import allocate
+from synthwright.core.documents import focus_points, load_chunks
+from synthwright.core.prompts import render
+from synthwright.engines import ChatRequest, Engine, Generation, Sampling
+from synthwright.recipe.model import Recipe
+from synthwright.tasks import task_for
 
 FALLBACK_PERSONAS = [
     "a busy professional writing between meetings", "a student on a tight budget",
@@ -128,7 +129,7 @@ def label_neighbours(recipe: Recipe, seeds: list[dict[str, Any]] | None = None, 
     """Each label's `n` most similar other labels (cosine of name + description + seed examples)."""
     import numpy as np
 
-    from ..evaluators import embed
+    from synthwright.evaluators import embed
 
     names = [c.name for c in recipe.categories]
     if len(names) < 2:
@@ -154,7 +155,8 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
     contexts: dict[str, str] | None = None
     k = recipe.axes.scenarios_per_category
     asker = PhraseAsker(engine, sampling, cache, record, on_progress)
-    if recipe.task == "qa" and recipe.documents is not None:
+    task = task_for(recipe.task)
+    if task.plans_per_document_chunk and recipe.documents is not None:
         contexts = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
                                recipe.documents.overlap_chars)
         categories = list(contexts)
@@ -191,7 +193,7 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
             personas = personas + [p for p in FALLBACK_PERSONAS if p not in personas][: n - len(personas)]
     else:
         personas = list(recipe.axes.personas)
-    neighbours = label_neighbours(recipe, seeds, recipe.neighbours) if recipe.task == "classification" and recipe.neighbours else {}
+    neighbours = label_neighbours(recipe, seeds, recipe.neighbours) if task.labelled and recipe.neighbours else {}
     quotas = recipe.count.for_categories(len(categories))
     slots = allocate(categories, quotas, scenarios, personas, recipe.axes.styles, recipe.axes.lengths,
                      seed=recipe.seed, contexts=contexts, shares=[t.share for t in recipe.teachers])

@@ -20,13 +20,15 @@ from collections import Counter, defaultdict
 from itertools import cycle
 from typing import Any
 
-from .allocation import slot_id
+from synthwright.agents.allocation import slot_id
+from synthwright.core.records import LoopDecision, LoopStep, Replan
+from synthwright.recipe.model import QualityConfig
 
 
-def stop_reason(step: int, score: float | None, history: list[dict[str, Any]], cfg: Any) -> str | None:
+def stop_reason(step: int, score: float | None, history: list[LoopStep], cfg: QualityConfig) -> str | None:
     if score is None:
         return "no signal: fewer than two labels with enough accepted samples"
-    previous = [h["signal"]["score"] for h in history if h["signal"].get("score") is not None]
+    previous = [h.signal["score"] for h in history if h.signal.get("score") is not None]
     if previous and score < max(previous) + cfg.min_improvement:
         return (f"plateau: score {score:.3f} is not {cfg.min_improvement:g} above the best so far"
                 f" ({max(previous):.3f})")
@@ -35,26 +37,25 @@ def stop_reason(step: int, score: float | None, history: list[dict[str, Any]], c
     return None
 
 
-def rollback(step: int, score: float | None, history: list[dict[str, Any]], accepted: list[dict[str, Any]],
-             slots: list[dict[str, Any]]) -> dict[str, Any] | None:
+def rollback(step: int, score: float | None, history: list[LoopStep], accepted: list[dict[str, Any]],
+             slots: list[dict[str, Any]], decision: LoopDecision) -> Replan | None:
     """Undo the previous step when it made the score worse: set aside what its slots added, restore what it replaced."""
     if not history or score is None:
         return None
     prev = history[-1]
-    before = prev["signal"].get("score")
-    if prev["decision"]["action"] != "replan" or before is None or score >= before:
+    before = prev.signal.get("score")
+    if prev.decision.action != "replan" or before is None or score >= before:
         return None
     added = {s["slot_id"] for s in slots if s.get("loop_step") == step}
     reason = f"set aside: the quality loop's step {step - 1} made the score worse ({before:.3f} → {score:.3f})"
     rejections = [(s["sample_id"], reason) for s in accepted if s["slot_id"] in added]
     quota_moves = {sid: -q for sid, q in ((s["slot_id"], s["quota"]) for s in slots if s["slot_id"] in added) if q}
-    for sid, delta in prev["decision"].get("quota_moves", {}).items():
+    for sid, delta in prev.decision.quota_moves.items():
         quota_moves[sid] = quota_moves.get(sid, 0) - delta
-    return {"decision": {"action": "rollback", "stop_reason": reason.removeprefix("set aside: ") + "; it was undone",
-                         "score_after": before, "undone": len(rejections),
-                         "restored": len(prev["decision"].get("replaced_ids", []))},
-            "new_slots": [], "quota_moves": quota_moves, "rejections": rejections,
-            "restore": prev["decision"].get("replaced_ids", [])}
+    undone = decision.model_copy(update={"action": "rollback", "stop_reason": reason.removeprefix("set aside: ")
+                                         + "; it was undone", "score_after": before, "undone": len(rejections),
+                                         "restored": len(prev.decision.replaced_ids)})
+    return Replan(undone, quota_moves=quota_moves, rejections=rejections, restore=list(prev.decision.replaced_ids))
 
 
 def _partner(label: str, confusions: list[dict[str, Any]], neighbours: dict[str, list[str]]) -> str | None:
@@ -66,31 +67,42 @@ def _partner(label: str, confusions: list[dict[str, Any]], neighbours: dict[str,
     return near[0] if near else None
 
 
-def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, accepted: list[dict[str, Any]],
-           slots: list[dict[str, Any]], target: int, cfg: Any, neighbours: dict[str, list[str]],
-           dev_situations: dict[int, str] | None = None, round_start: int, max_rounds: int) -> dict[str, Any]:
+def decide(step: int, signal: dict[str, Any], history: list[LoopStep], *, accepted: list[dict[str, Any]],
+           slots: list[dict[str, Any]], target: int, cfg: QualityConfig, neighbours: dict[str, list[str]],
+           dev_situations: dict[int, str] | None = None, round_start: int, max_rounds: int) -> Replan:
     """The decision for `step` (0 = after the first pass over the plan).
 
     `accepted` are the accepted samples in the order the signal saw them (its `misclassified` and
     `unrealistic` indices point into it); `dev_situations` maps dev-example indices to the situation
-    the teacher described for them. Returns {decision, new_slots, quota_moves, rejections}.
+    the teacher described for them.
     """
     score = signal.get("score")
-    decision: dict[str, Any] = {"step": step, "score": score, "source": signal.get("source"), "action": "stop",
-                                "stop_reason": stop_reason(step, score, history, cfg)}
-    nothing = {"decision": decision, "new_slots": [], "quota_moves": {}, "rejections": []}
-    undo = rollback(step, score, history, accepted, slots)
+    decision = LoopDecision(step=step, score=score, source=signal.get("source"), action="stop",
+                            stop_reason=stop_reason(step, score, history, cfg))
+    undo = rollback(step, score, history, accepted, slots, decision)
     if undo is not None:
-        decision.update(undo.pop("decision"))
-        return {"decision": decision, **undo}
-    if decision["stop_reason"]:
-        return nothing
+        return undo
+    if decision.stop_reason:
+        return Replan(decision)
     source = signal["dev"] if signal.get("dev") else signal["cv"]
     f1 = source["f1_per_label"]
     confusions = source["confusions"]
     per_label = Counter(s["category"] for s in accepted)
 
-    # (1) replacements: confidently misclassified, then (dev set) least realistic; at most a share per label
+    replaced = replacements(step, signal, accepted, per_label, cfg)
+    weak, extra = extra_quota(f1, per_label, history, target, cfg)
+    if not replaced and not extra:
+        decision.stop_reason = "nothing to improve: no label under weak_f1 and no confidently misclassified sample"
+        return Replan(decision)
+    return new_slots_for(step, signal, decision, replaced, extra, weak, f1, confusions, accepted=accepted, slots=slots,
+                         cfg=cfg, neighbours=neighbours, dev_situations=dev_situations, round_start=round_start,
+                         max_rounds=max_rounds)
+
+
+def replacements(step: int, signal: dict[str, Any], accepted: list[dict[str, Any]], per_label: Counter,
+                 cfg: QualityConfig) -> dict[int, tuple[str, str | None]]:
+    """Accepted samples to set aside (index → (reason, contrast label)): confidently misclassified, then (dev set)
+    least realistic; at most `replace_fraction` of a label."""
     cap = {label: int(cfg.replace_fraction * n) for label, n in per_label.items()}
     replaced: dict[int, tuple[str, str | None]] = {}  # accepted index → (reason, contrast label)
     for m in signal.get("misclassified", []):
@@ -105,10 +117,15 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
             cap[label] -= 1
             replaced[u["index"]] = (f"reads unlike the real dev texts (step {step}: a real-vs-synthetic classifier"
                                     f" finds it more synthetic than {cfg.realism_quantile:.0%} of them)", None)
+    return replaced
 
-    # (2) extra quota for weak labels, within the loop's whole budget
+
+def extra_quota(f1: dict[str, float], per_label: Counter, history: list[LoopStep], target: int,
+                cfg: QualityConfig) -> tuple[dict[str, float], Counter]:
+    """(weak labels, extra quota per label): weak labels get quota in proportion to 1 - F1, within the loop's whole
+    budget (`extra_fraction` of the target) spread over its steps."""
     budget = int(cfg.extra_fraction * target)
-    spent = sum(h["decision"].get("extra", 0) for h in history)
+    spent = sum(h.decision.extra for h in history)
     this_step = min(budget - spent, math.ceil(budget / max(cfg.max_steps, 1)))
     weak = {label: v for label, v in f1.items() if v < cfg.weak_f1 and label in per_label}
     extra: Counter = Counter()
@@ -119,12 +136,16 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
         extra.update({label: int(s) for label, s in shares.items()})
         for label in sorted(shares, key=lambda x: shares[x] - int(shares[x]), reverse=True)[: this_step - sum(extra.values())]:
             extra[label] += 1
+    return weak, extra
 
-    if not replaced and not extra:
-        decision["stop_reason"] = "nothing to improve: no label under weak_f1 and no confidently misclassified sample"
-        return nothing
 
-    # (3) the new slots: one sample each, axis values taken round-robin from the label's own slots
+def new_slots_for(step: int, signal: dict[str, Any], decision: LoopDecision, replaced: dict[int, tuple[str, str | None]],
+                  extra: Counter, weak: dict[str, float], f1: dict[str, float], confusions: list[dict[str, Any]], *,
+                  accepted: list[dict[str, Any]], slots: list[dict[str, Any]], cfg: QualityConfig,
+                  neighbours: dict[str, list[str]], dev_situations: dict[int, str] | None, round_start: int,
+                  max_rounds: int) -> Replan:
+    """The new slots, one sample each, axis values taken round-robin from the label's own slots; contrastive where a
+    label is confused with another, seeded with a dev error's situation where the teacher described one."""
     by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in slots:
         if not s.get("loop_step"):
@@ -161,14 +182,12 @@ def decide(step: int, signal: dict[str, Any], history: list[dict[str, Any]], *, 
     for label, n in sorted(extra.items()):
         for _ in range(n):
             add(label, "extra", _partner(label, confusions, neighbours))
-    kinds = Counter(s["kind"] for s in new_slots)
-    decision.update({
+    decision = decision.model_copy(update={
         "action": "replan", "stop_reason": None, "replaced": len(rejections), "extra": sum(extra.values()),
         "weak_labels": {label: f1[label] for label in sorted(weak)}, "extra_per_label": dict(sorted(extra.items())),
-        "contrast_pairs": sorted({(s["category"], s["contrast"]) for s in new_slots if s["contrast"]}),
-        "slot_kinds": dict(kinds), "hints": hints, "round_start": round_start, "round_limit": round_start + max_rounds,
+        "contrast_pairs": [list(p) for p in sorted({(s["category"], s["contrast"]) for s in new_slots if s["contrast"]})],
+        "slot_kinds": dict(Counter(s["kind"] for s in new_slots)), "hints": hints, "round_start": round_start,
+        "round_limit": round_start + max_rounds, "replaced_ids": [sid for sid, _ in rejections],
+        "quota_moves": dict(quota_moves),
     })
-    decision["contrast_pairs"] = [list(p) for p in decision["contrast_pairs"]]
-    decision["replaced_ids"] = [sid for sid, _ in rejections]
-    decision["quota_moves"] = dict(quota_moves)
-    return {"decision": decision, "new_slots": new_slots, "quota_moves": dict(quota_moves), "rejections": rejections}
+    return Replan(decision, new_slots, dict(quota_moves), rejections)

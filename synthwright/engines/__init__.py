@@ -1,6 +1,6 @@
 """Engines: one batch-first interface over every way to run a model."""
 
-from .base import ChatRequest, Engine, Generation, Sampling
-from .registry import engine_kind, load_engine
+from synthwright.engines.base import ChatRequest, Engine, Generation, Sampling
+from synthwright.engines.registry import engine_kind, load_engine
 
 __all__ = ["ChatRequest", "Engine", "Generation", "Sampling", "engine_kind", "load_engine"]

@@ -136,7 +136,7 @@ class Engine(ABC):
 
 
 def _no_raw_text(engine: "Engine") -> Exception:
-    from ..errors import ConfigError
+    from synthwright.core.errors import ConfigError
 
     return ConfigError(f"Magpie needs a model that continues the raw chat template up to the start of the user turn,"
                        f" and the {type(engine).__name__} engine ({engine.spec or 'this engine'}) only takes whole chat"

@@ -15,8 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..store import CallCache
-from .base import ChatRequest, Engine, Generation, Sampling, parse_into
+from synthwright.core.store import CallCache
+from synthwright.engines.base import (
+    ChatRequest,
+    Engine,
+    Generation,
+    Sampling,
+    parse_into,
+)
 
 
 def model_files(path: str) -> list[tuple[str, int, int]]:

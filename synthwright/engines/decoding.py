@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .base import FinishReason, Sampling
+from synthwright.engines.base import FinishReason, Sampling
 
 
 @dataclass
@@ -72,6 +72,54 @@ def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -
     return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
 
 
+def left_padded(prompts: list[list[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, ...]:
+    """(input ids, attention mask, position ids) of the prompts padded on the left to the longest."""
+    n, width = len(prompts), max(len(p) for p in prompts)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, width), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        input_ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        attention[row, width - len(p):] = 1
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    return input_ids.to(device), attention.to(device), positions.to(device)
+
+
+def take_tokens(chosen: list[int], active: list[int], results: list[RowResult], stop_ids: set[int],
+                matchers: list[Any] | None, max_new_tokens: int, now: float) -> list[int]:
+    """Append each active row's chosen token; returns the rows (positions in `active`) that go on."""
+    keep: list[int] = []
+    for row, idx in enumerate(active):
+        tok, res = chosen[row], results[idx]
+        res.seconds = now
+        if tok in stop_ids:
+            res.finish_reason = "stop"
+            continue
+        res.tokens.append(tok)
+        if matchers is not None and not matchers[idx].accept_token(tok):
+            res.finish_reason = "stop"  # cannot happen with a correct mask; the parse step reports it
+            continue
+        if len(res.tokens) >= max_new_tokens:
+            res.finish_reason = "length"
+            continue
+        keep.append(row)
+    return keep
+
+
+def drop_grammar_complete(grammar: Any, matchers: list[Any], active: list[int], keep: list[int],
+                          results: list[RowResult], bitmask: torch.Tensor) -> list[int]:
+    """Fill the next token masks of the rows that go on; a row whose grammar allows only the end stops now."""
+    only_stop = grammar.fill([matchers[active[r]] for r in keep], bitmask)
+    if only_stop.any():
+        for r, done in zip(list(keep), only_stop.tolist()):
+            if done:
+                results[active[r]].finish_reason = "stop"
+        pos_keep = [i for i, done in enumerate(only_stop.tolist()) if not done]
+        keep = [keep[i] for i in pos_keep]
+        if pos_keep and len(pos_keep) < only_stop.numel():
+            bitmask[: len(pos_keep)] = bitmask[pos_keep].clone()
+    return keep
+
+
 @torch.inference_mode()
 def decode_batch(
     model: Any,
@@ -90,15 +138,7 @@ def decode_batch(
     device = model.device
     start = time.perf_counter()
     n = len(prompts)
-    width = max(len(p) for p in prompts)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    attention = torch.zeros((n, width), dtype=torch.long)
-    for row, p in enumerate(prompts):
-        input_ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
-        attention[row, width - len(p):] = 1
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    input_ids, attention, positions = input_ids.to(device), attention.to(device), positions.to(device)
-
+    input_ids, attention, positions = left_padded(prompts, pad_id, device)
     generators = []
     for s in seeds:
         g = torch.Generator(device="cpu")
@@ -125,32 +165,10 @@ def decode_batch(
         if grammar is not None:
             grammar.apply(logits, bitmask)
         chosen = sample_tokens(logits, sampling, [generators[i] for i in active]).tolist()
-        now = time.perf_counter() - start
-        keep: list[int] = []
-        for row, idx in enumerate(active):
-            tok, res = chosen[row], results[idx]
-            res.seconds = now
-            if tok in stop_ids:
-                res.finish_reason = "stop"
-                continue
-            res.tokens.append(tok)
-            if matchers is not None and not matchers[idx].accept_token(tok):
-                res.finish_reason = "stop"  # cannot happen with a correct mask; the parse step reports it
-                continue
-            if len(res.tokens) >= sampling.max_new_tokens:
-                res.finish_reason = "length"
-                continue
-            keep.append(row)
+        keep = take_tokens(chosen, active, results, stop_ids, matchers, sampling.max_new_tokens,
+                           time.perf_counter() - start)
         if grammar is not None and keep:
-            only_stop = grammar.fill([matchers[active[r]] for r in keep], bitmask)
-            if only_stop.any():
-                for r, done in zip(list(keep), only_stop.tolist()):
-                    if done:
-                        results[active[r]].finish_reason = "stop"
-                pos_keep = [i for i, done in enumerate(only_stop.tolist()) if not done]
-                keep = [keep[i] for i in pos_keep]
-                if pos_keep and len(pos_keep) < only_stop.numel():
-                    bitmask[: len(pos_keep)] = bitmask[pos_keep].clone()
+            keep = drop_grammar_complete(grammar, matchers, active, keep, results, bitmask)
         if not keep:
             break
         tokens = torch.tensor([chosen[r] for r in keep], dtype=torch.long, device=device)[:, None]

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .model_source import ModelSource
+from synthwright.engines.model_source import ModelSource
 
 
 def cache_root() -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from ..samples import schema_json
+from synthwright.core.samples import schema_json
 
 
 class SchemaGrammar:

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import torch
 
-from ..errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -9,10 +9,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import ConfigError, EngineSpecError, MissingExtraError
-from ..samples import assert_bounded
-from .base import ChatRequest, Engine, Generation, Sampling, parse_into
-from .retry import backoff_seconds, is_retryable, status_of
+from synthwright.core.errors import ConfigError, EngineSpecError, MissingExtraError
+from synthwright.core.samples import assert_bounded
+from synthwright.engines.base import (
+    ChatRequest,
+    Engine,
+    Generation,
+    Sampling,
+    parse_into,
+)
+from synthwright.engines.retry import backoff_seconds, is_retryable, status_of
 
 MAX_TOKENS_KEY = {"ollama": "num_predict"}
 CLIENT_RETRY_KEY = {"openai": "max_retries", "anthropic": "max_retries", "azure_openai": "max_retries"}

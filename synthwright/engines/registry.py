@@ -6,8 +6,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EngineSpecError
-from .base import Engine
+from synthwright.core.errors import ConfigError, EngineSpecError
+from synthwright.engines.base import Engine
 
 # Providers LangChain's init_chat_model knows, as written before the colon in a spec.
 LANGCHAIN_PROVIDERS = {
@@ -41,37 +41,32 @@ def engine_kind(spec: str) -> str:
     raise EngineSpecError(f"Unknown engine spec '{spec}'; use {SPEC_FORMS}.")
 
 
-def load_engine(spec: Any, *, ray: Any = None, **options: Any) -> Engine:
+def load_engine(spec: Any, **options: Any) -> Engine:
     """Build the engine a spec names. `options` go to the engine (batch_size, dtype, base_url, …).
 
-    `spec` may also be an `Engine` (returned as is) or a LangChain chat model object. With `ray` (a
-    RayConfig), the engine is a pool of Ray actors, each holding one engine built from the spec.
+    `spec` may also be an `Engine` (returned as is) or a LangChain chat model object.
     """
     if isinstance(spec, Engine):
         return spec
-    if ray is not None:
-        from ..scale import RayEnginePool
-
-        return RayEnginePool(spec, options, ray)
     if not isinstance(spec, str):
         from langchain_core.language_models import BaseChatModel
 
         if isinstance(spec, BaseChatModel):
-            from .langchain_engine import LangChainEngine
+            from synthwright.engines.langchain_engine import LangChainEngine
 
             return LangChainEngine(spec, **options)
         raise EngineSpecError(f"Cannot use a {type(spec).__name__} as an engine; use {SPEC_FORMS}.")
     kind = engine_kind(spec)
     if kind == "langchain":
-        from .langchain_engine import LangChainEngine
+        from synthwright.engines.langchain_engine import LangChainEngine
 
         return LangChainEngine(spec, **options)
     if kind == "vllm":
-        from .vllm_engine import VLLMEngine
+        from synthwright.engines.vllm_engine import VLLMEngine
 
         return VLLMEngine(spec[len("vllm:"):], spec=spec, **options)  # extra options go to vllm.LLM
-    from .model_source import resolve_local
-    from .transformers_engine import TransformersEngine
+    from synthwright.engines.model_source import resolve_local
+    from synthwright.engines.transformers_engine import TransformersEngine
 
     check_options(TransformersEngine, options)
     return TransformersEngine(resolve_local(spec), spec=spec, **options)

@@ -7,12 +7,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ..errors import ConfigError, HardwareError, ModelNotFoundError, require
-from .base import ChatRequest, Engine, Generation, Sampling, parse_into
-from .decoding import decode_batch
-from .gguf_cache import cached_gguf
-from .hardware import pick_device, pick_dtype
-from .model_source import DEFAULT_HUB_ID, ModelSource, default_model_missing
+from synthwright.core.errors import (
+    ConfigError,
+    HardwareError,
+    ModelNotFoundError,
+    require,
+)
+from synthwright.engines.base import (
+    ChatRequest,
+    Engine,
+    Generation,
+    Sampling,
+    parse_into,
+)
+from synthwright.engines.decoding import decode_batch
+from synthwright.engines.gguf_cache import cached_gguf
+from synthwright.engines.hardware import pick_device, pick_dtype
+from synthwright.engines.model_source import (
+    DEFAULT_HUB_ID,
+    ModelSource,
+    default_model_missing,
+)
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
@@ -113,7 +128,7 @@ class TransformersEngine(Engine):
     @property
     def grammar(self):
         if self._grammar is None:
-            from .grammar import SchemaGrammar
+            from synthwright.engines.grammar import SchemaGrammar
 
             vocab_size = self.model.get_output_embeddings().weight.shape[0]
             self._grammar = SchemaGrammar(self.tokenizer, vocab_size, sorted(self.stop_ids))

@@ -8,9 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import HardwareError, require
-from ..samples import assert_bounded
-from .base import ChatRequest, Engine, Generation, Sampling, parse_into
+from synthwright.core.errors import HardwareError, require
+from synthwright.core.samples import assert_bounded
+from synthwright.engines.base import (
+    ChatRequest,
+    Engine,
+    Generation,
+    Sampling,
+    parse_into,
+)
 
 
 class VLLMEngine(Engine):
@@ -47,8 +53,8 @@ class VLLMEngine(Engine):
         self.spec = spec or f"vllm:{model}"
         self.model_name = model
         if model == "default" or model.endswith(".gguf"):
-            from .gguf_cache import cached_gguf
-            from .model_source import resolve_local
+            from synthwright.engines.gguf_cache import cached_gguf
+            from synthwright.engines.model_source import resolve_local
 
             source = resolve_local(model)
             model = cached_gguf(source).model if source.gguf_file else source.model

@@ -16,8 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .normalize import normalize
-from .textcheck import _ECHO_LINE, _ECHO_PHRASE, assistant_voice, refusal
+from synthwright.evaluators.normalize import normalize
+from synthwright.evaluators.textcheck import (
+    _ECHO_LINE,
+    _ECHO_PHRASE,
+    assistant_voice,
+    refusal,
+)
+from synthwright.tasks.dialogue import user_text
 
 # Said by the person who needs help, never by the agent who gives it.
 _CUSTOMER_VOICE = re.compile(
@@ -43,11 +49,6 @@ def meta_turn(text: str) -> str | None:
         if m:
             return m.group().strip()
     return refusal(text)
-
-
-def user_text(record: dict[str, Any]) -> str:
-    """The user's messages of a dialogue, joined: what the goal check (and the quality loop's classifier) reads."""
-    return "\n".join(t["content"] for t in record.get("turns", []) if t.get("role") == "user")
 
 
 _ASKS_FOR_DETAILS = re.compile(r"(?:can|could|please)\b.*\bprovide\b", re.I)
@@ -85,7 +86,7 @@ def role_problem(turns: list[dict[str, str]], roles: dict[str, str]) -> str | No
 
 def turns_filter(cands: list[Any], state: Any, cfg: Any) -> None:
     dc = cfg.dialogue
-    if state.task != "dialogue" or not dc.enabled:
+    if not dc.enabled:
         return
     low, high = state.extra.get("turns", (2, 12))
     for c in cands:
@@ -101,7 +102,7 @@ def turns_filter(cands: list[Any], state: Any, cfg: Any) -> None:
 
 
 def meta_filter(cands: list[Any], state: Any, cfg: Any) -> None:
-    if state.task != "dialogue" or not cfg.dialogue.enabled:
+    if not cfg.dialogue.enabled:
         return
     for c in cands:
         for i, t in enumerate(c.data.get("turns") or [], 1):
@@ -112,7 +113,7 @@ def meta_filter(cands: list[Any], state: Any, cfg: Any) -> None:
 
 
 def role_filter(cands: list[Any], state: Any, cfg: Any) -> None:
-    if state.task != "dialogue" or not cfg.dialogue.enabled:
+    if not cfg.dialogue.enabled:
         return
     roles = state.extra.get("roles") or {"user": "customer", "assistant": "support agent"}
     for c in cands:
@@ -122,11 +123,11 @@ def role_filter(cands: list[Any], state: Any, cfg: Any) -> None:
 
 
 def goal_filter(cands: list[Any], state: Any, cfg: Any) -> None:
-    from . import embed
-    from .fidelity import LabelPrototypes
+    from synthwright.evaluators import embed
+    from synthwright.evaluators.fidelity import LabelPrototypes
 
     dc = cfg.dialogue
-    if state.task != "dialogue" or not dc.enabled or not state.label_docs:
+    if not dc.enabled or not state.label_docs:
         return
     mine = [c for c in cands if c.data.get("turns") and c.category in state.label_docs]
     if not mine:
@@ -158,9 +159,9 @@ def _user(state: Any) -> str:
 
 def summary(samples: list[dict[str, Any]], label_docs: dict[str, list[str]], roles: dict[str, str]) -> dict[str, Any] | None:
     """Role consistency and goal similarity over accepted and rejected dialogues (what the report shows)."""
-    from . import embed
-    from .fidelity import LabelPrototypes
-    from .grounding import quantiles
+    from synthwright.evaluators import embed
+    from synthwright.evaluators.fidelity import LabelPrototypes
+    from synthwright.evaluators.grounding import quantiles
 
     rows = [s for s in samples if s["data"].get("turns")]
     if not rows:

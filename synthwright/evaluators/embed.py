@@ -18,7 +18,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 KINDS = ("auto", "minilm", "tfidf")
 
@@ -52,7 +52,7 @@ def _sentence_model() -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from sentence_transformers import SentenceTransformer
 
-    from ..engines.hardware import pick_dtype
+    from synthwright.engines.hardware import pick_dtype
 
     # bf16 on CPUs with AMX: 3x faster than fp32 and cosine 0.998 to the fp32 vectors
     return SentenceTransformer(str(minilm_path()), device="cpu", model_kwargs={"dtype": pick_dtype("auto", "cpu")})

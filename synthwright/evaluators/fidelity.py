@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import embed
+from synthwright.evaluators import embed
 
 
 def label_documents(categories: Sequence[Any], seeds: Sequence[dict[str, Any]] = ()) -> dict[str, list[str]]:

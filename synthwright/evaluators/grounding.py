@@ -161,7 +161,7 @@ class ChunkIndex:
     chunk (1 = first), `lexical_ranks` the same by TF-IDF cosine (English stop words dropped, sublinear tf)."""
 
     def __init__(self, chunks: dict[str, str]):
-        from . import embed
+        from synthwright.evaluators import embed
 
         self.ids = list(chunks)
         self.texts = [chunks[c] for c in self.ids]
@@ -170,7 +170,7 @@ class ChunkIndex:
         self._tfidf = None
 
     def ranks(self, questions: Sequence[str], own: Sequence[str]) -> list[int | None]:
-        from . import embed
+        from synthwright.evaluators import embed
 
         return self._ranks(embed.embed(list(questions)) @ self.matrix.T if questions else [], own)
 
@@ -194,12 +194,11 @@ class ChunkIndex:
 def check(cands: list[Any], state: Any, cfg: Any) -> None:
     """The `grounding` filter: support (abstractive) or span (extractive), for QA samples that carry a context."""
     g = cfg.grounding
-    if state.task != "qa" or not g.enabled:
+    if not g.enabled:
         return
-    from ..tasks import task_for
-    from .normalize import normalize
+    from synthwright.evaluators.normalize import normalize
 
-    task = task_for("qa")
+    task = state.task
     for c in cands:
         context = c.data.get("context") or ""
         if not context:
@@ -229,7 +228,7 @@ def check(cands: list[Any], state: Any, cfg: Any) -> None:
 def leak_filter(cands: list[Any], state: Any, cfg: Any) -> None:
     """The `answer_leak` filter: the question contains or states its answer."""
     g = cfg.grounding
-    if state.task != "qa" or not g.enabled or not g.leak:
+    if not g.enabled or not g.leak:
         return
     for c in cands:
         why = leak(c.data.get("question", ""), c.data.get("answer", ""))
@@ -240,10 +239,10 @@ def leak_filter(cands: list[Any], state: Any, cfg: Any) -> None:
 def answerable_filter(cands: list[Any], state: Any, cfg: Any) -> None:
     """The `answerable` filter: the question retrieves its own chunk among the run's chunks, and does not talk about the
     passage it came from."""
-    from . import embed
+    from synthwright.evaluators import embed
 
     g = cfg.grounding
-    if state.task != "qa" or not g.enabled or not g.answerable:
+    if not g.enabled or not g.answerable:
         return
     for c in cands:
         question, context = c.data.get("question", ""), c.data.get("context")
@@ -283,7 +282,7 @@ def summary(samples: list[dict[str, Any]], chunks: dict[str, str] | None = None)
     out: dict[str, Any] = {}
     ranks: dict[str, list[int]] = {"accepted": [], "rejected": []}
     if chunks and len(chunks) >= 2:
-        from . import embed
+        from synthwright.evaluators import embed
 
         if embed.resolve("auto") == "minilm":
             index = ChunkIndex(chunks)

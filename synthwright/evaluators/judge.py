@@ -15,11 +15,12 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from ..engines import ChatRequest, Engine, Generation, Sampling, load_engine
-from ..prompts import render
-from ..store_rows import StoredVerdict
-from ..tasks import task_for
-from .filters import Candidate
+from synthwright.core.prompts import render
+from synthwright.core.store_rows import StoredVerdict
+from synthwright.engines import ChatRequest, Engine, Generation, Sampling, load_engine
+from synthwright.evaluators.filters import Candidate
+from synthwright.tasks import task_for
+
 
 def verdict_schema(recipe: Any) -> type[BaseModel]:
     """The verdict model of a recipe's task kind (and, for classification, its label set)."""
@@ -124,13 +125,13 @@ class Judge:
 
 
 def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str | None = None,
-               engine: Engine | None = None, ray: Any = None) -> Judge | None:
+               engine: Engine | None = None, load: Callable[..., Engine] = load_engine) -> Judge | None:
     """The run's judge, or None when `judge.enabled` is false.
 
     `engine` is a ready judge engine. Otherwise the judge reuses the teacher (`teacher()` returns the
     loaded one, a Ray pool included) when `judge.model` is unset or names the teacher's spec, and
-    loads its own engine, on first use, when it names another: on a Ray actor pool of its own when
-    `ray` (a RayConfig) is given.
+    loads its own engine with `load(spec, **options)`, on first use, when it names another (make/teacher.py
+    passes a loader that puts it on a Ray actor pool of its own).
     """
     cfg = recipe.judge
     if not cfg.enabled:
@@ -139,5 +140,4 @@ def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str 
         return Judge(recipe, engine)
     if cfg.model is None or cfg.model in (recipe.teachers[0].model, teacher_spec):
         return Judge(recipe, teacher)
-    return Judge(recipe, lambda: load_engine(cfg.model, ray=ray.for_judge() if ray is not None else None, **cfg.options),
-                 owns_engine=True)
+    return Judge(recipe, lambda: load(cfg.model, **cfg.options), owns_engine=True)

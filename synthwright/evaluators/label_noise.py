@@ -15,13 +15,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import embed
+from synthwright.evaluators import embed
+from synthwright.evaluators.classifier import fixed_classifier
+from synthwright.tasks import task_for
 
 
 def find_label_noise(texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, min_confidence: float = 0.7,
                      embedder: str = "auto", seed: int = 0) -> dict[str, Any]:
     """Out-of-fold predictions over (texts, labels); returns flags [{index, label, predicted, confidence, given}]."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     counts = Counter(labels)
@@ -36,7 +37,7 @@ def find_label_noise(texts: Sequence[str], labels: Sequence[str], *, folds: int 
     kind = embed.resolve(embedder)
     (x,) = embed.features(kind, texts)
     y = np.asarray(labels)
-    clf = LogisticRegression(max_iter=2000, C=10.0 if kind == "minilm" else 5.0)
+    clf = fixed_classifier(kind)
     proba = cross_val_predict(clf, x, y, cv=StratifiedKFold(n_splits=k, shuffle=True, random_state=seed),
                               method="predict_proba")
     classes = np.asarray(sorted(counts))
@@ -63,7 +64,7 @@ def check_label_noise(store: Any, recipe: Any) -> dict[str, Any] | None:
     run does not keep peeling off samples.
     """
     cfg = recipe.filters.label_noise
-    if recipe.task != "classification" or cfg.mode == "off":
+    if not task_for(recipe.task).labelled or cfg.mode == "off":
         return None
     accepted = store.samples("accepted")
     ids = [s["sample_id"] for s in accepted]

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 _ROLE_PREFIX = re.compile(r"^(?:user|assistant):\s*", re.M)
 MAX_CHARS = 400

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..store_rows import StoredVerdict
+from synthwright.core.store_rows import StoredVerdict
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_SIMILARITY_TEXTS = 2000  # pairwise TF-IDF similarity is quadratic; a seeded sample of this size is plenty

@@ -11,7 +11,7 @@ from typing import Hashable, Iterable
 
 import numpy as np
 
-from .normalize import normalize
+from synthwright.evaluators.normalize import normalize
 
 
 def _crc32(shingle: str) -> int:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Any, Callable, Iterable
+
+from synthwright.evaluators.normalize import normalize
 
 TOKENS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]", "iban": "[IBAN]", "name": "[NAME]"}
 
@@ -160,3 +162,42 @@ def redact(text: str, hits: list[Hit]) -> str:
     for h in sorted(hits, key=lambda h: h.start, reverse=True):
         text = text[:h.start] + TOKENS[h.kind] + text[h.end:]
     return text
+
+
+# Fields that hold the recipe's own values or user documents, never model-written personal data.
+_NOT_REDACTED = frozenset({"label", "topic", "intent", "context", "role"})
+
+
+def _map_strings(value: Any, fn: Callable[[str], str], key: str | None = None) -> Any:
+    if key in _NOT_REDACTED:
+        return value
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn, k) for k, v in value.items()}
+    return value
+
+
+def pii_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+    """Emails, phones, valid card numbers and IBANs, names (opt-in): reject, or redact in place."""
+    pc = cfg.pii
+    if pc.mode == "off" or not pc.kinds:
+        return
+
+    def hits(text: str):
+        return find_pii(text, pc.kinds, region=pc.phone_region, language=state.language)
+
+    for c in cands:
+        found = hits(c.text)
+        if not found:
+            continue
+        kinds = ", ".join(dict.fromkeys(h.kind for h in found))
+        if pc.mode == "reject":
+            c.reject("pii", f"personal data ({kinds}): {found[0].value!r}")
+            continue
+        c.data = _map_strings(c.data, lambda s: redact(s, hits(s)))
+        c.text = redact(c.text, found)
+        c.key = normalize(c.text)
+        c.features["redacted"] = [h.kind for h in found]

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import embed
+from synthwright.evaluators import embed
+from synthwright.evaluators.classifier import fixed_classifier
 
 GREETING = re.compile(r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b", re.I)
 POLITE = re.compile(r"\b(please|thank you|thanks|could you|would you|kindly)\b", re.I)
@@ -33,12 +34,6 @@ def _scores(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str])
             "macro_f1": round(float(np.mean(per)), 4) if len(per) else 0.0,
             "f1_per_label": {label: round(float(v), 4) for label, v in zip(labels, per)},
             "confusions": [{"label": t, "predicted": p, "count": n} for (t, p), n in confusions.most_common()]}
-
-
-def _classifier(kind: str):
-    from .tstr import _classifier as fixed  # the one classifier `eval` scores with
-
-    return fixed(kind)
 
 
 def style_profile(texts: Sequence[str]) -> dict[str, float]:
@@ -122,7 +117,7 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
     y = np.asarray(labels)
     k = min(folds, min(counts.values()))
     if k >= 2:
-        proba = cross_val_predict(_classifier(kind), x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
+        proba = cross_val_predict(fixed_classifier(kind), x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
                                   method="predict_proba")
         predicted = np.asarray(classes)[proba.argmax(axis=1)]
         out["cv"] = {"folds": k, **_scores(y, predicted, classes)}
@@ -134,7 +129,7 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
                                              "confidence": round(confidence, 4)})
     if dev:
         dev_labels = [r["label"] for r in dev]
-        pred = _classifier(kind).fit(x, y).predict(rest[0])
+        pred = fixed_classifier(kind).fit(x, y).predict(rest[0])
         out["dev"] = {"size": len(dev), **_scores(dev_labels, pred, sorted(set(dev_labels))),
                       "errors": [{"index": i, "label": t, "predicted": str(p)}
                                  for i, (t, p) in enumerate(zip(dev_labels, pred)) if t != p]}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .pii import TOKENS
+from synthwright.evaluators.pii import TOKENS
 
 _PLACEHOLDER = re.compile(
     r"""\[[^\[\]\n]{0,40}\]                    # [Customer Name], [insert date], []

@@ -4,7 +4,7 @@ two runs (`compare_runs`)."""
 
 from __future__ import annotations
 
-from .._lazy import lazy_getattr
+from synthwright.core.lazy import lazy_getattr
 
 __all__ = ["DistillConfig", "DistillResult", "build_preferences", "compare_runs", "distill", "load_distill_config",
            "preferences", "refine_with_dpo", "schema_valid_rate", "train_dpo"]
@@ -15,7 +15,7 @@ _LAZY = {
     "DistillResult": "synthwright.finetune.distiller",
     "distill": "synthwright.finetune.distiller",
     "schema_valid_rate": "synthwright.finetune.validity",
-    "compare_runs": "synthwright.finetune.compare",
+    "compare_runs": "synthwright.reports.compare",
     "build_preferences": "synthwright.finetune.preferences",
     "preferences": "synthwright.finetune.preferences",
     "train_dpo": "synthwright.finetune.dpo",

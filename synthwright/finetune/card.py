@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..engines.model_source import DEFAULT_HUB_ID
+from synthwright.engines.model_source import DEFAULT_HUB_ID
 
 
 def _fmt(value: Any) -> str:
@@ -17,21 +17,19 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], metrics: dict[str, Any]) -> Path:
-    teacher = manifest["teacher"]
-    samples = manifest["samples"]
-    hub_base = DEFAULT_HUB_ID if manifest["base"] == "default" else (
-        manifest["base"][3:] if manifest["base"].startswith("hf:") else None)
-    front = ["---", "library_name: peft", "pipeline_tag: text-generation",
-             "tags: [synthwright, distillation, lora, synthetic-data]"]
-    if hub_base:
-        front.append(f"base_model: {hub_base}")
-    front.append("---")
-    left_out = ", ".join(f"{k} {v}" for k, v in samples["left_out"].items() if v) or "none"
-    engines = ", ".join(f"`{e}`" for e in teacher["engines"]) or "-"
-    merged = ("`merged/` holds the base with the adapter merged in: a plain model folder, usable as an engine spec"
-              " or with `AutoModelForCausalLM.from_pretrained`." if manifest.get("merged") else
-              "No merged copy was written (run `synthwright distill … --merge` for one).")
+def _hub_base(base: str) -> str | None:
+    """The Hub id of the base for the card's front matter, when it has one."""
+    return DEFAULT_HUB_ID if base == "default" else (base[3:] if base.startswith("hf:") else None)
+
+
+def _front(base: str, tags: str) -> list[str]:
+    hub_base = _hub_base(base)
+    return ["---", "library_name: peft", "pipeline_tag: text-generation", f"tags: [{tags}]"] + (
+        [f"base_model: {hub_base}"] if hub_base else []) + ["---"]
+
+
+def _training_tables(config: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    """The card's two tables: the settings it was trained with, and what training did."""
     rows = [
         ("LoRA rank / alpha / dropout", f"{config['rank']} / {config['alpha']} / {config['dropout']}"),
         ("target modules", ", ".join(config["target_modules"]) if isinstance(config["target_modules"], list)
@@ -52,8 +50,21 @@ def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], m
         ("trainable / total parameters", f"{metrics['trainable_params']:,} / {metrics['total_params']:,}"),
         ("training time", f"{metrics['train_seconds']} s"),
     ]
+    return ["| setting | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
+            "| result | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in result]]
+
+
+def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], metrics: dict[str, Any]) -> Path:
+    """The distilled student's card: base, teacher run, splits, training settings and results, use, files."""
+    teacher = manifest["teacher"]
+    samples = manifest["samples"]
+    left_out = ", ".join(f"{k} {v}" for k, v in samples["left_out"].items() if v) or "none"
+    engines = ", ".join(f"`{e}`" for e in teacher["engines"]) or "-"
+    merged = ("`merged/` holds the base with the adapter merged in: a plain model folder, usable as an engine spec"
+              " or with `AutoModelForCausalLM.from_pretrained`." if manifest.get("merged") else
+              "No merged copy was written (run `synthwright distill … --merge` for one).")
     schema = manifest.get("schema")
-    lines = front + [
+    lines = _front(manifest["base"], "synthwright, distillation, lora, synthetic-data") + [
         "",
         f"# Student of `{teacher['recipe']}`",
         "",
@@ -73,9 +84,7 @@ def write_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any], m
         "",
         "## Training",
         "",
-        "| setting | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows],
-        "",
-        "| result | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in result],
+        *_training_tables(config, metrics),
         "",
         "## Use",
         "",
@@ -120,11 +129,8 @@ def write_dpo_card(folder: Path, manifest: dict[str, Any], config: dict[str, Any
         rounds.append(f"| {r['round']} | `{r['policy']}` | {r['pair_count']} | {reasons} | {m['steps']} |"
                       f" {_fmt(m['first_loss'])} → {_fmt(m['final_loss'])} | {_fmt(m['final_reward_accuracy'])} |"
                       f" {_fmt(m['final_reward_margin'])} |")
-    hub_base = DEFAULT_HUB_ID if manifest["base"] == "default" else (
-        manifest["base"][3:] if manifest["base"].startswith("hf:") else None)
-    lines = ["---", "library_name: peft", "pipeline_tag: text-generation",
-             "tags: [synthwright, dpo, lora, synthetic-data]"] + ([f"base_model: {hub_base}"] if hub_base else []) + [
-        "---", "",
+    lines = _front(manifest["base"], "synthwright, dpo, lora, synthetic-data") + [
+        "",
         f"# DPO student of `{manifest['teacher'].get('recipe')}`", "",
         f"A LoRA adapter trained by `synthwright distill --method dpo` with TRL's DPOTrainer (beta {config['beta']}) on"
         " preference pairs from the student's own runs: for one plan slot, an accepted sample (chosen) and one the"

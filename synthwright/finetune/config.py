@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import ConfigError
-from ..rowfiles import read_text
+from synthwright.core.errors import ConfigError
+from synthwright.core.rowfiles import read_text
 
 # LoRA target modules per `config.model_type`. Attention and MLP projections: LoRA on the MLP as well as
 # attention is what makes a small adapter learn a new output format, not only a new style.
@@ -38,7 +38,13 @@ def target_modules_for(model_type: str, configured: list[str] | Literal["auto"])
 
 
 class DistillConfig(BaseModel):
-    """How `synthwright distill` trains a LoRA student on a teacher run. Unknown keys are rejected."""
+    """How `synthwright distill` trains a LoRA student on a teacher run. Unknown keys are rejected.
+
+    The command's trainer flags are made from these fields (synthwright.cli.distill): the name gives the flag
+    (`max_steps` → `--max-steps`), the type its type, the default and description its help. `json_schema_extra`
+    carries the two exceptions: "flag" is an older spelling kept as the first name (`--lr`), and "switch" makes
+    a two-valued on/off field a `--name/--no-name` flag (its values for the two).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,7 +57,8 @@ class DistillConfig(BaseModel):
         description="Module names to put LoRA on; 'auto' picks attention + MLP projections for llama, mistral, qwen2,"
                     " gemma, phi3, gpt2, gpt_neox and gptj, and every linear layer for other architectures.")
     # optimisation -----------------------------------------------------------------------
-    learning_rate: float = Field(default=5e-4, gt=0, le=1.0, description="Peak AdamW learning rate for the adapter.")
+    learning_rate: float = Field(default=5e-4, gt=0, le=1.0, description="Peak AdamW learning rate for the adapter.",
+                                 json_schema_extra={"flag": "--lr"})
     epochs: float = Field(default=3.0, gt=0, description="Passes over the training set (ignored when max_steps is set).")
     max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimizer steps; overrides epochs.")
     batch_size: int = Field(default=8, ge=1, description="Examples per forward pass.")
@@ -70,16 +77,18 @@ class DistillConfig(BaseModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto", description="Dtype of the frozen base; auto is bf16 on GPUs and AMX CPUs, else float32. The adapter trains in float32.")
     qlora: Literal["auto", "on", "off"] = Field(
-        default="auto", description="Load the base in 4-bit (bitsandbytes NF4) and train LoRA on top: 'auto' does so when CUDA and bitsandbytes are present; 'on' requires them.")
+        default="auto", description="Load the base in 4-bit (bitsandbytes NF4) and train LoRA on top: 'auto' does so when CUDA and bitsandbytes are present; 'on' requires them.",
+        json_schema_extra={"switch": ["on", "off"]})
     seed: int = Field(default=0, description="Seed for the split, the adapter's initialisation and data order.")
     # DPO (--method dpo) ---------------------------------------------------------------------
     beta: float = Field(default=0.1, gt=0.0, description="DPO only: how far the policy may move from its reference (higher keeps it closer).")
 
-    @model_validator(mode="after")
-    def _modules(self) -> "DistillConfig":
-        if self.target_modules != "auto" and not self.target_modules:
+    @field_validator("target_modules")
+    @classmethod
+    def _modules(cls, value: list[str] | str) -> list[str] | str:
+        if value != "auto" and not value:
             raise ValueError("target_modules must name at least one module, or be 'auto'")
-        return self
+        return value
 
 
 def load_distill_config(path: str | Path | None = None, **flags: Any) -> DistillConfig:

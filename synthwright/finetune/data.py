@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..rundir import open_run
+from synthwright.core.errors import ConfigError
+from synthwright.rundir.reader import open_run
 
 
 @dataclass

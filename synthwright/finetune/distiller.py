@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engines.base import ChatRequest
-from ..errors import ConfigError, HardwareError, require
-from ..rundir_lock import writes_to
-from .config import DistillConfig, target_modules_for
-from .data import Example, TeacherRun, read_teacher_run, split
+from synthwright.core.errors import ConfigError, HardwareError, require
+from synthwright.engines.base import ChatRequest
+from synthwright.finetune.config import DistillConfig, target_modules_for
+from synthwright.finetune.data import Example, TeacherRun, read_teacher_run, split
+from synthwright.rundir.lock import writes_to
 
 MANIFEST = "student.json"
 FORMAT = "synthwright-student"
@@ -103,7 +103,7 @@ def distill(
             (staging / "distill_config.json").write_text(json.dumps(resolved, indent=2))
             (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-            from .card import write_card
+            from synthwright.finetune.card import write_card
 
             write_card(staging, manifest, resolved, metrics)
             del trained
@@ -142,7 +142,7 @@ def check_out_dir(out_dir: Path, overwrite: bool, *, marker: str = MANIFEST,
 
 def base_reference(student: str) -> str:
     """The engine spec the adapter will name as its base: an absolute path for a local folder or file."""
-    from ..engines.registry import engine_kind
+    from synthwright.engines.registry import engine_kind
 
     if engine_kind(student) != "transformers":
         raise ConfigError(f"Student base '{student}' is not a local transformers model; pass 'default', a model"
@@ -174,8 +174,8 @@ def resolve_qlora(cfg: DistillConfig) -> bool:
 
 def load_base(base_ref: str, cfg: DistillConfig, qlora: bool):
     """The base as the transformers engine loads it: same weights, tokenizer, chat template and stop tokens."""
-    from ..engines.model_source import resolve_local
-    from ..engines.transformers_engine import TransformersEngine
+    from synthwright.engines.model_source import resolve_local
+    from synthwright.engines.transformers_engine import TransformersEngine
 
     return TransformersEngine(resolve_local(base_ref), spec=base_ref, device=cfg.device, dtype=cfg.dtype,
                               quantization="4bit" if qlora else None)
@@ -301,7 +301,7 @@ def _train(args: Any, model: Any, engine: Any, train_rows: list[dict], val_rows:
     from transformers import EarlyStoppingCallback, PrinterCallback
     from trl import SFTTrainer
 
-    from .callbacks import KeepBest, RichProgress
+    from synthwright.finetune.callbacks import KeepBest, RichProgress
 
     keep = KeepBest(cfg.min_delta)
     callbacks: list[Any] = [keep]
@@ -354,7 +354,7 @@ def point_adapter_at(folder: Path, base_ref: str) -> None:
 
 def make_manifest(run: TeacherRun, base_ref: str, engine: Any, train: list[Example], val: list[Example],
                   data: Tokenized, merged: bool) -> dict[str, Any]:
-    from .. import __version__
+    from synthwright import __version__
 
     return {
         "format": FORMAT, "format_version": 1, "synthwright_version": __version__,
@@ -371,8 +371,8 @@ def make_manifest(run: TeacherRun, base_ref: str, engine: Any, train: list[Examp
 
 def generation_schema(recipe: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema the teacher wrote under (what the student learned to write), if the recipe still reads."""
-    from ..recipe import Recipe
-    from ..tasks import task_for
+    from synthwright.recipe.model import Recipe
+    from synthwright.tasks import task_for
 
     try:
         r = Recipe.model_validate(recipe)
@@ -387,8 +387,8 @@ def write_merged(folder: Path, cfg: DistillConfig) -> None:
     Merging happens in float32 on CPU (bf16 on a GPU), never into a 4-bit base, so a QLoRA student merges
     into the full-precision base it will run on.
     """
-    from ..engines.model_source import local_source
-    from ..engines.transformers_engine import TransformersEngine
+    from synthwright.engines.model_source import local_source
+    from synthwright.engines.transformers_engine import TransformersEngine
 
     dtype = "float32" if cfg.device.startswith("cpu") or not _cuda() else ("bfloat16" if cfg.dtype == "auto" else cfg.dtype)
     engine = TransformersEngine(local_source(str(folder)), device=cfg.device, dtype=dtype, merge_adapter=True)

@@ -17,11 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..rundir_lock import writes_to
-from .config import DistillConfig, target_modules_for
-from .distiller import FORMAT, MANIFEST, check_out_dir, check_vocabulary, point_adapter_at
-from .preferences import policy_base, read_preferences
+from synthwright.core.errors import ConfigError
+from synthwright.finetune.config import DistillConfig, target_modules_for
+from synthwright.finetune.distiller import (
+    FORMAT,
+    MANIFEST,
+    check_out_dir,
+    check_vocabulary,
+    point_adapter_at,
+)
+from synthwright.finetune.preferences import policy_base, read_preferences
+from synthwright.rundir.lock import writes_to
 
 REFERENCE = "reference"
 
@@ -91,7 +97,7 @@ def train_dpo(student: str, pairs: str | Path, out: str | Path, config: DistillC
             (staging / "distill_config.json").write_text(json.dumps(resolved, indent=2))
             (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-            from .card import write_dpo_card
+            from synthwright.finetune.card import write_dpo_card
 
             write_dpo_card(staging, manifest, resolved)
         finally:
@@ -113,9 +119,9 @@ def _manifest_of(student: str) -> dict[str, Any]:
 
 def load_policy(student: str, cfg: DistillConfig):
     """The student with any adapter merged into its base: the policy to refine and, frozen, its reference."""
-    from ..engines.model_source import resolve_local
-    from ..engines.registry import engine_kind
-    from ..engines.transformers_engine import TransformersEngine
+    from synthwright.engines.model_source import resolve_local
+    from synthwright.engines.registry import engine_kind
+    from synthwright.engines.transformers_engine import TransformersEngine
 
     if engine_kind(student) != "transformers":
         raise ConfigError(f"Student '{student}' is not a local transformers model; pass 'default', a model directory,"
@@ -131,7 +137,7 @@ def _train(engine: Any, rows: list[dict[str, Any]], cfg: DistillConfig, model_ty
     from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
-    from .callbacks import RichProgress
+    from synthwright.finetune.callbacks import RichProgress
 
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
                       target_modules=target_modules_for(model_type, cfg.target_modules), bias="none",

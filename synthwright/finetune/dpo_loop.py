@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..rundir import open_run
-from .config import DistillConfig
-from .distiller import check_out_dir
-from .dpo import DPOResult, train_dpo
-from .preferences import preferences
+from synthwright.core.errors import ConfigError
+from synthwright.finetune.config import DistillConfig
+from synthwright.finetune.distiller import check_out_dir
+from synthwright.finetune.dpo import DPOResult, train_dpo
+from synthwright.finetune.preferences import preferences
+from synthwright.rundir.reader import open_run
 
 
 @dataclass
@@ -71,7 +71,7 @@ def student_recipe(teacher: Any, spec: str, changes: dict[str, Any] | None = Non
     so the student never grades itself."""
     recipe = teacher.recipe
     if changes:
-        from ..recipe import Recipe
+        from synthwright.recipe.model import Recipe
 
         recipe = Recipe.model_validate({**recipe.model_dump(), **changes})
     first = recipe.teachers[0]
@@ -83,8 +83,8 @@ def student_recipe(teacher: Any, spec: str, changes: dict[str, Any] | None = Non
 
 def seed_plan(teacher_run: Path, student_run: Path, recipe: Any) -> None:
     """Give a new student run the teacher's plan (slots, scenarios, personas), so both fill the same slots."""
-    from ..pipeline import open_store
-    from ..store import RunStore
+    from synthwright.core.store import RunStore
+    from synthwright.rundir.writer import open_store
 
     if (student_run / "run.sqlite").exists():
         return

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..rundir import open_run
-from .data import schema_json
+from synthwright.core.errors import ConfigError
+from synthwright.finetune.data import schema_json
+from synthwright.rundir.reader import open_run
 
 PAIRS_FILE = "train.jsonl"
 META_FILE = "preferences.json"
@@ -68,7 +68,7 @@ class Preferences:
         return dict(Counter(p.rejected_filter for p in self.pairs).most_common())
 
     def meta(self) -> dict[str, Any]:
-        from .. import __version__
+        from synthwright import __version__
 
         return {"format": FORMAT, "format_version": 1, "synthwright_version": __version__, "run": str(self.run),
                 "recipe": self.recipe, "task": self.task, "engines": self.engines, "bases": self.bases,
@@ -136,7 +136,7 @@ def build_preferences(run_dir: str | Path, *, include_parse: bool = False) -> Pr
 
 def _without_pii(text: str, pii: Any, language: str) -> tuple[str, bool, bool]:
     """(text, redacted, refused): the run's own PII check on a rejected side it may never have reached."""
-    from ..evaluators.pii import find_pii, redact
+    from synthwright.evaluators.pii import find_pii, redact
 
     if pii.mode == "off" or not pii.kinds:
         return text, False, False
@@ -165,7 +165,7 @@ def policy_base(spec: str) -> str:
 
 def write_preferences(prefs: Preferences, out: str | Path, *, overwrite: bool = False) -> Path:
     """`out/train.jsonl` (TRL's conversational DPO rows), `out/preferences.json` and a README.md card."""
-    from .distiller import check_out_dir
+    from synthwright.finetune.distiller import check_out_dir
 
     out_dir = Path(out)
     check_out_dir(out_dir, overwrite, marker=META_FILE, made_by="a preference set from `synthwright preferences`",
@@ -177,10 +177,43 @@ def write_preferences(prefs: Preferences, out: str | Path, *, overwrite: bool = 
         for p in prefs.pairs:
             f.write(json.dumps(p.row(), ensure_ascii=False) + "\n")
     (out_dir / META_FILE).write_text(json.dumps(prefs.meta(), indent=2, ensure_ascii=False))
-    from .preference_card import write_preference_card
-
     write_preference_card(out_dir, prefs)
     return out_dir
+
+
+def write_preference_card(folder: Path, prefs: Preferences) -> Path:
+    reasons = "\n".join(f"| {name} | {n} |" for name, n in prefs.reasons.items())
+    left = ", ".join(f"{k} {v}" for k, v in prefs.left_out.items()) or "none"
+    engines = ", ".join(f"`{e}`" for e in prefs.engines) or "-"
+    lines = [
+        "---", "tags: [synthwright, preference, dpo, synthetic-data]", "configs:",
+        "- config_name: default", "  data_files:", "  - split: train", "    path: train.jsonl", "---", "",
+        f"# Preference pairs of `{prefs.recipe}`", "",
+        f"{len(prefs.pairs)} pairs from {len({p.slot_id for p in prefs.pairs})} plan slots of the run `{prefs.run}`"
+        f" ({prefs.task}), written by {engines}.", "",
+        "- `prompt`: the exact chat messages the executor sent for the rejected sample's call",
+        "- `chosen`: an accepted sample of the same slot, as the dataset holds it (filtered, PII redacted), in the"
+        " generation schema's JSON",
+        "- `rejected`: a sample of the same slot that a filter or the judge rejected"
+        + (", or a parse failure's raw text" if prefs.include_parse else "")
+        + "; `rejected_filter` and `rejected_reason` say why it lost",
+        "- `same_prompt`: whether the chosen sample was written under the very same prompt (else another call of"
+        " the slot); `redacted`: the run's PII check redacted the rejected side here", "",
+        "## Why the rejected side lost", "", "| filter | pairs |", "|---|---|", reasons, "",
+        f"Left out: {left}. Samples rejected only for room (quota, limit) or set aside by the quality loop are not"
+        " worse and never make a pair; nor do samples the PII filter rejected.", "",
+        "## Use", "",
+        "The rows are TRL's conversational preference format (`prompt`, `chosen`, `rejected` as message lists):", "",
+        "```python", "from datasets import load_dataset",
+        "pairs = load_dataset(\"json\", data_files=\"train.jsonl\", split=\"train\")",
+        "# trl.DPOTrainer(model=..., train_dataset=pairs.select_columns([\"prompt\", \"chosen\", \"rejected\"]), ...)",
+        "```", "",
+        "or `synthwright distill RUN --method dpo --student STUDENT --pairs THIS_FOLDER` (the student must share the"
+        " base of the model that wrote the pairs).", "",
+    ]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path
 
 
 def preferences(run_dir: str | Path, out: str | Path, *, include_parse: bool = False,

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from ..engines.base import ChatRequest, Engine, Generation, Sampling, parse_into
+from synthwright.engines.base import (
+    ChatRequest,
+    Engine,
+    Generation,
+    Sampling,
+    parse_into,
+)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ..errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl")
 
@@ -56,7 +56,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         df = pd.DataFrame()
     except UnicodeDecodeError as exc:
-        from ..rowfiles import not_utf8
+        from synthwright.core.rowfiles import not_utf8
 
         raise not_utf8(path, "table", exc) from None
     except (ValueError, OSError, UnicodeDecodeError) as exc:

@@ -20,8 +20,8 @@ def seed_all(seed: int) -> np.random.Generator:
 
 def pick_device(device: str) -> str:
     """auto / cpu / cuda[:N] → a torch device string; anything else is a ConfigError, not a torch traceback."""
-    from ..engines.hardware import pick_device as resolve
-    from ..errors import ConfigError
+    from synthwright.core.errors import ConfigError
+    from synthwright.engines.hardware import pick_device as resolve
 
     if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
         raise ConfigError(f"Unknown device '{device}'; use auto, cpu or cuda.")
@@ -32,8 +32,8 @@ def use_bf16(precision: str, device: str) -> bool:
     """bfloat16 autocast pays off only where matmuls run natively in it: CUDA, or CPUs with AMX tiles."""
     import torch
 
-    from ..engines.hardware import cpu_has_amx
-    from ..errors import ConfigError
+    from synthwright.core.errors import ConfigError
+    from synthwright.engines.hardware import cpu_has_amx
 
     if precision not in ("auto", "float32", "bfloat16"):
         raise ConfigError(f"Unknown precision '{precision}'; use auto, float32 or bfloat16.")
@@ -64,7 +64,14 @@ def training_progress(title: str, epochs: int, enabled: bool, history: list[dict
     if not enabled:
         yield _EpochLog(history)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn(), TextColumn("{task.fields[losses]}"))

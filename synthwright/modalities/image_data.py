@@ -12,8 +12,8 @@ from typing import Union
 
 import numpy as np
 
-from ..errors import ConfigError
-from ._io import atomic_write
+from synthwright.core.errors import ConfigError
+from synthwright.modalities._io import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 MIN_SIDE, MAX_SIDE = 8, 64
@@ -141,8 +141,8 @@ def save_images(data: ImageSet, out: Union[str, Path]) -> Path:
 def save_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], path: Union[str, Path],
               title: str = "Synthetic samples", per_class: int = 8) -> Path:
     """A PNG with one row per class (up to `per_class` images each), class names on the left."""
-    from ._io import atomic_write
-    from .plotting import pyplot
+    from synthwright.modalities._io import atomic_write
+    from synthwright.modalities.plotting import pyplot
 
     plt = pyplot()
     rows = [c for c in range(len(classes)) if (labels == c).any()][:20]

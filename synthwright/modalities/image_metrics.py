@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .image_data import ImageSet
+from synthwright.core.errors import ConfigError
+from synthwright.modalities.image_data import ImageSet
 
 
 def _tensor(images: np.ndarray):

@@ -19,9 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, pick_device, seed_all, training_progress
-from .image_data import ImageSet
+from synthwright.modalities._io import load_checkpoint, save_checkpoint
+from synthwright.modalities._train import adam, pick_device, seed_all, training_progress
+from synthwright.modalities.image_data import ImageSet
 
 
 @dataclass

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Union
 
-from ..errors import ConfigError
-from ..rundir_lock import writes_to
-from ._io import model_kind
-from .image_data import ImageSet, load_images, save_grid, save_images
+from synthwright.core.errors import ConfigError
+from synthwright.modalities._io import model_kind
+from synthwright.modalities.image_data import (
+    ImageSet,
+    load_images,
+    save_grid,
+    save_images,
+)
+from synthwright.rundir.lock import writes_to
 
 MODELS = ("dcgan", "cvae")
 
@@ -16,11 +21,11 @@ MODELS = ("dcgan", "cvae")
 def _model_class(model: str):
     """(model class, its config class) by name; torch loads only here."""
     if model == "dcgan":
-        from .dcgan import DCGAN, DCGANConfig
+        from synthwright.modalities.dcgan import DCGAN, DCGANConfig
 
         return DCGAN, DCGANConfig
     if model == "cvae":
-        from .image_vae import ImageVAE, ImageVAEConfig
+        from synthwright.modalities.image_vae import ImageVAE, ImageVAEConfig
 
         return ImageVAE, ImageVAEConfig
     raise ConfigError(f"Unknown image model '{model}'; use one of: {', '.join(MODELS)}.")
@@ -75,13 +80,13 @@ def sample_images(model: Union[str, Path, Any], n: int, *, out: Union[str, Path,
 def eval_images(real: Union[str, Path, ImageSet], synth: Union[str, Path, ImageSet], *, out: Union[str, Path, None] = None,
                 size: int | None = None, seed: int = 0, judge_epochs: int = 15) -> dict[str, Any]:
     """Score synthetic images against real ones; with `out`, write report.md, stats.json and plots."""
-    from .image_metrics import evaluate_images
+    from synthwright.modalities.image_metrics import evaluate_images
 
     real_set = real if isinstance(real, ImageSet) else load_images(real, size)
     synth_set = synth if isinstance(synth, ImageSet) else load_images(synth, size or real_set.shape[0])
     stats = evaluate_images(real_set, synth_set, seed=seed, judge_epochs=judge_epochs)
     if out is not None:
-        from .report import write_image_report
+        from synthwright.modalities.report import write_image_report
 
         write_image_report(stats, real_set, synth_set, out)
     return stats

@@ -15,10 +15,10 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
-from ..rowfiles import read_text
-from ..rundir_lock import writes_to
-from .tabular_data import ColumnConstraint
+from synthwright.core.errors import ConfigError
+from synthwright.core.rowfiles import read_text
+from synthwright.modalities.tabular_data import ColumnConstraint
+from synthwright.rundir.lock import writes_to
 
 
 class TabularRecipe(BaseModel):
@@ -90,7 +90,7 @@ def check_target(recipe: TabularRecipe, df: Any, data_path: Path) -> None:
 
 def check_tabular_recipe(recipe: TabularRecipe, base_dir: Union[str, Path, None] = None) -> tuple[TabularRecipe, int]:
     """Read the recipe's table and check its target, without fitting; returns the recipe and the column count."""
-    from ._io import read_table
+    from synthwright.modalities._io import read_table
 
     path = data_path_of(recipe, base_dir)
     df = read_table(path)
@@ -108,8 +108,8 @@ def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = 
     """
     import numpy as np
 
-    from ._io import read_table, write_json
-    from .tabular import eval_tabular, fit_tabular, sample_tabular
+    from synthwright.modalities._io import read_table, write_json
+    from synthwright.modalities.tabular import eval_tabular, fit_tabular, sample_tabular
 
     data_path = data_path_of(recipe, base_dir)
     out = Path(out_dir if out_dir is not None else recipe.output)
@@ -129,7 +129,7 @@ def run_tabular_recipe(recipe: TabularRecipe, out_dir: Union[str, Path, None] = 
     extra = {"model": {"name": recipe.model, "fit_seconds": model.fit_seconds, "epochs": recipe.epochs if trained else None,
                        "dp": getattr(model, "dp", None)}}
     stats = eval_tabular(df, rows, out=out / "report", holdout=holdout, target=recipe.target, seed=recipe.seed, extra=extra)
-    from .report import write_tabular_card
+    from synthwright.modalities.report import write_tabular_card
 
     write_tabular_card(stats, out / "README.md")
     return stats

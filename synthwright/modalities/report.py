@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._io import atomic_write, write_json
-from .plotting import pyplot as _plt
+from synthwright.modalities._io import atomic_write, write_json
+from synthwright.modalities.plotting import pyplot as _plt
 
 REAL, SYNTH = "#1f77b4", "#ff7f0e"
 
@@ -215,7 +215,7 @@ def _per_class_bars(path: Path, per_class: dict[str, dict[str, float]]) -> str:
 
 
 def write_image_report(stats: dict[str, Any], real, synth, out: str | Path) -> Path:
-    from .image_data import save_grid
+    from synthwright.modalities.image_data import save_grid
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

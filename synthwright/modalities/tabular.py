@@ -7,10 +7,10 @@ from typing import Any, Union
 
 import pandas as pd
 
-from ..errors import ConfigError
-from ..rundir_lock import writes_to
-from ._io import model_kind, read_table, write_table
-from .tabular_data import ColumnConstraint, parse_constraints
+from synthwright.core.errors import ConfigError
+from synthwright.modalities._io import model_kind, read_table, write_table
+from synthwright.modalities.tabular_data import ColumnConstraint, parse_constraints
+from synthwright.rundir.lock import writes_to
 
 MODELS = ("ctgan", "tvae", "copula")
 TRAINED = ("ctgan", "tvae")  # the models with epochs, batches and DP-SGD
@@ -20,15 +20,18 @@ MIN_ROWS = 10
 def _model_class(model: str):
     """(model class, its config class) by name; torch loads only here."""
     if model == "ctgan":
-        from .tabular_gan import TabularGAN, TabularGANConfig
+        from synthwright.modalities.tabular_gan import TabularGAN, TabularGANConfig
 
         return TabularGAN, TabularGANConfig
     if model == "tvae":
-        from .tabular_vae import TabularVAE, TabularVAEConfig
+        from synthwright.modalities.tabular_vae import TabularVAE, TabularVAEConfig
 
         return TabularVAE, TabularVAEConfig
     if model == "copula":
-        from .tabular_copula import GaussianCopula, GaussianCopulaConfig
+        from synthwright.modalities.tabular_copula import (
+            GaussianCopula,
+            GaussianCopulaConfig,
+        )
 
         return GaussianCopula, GaussianCopulaConfig
     raise ConfigError(f"Unknown tabular model '{model}'; use one of: {', '.join(MODELS)}.")
@@ -93,7 +96,12 @@ def sample_tabular(model: Union[str, Path, Any], n: int, *, out: Union[str, Path
     ("col" or "col:ratio"): then add rows of the rarer classes of col until each has ratio × the
     largest class's count (ratio 1 by default: balanced). See tabular_conditions.py.
     """
-    from .tabular_conditions import parse_conditions, parse_rebalance, rebalance as top_up, sample_matching
+    from synthwright.modalities.tabular_conditions import (
+        parse_conditions,
+        parse_rebalance,
+        sample_matching,
+    )
+    from synthwright.modalities.tabular_conditions import rebalance as top_up
 
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}.")
@@ -121,7 +129,7 @@ def eval_tabular(real: Union[str, Path, pd.DataFrame], synth: Union[str, Path, p
 
     `model`: the folder of the model that made `synth`; the report then states its privacy (its DP (ε, δ) or none).
     """
-    from .tabular_metrics import evaluate_tabular
+    from synthwright.modalities.tabular_metrics import evaluate_tabular
 
     if model is not None:
         import json
@@ -137,7 +145,7 @@ def eval_tabular(real: Union[str, Path, pd.DataFrame], synth: Union[str, Path, p
     if extra:
         stats.update(extra)
     if out is not None:
-        from .report import write_tabular_report
+        from synthwright.modalities.report import write_tabular_report
 
         write_tabular_report(stats, real_df, synth_df, out)
     return stats

@@ -15,8 +15,8 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
-from .tabular_data import Column, allowed_mask
+from synthwright.core.errors import ConfigError
+from synthwright.modalities.tabular_data import Column, allowed_mask
 
 MAX_DRAWS = 2_000_000  # rows drawn at most while looking for matches
 MIN_DRAWS = 100_000

@@ -28,9 +28,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._io import write_json
-from .tabular_data import (Column, ColumnConstraint, TableEncoder, allowed_mask, category_index, continuous_values,
-                           finish_categorical, finish_continuous)
+from synthwright.modalities._io import write_json
+from synthwright.modalities.tabular_data import (
+    Column,
+    ColumnConstraint,
+    TableEncoder,
+    allowed_mask,
+    category_index,
+    continuous_values,
+    finish_categorical,
+    finish_continuous,
+)
 
 FAMILIES = ("norm", "gamma", "beta", "uniform")
 KS_FALLBACK = 0.03  # a parametric fit further than this (KS statistic) from the data loses to the empirical one

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 MAX_CATEGORIES = 1000
 MAX_MODES = 10

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from ..errors import ConfigError
+from synthwright.core.errors import ConfigError
 
 # Refuse rather than train noise: above this, the noise on a batch's mean gradient (std σ·C / batch, per
 # coordinate) outweighs the mean gradient itself (norm at most C).

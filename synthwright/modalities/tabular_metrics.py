@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
-from .tabular_data import _looks_datetime, _to_seconds
+from synthwright.core.errors import ConfigError
+from synthwright.modalities.tabular_data import _looks_datetime, _to_seconds
 
 N_BINS = 10
 MAX_ROWS = 10_000  # detection, utility and DCR subsample to this: their estimates settle well before
@@ -138,7 +138,10 @@ def _is_classification(values: pd.Series) -> bool:
 
 def utility(real_train: pd.DataFrame, real_test: pd.DataFrame, synth: pd.DataFrame, target: str, seed: int = 0) -> dict[str, Any]:
     """Train on real vs train on synthetic, both tested on real held-out rows."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
     from sklearn.metrics import accuracy_score, f1_score, r2_score
 
     if target not in real_train.columns:

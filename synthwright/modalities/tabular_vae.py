@@ -19,11 +19,31 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ._io import load_checkpoint, save_checkpoint
-from ._train import adam, autocast, pick_device, seed_all, training_progress, use_bf16
-from .tabular_data import ColumnConstraint, SpanLayout, TableEncoder, parse_constraints
-from .tabular_dp import (DPSettings, make_private, plan_noise, private_schema, quiet_training, record, require_opacus,
-                         schema_scope)
+from synthwright.modalities._io import load_checkpoint, save_checkpoint
+from synthwright.modalities._train import (
+    adam,
+    autocast,
+    pick_device,
+    seed_all,
+    training_progress,
+    use_bf16,
+)
+from synthwright.modalities.tabular_data import (
+    ColumnConstraint,
+    SpanLayout,
+    TableEncoder,
+    parse_constraints,
+)
+from synthwright.modalities.tabular_dp import (
+    DPSettings,
+    make_private,
+    plan_noise,
+    private_schema,
+    quiet_training,
+    record,
+    require_opacus,
+    schema_scope,
+)
 
 
 @dataclass

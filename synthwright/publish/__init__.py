@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .._lazy import lazy_getattr
+from synthwright.core.lazy import lazy_getattr
 
 __all__ = ["ExportResult", "PushResult", "check_card", "export_dataset", "push_dataset"]
 
 _LAZY = {
     "ExportResult": "synthwright.publish.export",
     "export_dataset": "synthwright.publish.export",
-    "check_card": "synthwright.publish.card",
+    "check_card": "synthwright.publish.hub_vocab",
     "PushResult": "synthwright.publish.push",
     "push_dataset": "synthwright.publish.push",
 }

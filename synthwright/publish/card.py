@@ -2,7 +2,7 @@
 
 `card_metadata` builds the front matter with huggingface_hub's `DatasetCardData` and datasets' own
 serialisers for `dataset_info` and `configs` (the same ones `push_to_hub` uses); `card_body` writes the
-markdown; `check_card` validates a card's front matter against the Hub's vocabularies offline.
+markdown; `check_card` (publish/hub_vocab.py) validates a card's front matter against the Hub's vocabularies offline.
 """
 
 from __future__ import annotations
@@ -15,59 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..evaluators.metrics import judge_summary
-from ..markdown import table as markdown_table
-from ..rundir import RunDir
-from ..store_rows import StoredVerdict
-from ..tasks import TASKS
-
-# https://huggingface.co/docs/hub/repositories-licenses (the identifiers a card may use)
-HUB_LICENSES = frozenset("""
-apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
-afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0 cc-by-2.5
-cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0
-cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0 cdla-permissive-1.0
-cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 agpl-3.0 gfdl gpl gpl-2.0 gpl-3.0 lgpl
-lgpl-2.1 lgpl-3.0 isc lppl-1.3c ms-pl mpl-2.0 odc-by odbl openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib
-pddl lgpl-lr deepfloyd-if-license llama2 gemma unknown other
-""".split())
-SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
-UNSPECIFIED_LICENSE = "other"
-
-FILTER_DOCS = {
-    "parse": "the output was not valid JSON for the sample schema",
-    "length": "too short or too long (filters.min_chars / filters.max_chars)",
-    "exact_duplicate": "same normalised text as an accepted sample or a seed example",
-    "near_duplicate": "too similar (MinHash) to an accepted sample",
-    "seed_copy": "copies a seed example",
-    "language": "not written in the recipe's language",
-    "pii": "contains personal data (e-mail addresses, phone or card numbers…)",
-    "placeholder": "contains placeholder text such as [Customer Name]",
-    "refusal": "a refusal or assistant boilerplate (\"As an AI…\")",
-    "judge": "the LLM judge failed it",
-    "quota": "its slot's quota was already met",
-    "limit": "the run's --limit was reached",
-}
-COLUMN_DOCS = {
-    "text": "The message, written by the teacher model.",
-    "label": "The class the teacher was asked to write for (see the label table).",
-    "question": "A question a user would ask, written by the teacher model.",
-    "answer": "The teacher model's answer.",
-    "context": "The document passage the question and answer are grounded in (empty when ungrounded).",
-    "topic": "The topic (or document) the question is about.",
-    "turns": "The conversation: a list of {role, content} messages, user first.",
-    "intent": "The user's goal the dialogue was written for.",
-    "sample_id": "Row id of the sample in the run store (run.sqlite): the key to its full provenance.",
-    "slot_id": "The plan slot the sample was written for.",
-    "scenario": "The sub-scenario of the category the teacher was given.",
-    "persona": "Who the teacher was asked to write as.",
-    "style": "How the teacher was asked to write.",
-    "length": "How long the teacher was asked to write.",
-    "teacher": "The engine spec of the model that wrote the sample.",
-    "seed": "The sampling seed of the request.",
-    "round": "The generation round (0 first; later rounds refill slots that fell short).",
-}
+from synthwright.core.markdown import table as markdown_table
+from synthwright.core.store_rows import StoredVerdict
+from synthwright.evaluators.metrics import judge_summary
+from synthwright.publish.card_docs import COLUMN_DOCS, FILTER_DOCS
+from synthwright.publish.hub_vocab import license_fields, size_category
+from synthwright.rundir.reader import RunDir
 
 
 @dataclass
@@ -88,18 +41,6 @@ class CardInputs:
     has_eval: bool = False
     version: str = ""
     repo_id: str | None = None  # the Hub repo, when known, for the loading snippet
-
-
-def size_category(n: int) -> str:
-    return next((name for limit, name in SIZE_CATEGORIES if n < limit), "n>1B")
-
-
-def license_fields(license_id: str | None) -> dict[str, str]:
-    """Front-matter license keys; `other` (the default) carries a name and a link to the LICENSE note."""
-    license_id = license_id or UNSPECIFIED_LICENSE
-    if license_id == "other":
-        return {"license": "other", "license_name": "unspecified", "license_link": "LICENSE"}
-    return {"license": license_id}
 
 
 def card_metadata(c: CardInputs):
@@ -497,70 +438,3 @@ def _files(c: CardInputs) -> str:
 
 
 # --- validation ---------------------------------------------------------------------------------------------
-
-
-def check_card(text: str) -> list[str]:
-    """Problems with a card's front matter against the Hub's conventions; an empty list means it is fine.
-
-    Parsed with huggingface_hub's DatasetCard; configs and dataset_info with datasets' own readers (the ones
-    `load_dataset` uses); license, language, size and task values against the Hub's vocabularies.
-    """
-    from datasets.info import DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCard
-
-    problems: list[str] = []
-    try:
-        card = DatasetCard(text)
-    except Exception as exc:  # the card tools raise ValueError for bad YAML, others for odd content
-        return [f"the front matter does not parse: {exc}"]
-    data = card.data
-    licenses = data.license if isinstance(data.license, list) else [data.license]
-    for lic in licenses:
-        if lic not in HUB_LICENSES:
-            problems.append(f"license '{lic}' is not a Hub license id")
-    if "other" in licenses and not data.get("license_name"):
-        problems.append("license 'other' needs a license_name")
-    languages = _hub_languages()
-    for lang in data.language or []:
-        if languages and lang not in languages:
-            problems.append(f"language '{lang}' is not a known ISO 639 code")
-    if not data.language:
-        problems.append("language is missing")
-    sizes = {name for _, name in SIZE_CATEGORIES} | {"n>1B", "unknown"}
-    for size in data.size_categories or ["(missing)"]:
-        if size not in sizes:
-            problems.append(f"size category '{size}' is not one of {sorted(sizes)}")
-    known_tasks = {t for task in TASKS.values() for t in task.hub_task_categories} | {"other"}
-    for task in data.task_categories or ["(missing)"]:
-        if task not in known_tasks:
-            problems.append(f"task category '{task}' is not one this tool writes")
-    for tag in ("synthetic", "synthwright"):
-        if tag not in (data.tags or []):
-            problems.append(f"tag '{tag}' is missing")
-    try:
-        configs = MetadataConfigs.from_dataset_card_data(data)
-        if "default" not in configs:
-            problems.append("there is no 'default' config")
-        for name, config in configs.items():
-            MetadataConfigs._raise_if_data_files_field_not_valid(config)
-    except Exception as exc:
-        problems.append(f"configs are invalid: {exc}")
-    try:
-        infos = DatasetInfosDict.from_dataset_card_data(data)
-        if not infos:
-            problems.append("dataset_info is missing")
-    except Exception as exc:
-        problems.append(f"dataset_info is invalid: {exc}")
-    return problems
-
-
-def _hub_languages() -> set[str]:
-    """ISO 639 codes as shipped by `datasets` (the list its card validator used); empty if it is not there."""
-    try:
-        import datasets
-
-        path = Path(datasets.__file__).parent / "utils" / "resources" / "languages.json"
-        return set(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return set()

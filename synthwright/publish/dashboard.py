@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from ..errors import ConfigError
-from ..rundir import open_run
-from ..rundir_lock import writer_of
-from ..store import RunStore
-from ..usage import usage
-from .view import embed_json
+from synthwright.core.errors import ConfigError
+from synthwright.core.store import RunStore
+from synthwright.publish.view import embed_json
+from synthwright.rundir.lock import writer_of
+from synthwright.rundir.reader import open_run
+from synthwright.rundir.usage import usage
 
 RATE_WINDOW = 60.0  # the last seconds of stored batches behind samples/s, tokens/s and the ETA
 
@@ -76,8 +76,8 @@ class Dashboard:
             "samples_per_s": rate, "tokens_per_s": tokens_per_s,
             "eta_s": (target - done) / rate if rate and target > done else None,
             "usage": spent,
-            "loop": [{"step": s["step"], "score": s["signal"].get("score"), "action": s["decision"].get("action"),
-                      "why": s["decision"].get("reason") or s["decision"].get("stop_reason")} for s in steps],
+            "loop": [{"step": s.step, "score": s.signal.get("score"), "action": s.decision.action,
+                      "why": s.decision.stop_reason} for s in steps],
             "plots": sorted(p.name for p in (self.path / "plots").glob("*.png")) if (self.path / "plots").is_dir() else [],
         }
 

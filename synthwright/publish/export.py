@@ -21,10 +21,11 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
-from .card import HUB_LICENSES, CardInputs, _hub_languages, check_card, render_card
-from ..rundir_lock import writes_to
-from ..rundir import RunDir, load_splits, open_run, read_store, redact
+from synthwright.core.errors import ConfigError
+from synthwright.publish.card import CardInputs, render_card
+from synthwright.publish.hub_vocab import HUB_LICENSES, _hub_languages, check_card
+from synthwright.rundir.lock import writes_to
+from synthwright.rundir.reader import RunDir, load_splits, open_run, read_store, redact
 
 MAX_SHARD_BYTES = 500 * 1024 * 1024  # what `push_to_hub` uses by default
 UNCHOSEN_LICENSE = """No license has been chosen for this dataset yet.
@@ -75,7 +76,7 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
     samples, verdicts, slots, calls = read_store(run)
     pairs = None
     if preferences:
-        from ..finetune.preferences import build_preferences
+        from synthwright.finetune.preferences import build_preferences
 
         pairs = build_preferences(run.path)  # fails, in one sentence, before anything is written
 
@@ -88,10 +89,10 @@ def export_dataset(run_dir: str | Path, to: str | Path, *, license: str | None =
         report = _rewrite_links(run.report_md, images) if run.report_md is not None else None
         _write_provenance(run, staging, report, license_id)
         if pairs is not None:
-            from ..finetune.preferences import write_preferences
+            from synthwright.finetune.preferences import write_preferences
 
             write_preferences(pairs, staging / "preferences")
-        from .. import __version__
+        from synthwright import __version__
 
         inputs = CardInputs(run=run, dataset=dsd, license=license_id, samples=samples, verdicts=verdicts, slots=slots,
                             calls=calls, shards=shards,
@@ -161,7 +162,7 @@ def _hub_features(dsd: Any, run: RunDir) -> Any:
 
     names = [c["name"] for c in run.frozen.get("categories") or []]
     first = next(iter(dsd.values()))
-    if run.kind != "classification" or not names or first.features.get("label") != Value("string"):
+    if not run.task.labelled or not names or first.features.get("label") != Value("string"):
         return dsd
     seen = {v for ds in dsd.values() for v in ds["label"]}
     names += sorted(seen - set(names))  # labels the recipe no longer lists keep a class of their own

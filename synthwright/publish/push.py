@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, HubError
+from synthwright.core.errors import ConfigError, HubError
 
 MANAGED_FOLDERS = ("data/", "plots/")  # files there that the new export lacks are deleted from the repo
 
@@ -81,7 +81,7 @@ def push_dataset(path: str | Path, repo_id: str, *, private: bool = False, revis
 
 def _export_for_push(path: Path, dest: Path, license: str | None, repo_id: str) -> Path:
     """A run directory is exported into `dest`; an export folder (edited card and all) is pushed as it is."""
-    from .export import export_dataset, is_export
+    from synthwright.publish.export import export_dataset, is_export
 
     if (path / "run.sqlite").is_file():
         return export_dataset(path, dest, license=license, repo_id=repo_id).path
@@ -121,7 +121,7 @@ def _operations(api: Any, repo_id: str, branch: str, folder: Path, files: list[s
 
 
 def _message(folder: Path, files: list[str]) -> str:
-    from .. import __version__
+    from synthwright import __version__
 
     shards = [f for f in files if f.startswith("data/")]
     return f"Publish dataset with synthwright {__version__} ({len(shards)} data file{'s' * (len(shards) != 1)})"
@@ -187,7 +187,7 @@ def _record(path: Path, result: PushResult, endpoint: str) -> None:
     """Note the push in the run store (repo, revision, commit; never the token) when pushing a run."""
     if not (path / "run.sqlite").is_file():
         return
-    from ..store import RunStore
+    from synthwright.core.store import RunStore
 
     store = RunStore(path / "run.sqlite")
     try:

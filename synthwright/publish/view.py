@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..rundir import load_splits, open_run, read_store
-from ..store_rows import StoredVerdict
+from synthwright.core.errors import ConfigError
+from synthwright.core.store_rows import StoredVerdict
+from synthwright.rundir.reader import load_splits, open_run, read_store
 
 # In JSON these are the same string; in HTML they cannot end the script element or start a comment.
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}

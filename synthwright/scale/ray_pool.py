@@ -14,8 +14,14 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..engines.base import ChatRequest, Engine, Generation, Sampling, parse_into
-from ..errors import ConfigError, EngineError, require
+from synthwright.core.errors import ConfigError, EngineError, require
+from synthwright.engines.base import (
+    ChatRequest,
+    Engine,
+    Generation,
+    Sampling,
+    parse_into,
+)
 
 
 class RayConfig(BaseModel):
@@ -76,7 +82,7 @@ class EngineActor:
         import torch
 
         torch.set_num_threads(max(1, threads))
-        from ..engines import load_engine
+        from synthwright.engines import load_engine
 
         self.engine = load_engine(spec, **options)
 

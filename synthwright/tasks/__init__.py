@@ -4,11 +4,11 @@ in TASKS and the recipe's `task` Literal."""
 
 from __future__ import annotations
 
-from .base import Score, Task, Verdict
-from .classification import ClassificationTask, GeneratedText
-from .dialogue import DialogueTask, Exchange
-from .instruction import InstructionTask
-from .qa import QATask
+from synthwright.tasks.base import Score, Task, Verdict
+from synthwright.tasks.classification import ClassificationTask, GeneratedText
+from synthwright.tasks.dialogue import DialogueTask, Exchange
+from synthwright.tasks.instruction import InstructionTask
+from synthwright.tasks.qa import QATask
 
 TASKS: dict[str, Task] = {t.kind: t for t in (ClassificationTask(), QATask(), DialogueTask(), InstructionTask())}
 

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..prompts import render
+from synthwright.core.prompts import render
+from synthwright.recipe.model import Recipe
 
 Score = Literal[1, 2, 3, 4, 5]
 
@@ -40,6 +41,22 @@ class Task:
     hub_task_categories: list[str]  # names from huggingface.js packages/tasks/src/pipelines.ts
     hub_tag: str
     title: str  # what the card calls a dataset of this kind
+
+    # What the kind has: code outside tasks/ asks these, never the kind's name.
+    labelled: bool = False  # a sample's category is a label a classifier learns: TSTR, label checks, neighbours
+    has_quality_loop: bool = False  # the quality loop trains the fixed classifier on `signal_text` and re-plans
+    plans_per_document_chunk: bool = False  # with documents, each chunk of them is a category of the plan
+    own_filters: tuple[str, ...] = ()  # the registered filters only this kind runs (evaluators/filters.py)
+    checks_section: str | None = None  # the report section of its own checks, "grounding" or "goals" (reports/checks.py)
+    grows_instructions: bool = False  # the report's instruction section (seed overlap, verbs, diversity)
+
+    def signal_text(self, record: dict[str, Any]) -> str:
+        """What the quality loop's classifier reads of a sample."""
+        return self.text_of(record)
+
+    def filter_context(self, recipe: Recipe) -> dict[str, Any]:
+        """What this kind's own filters need of the recipe, computed once per run (FilterState.extra)."""
+        return {}
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         raise NotImplementedError

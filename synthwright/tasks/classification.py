@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from ..samples import _Sample
-from .base import Task, Verdict, score
+from synthwright.core.samples import _Sample
+from synthwright.tasks.base import Task, Verdict, score
 
 
 class GeneratedText(_Sample):
@@ -24,6 +24,9 @@ class ClassificationTask(Task):
     hub_task_categories = ["text-classification"]
     hub_tag = "classification"
     title = "text-classification"
+    labelled = True
+    has_quality_loop = True
+    own_filters = ("role", "label_leak", "label_fidelity")
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         return GeneratedText

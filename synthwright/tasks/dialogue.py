@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
-from ..samples import _Sample
-from .base import Task, Verdict, check, score
+from synthwright.core.samples import _Sample
+from synthwright.recipe.model import Recipe
+from synthwright.tasks.base import Task, Verdict, check, score
 
 
 class Exchange(_Sample):
@@ -25,6 +26,16 @@ class DialogueTask(Task):
     hub_task_categories = ["text-generation"]
     hub_tag = "dialogue"
     title = "dialogue"
+    has_quality_loop = True
+    own_filters = ("dialogue_turns", "dialogue_meta", "dialogue_role", "off_goal")
+    checks_section = "goals"
+
+    def signal_text(self, record: dict[str, Any]) -> str:
+        """The user's messages: goals whose dialogues read like another goal are weak labels."""
+        return user_text(record)
+
+    def filter_context(self, recipe: Recipe) -> dict[str, Any]:
+        return {"turns": (recipe.turns.min, recipe.turns.max), "roles": dict(recipe.roles)}
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         low, high = (recipe.turns.min + 1) // 2, max(1, recipe.turns.max // 2)
@@ -60,3 +71,8 @@ class DialogueTask(Task):
     def judge_fields(self, recipe: Any, c: Any) -> dict[str, Any]:
         goals = {x.name: x.description for x in recipe.categories}
         return {"roles": recipe.roles, "goal": goals.get(c.category) or c.category, "transcript": c.text}
+
+
+def user_text(record: dict[str, Any]) -> str:
+    """The user's messages of a dialogue, joined: what the goal check (and the quality loop's classifier) reads."""
+    return "\n".join(t["content"] for t in record.get("turns", []) if t.get("role") == "user")

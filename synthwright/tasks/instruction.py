@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
-from ..samples import _Sample
-from .base import Task, Verdict, score
+from synthwright.core.samples import _Sample
+from synthwright.tasks.base import Task, Verdict, score
 
 GENERAL = "general"  # the category of a recipe without categories
 
@@ -53,6 +53,7 @@ class InstructionTask(Task):
     hub_task_categories = ["text-generation"]
     hub_tag = "instruction-tuning"
     title = "instruction-tuning"
+    grows_instructions = True
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         """What the model call that made a sample wrote: the whole sample (topics), or the answer (the methods)."""

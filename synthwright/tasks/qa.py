@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, create_model
 
-from ..samples import QASample
-from .base import Task, Verdict, check, score
+from synthwright.core.documents import load_chunks
+from synthwright.core.samples import QASample
+from synthwright.recipe.model import Recipe
+from synthwright.tasks.base import Task, Verdict, check, score
 
 
 class QATask(Task):
@@ -18,6 +20,16 @@ class QATask(Task):
     hub_task_categories = ["question-answering"]
     hub_tag = "question-answering"
     title = "question-answering"
+    plans_per_document_chunk = True
+    own_filters = ("answer_leak", "grounding", "answerable")
+    checks_section = "grounding"
+
+    def filter_context(self, recipe: Recipe) -> dict[str, Any]:
+        """The run's chunks: the answerable filter ranks a question's own chunk among them."""
+        if recipe.documents is None:
+            return {}
+        return {"chunks": load_chunks(recipe.resolve(recipe.documents.path), recipe.documents.chunk_chars,
+                                      recipe.documents.overlap_chars)}
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         return QASample

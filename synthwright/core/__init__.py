@@ -1,0 +1,1 @@
+"""The lowest layer: errors, the run store, row files, samples, documents, prompts, progress."""

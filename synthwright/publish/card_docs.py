@@ -1,0 +1,35 @@
+"""What a dataset card says of each rejection filter and each dataset column."""
+
+FILTER_DOCS = {
+    "parse": "the output was not valid JSON for the sample schema",
+    "length": "too short or too long (filters.min_chars / filters.max_chars)",
+    "exact_duplicate": "same normalised text as an accepted sample or a seed example",
+    "near_duplicate": "too similar (MinHash) to an accepted sample",
+    "seed_copy": "copies a seed example",
+    "language": "not written in the recipe's language",
+    "pii": "contains personal data (e-mail addresses, phone or card numbers…)",
+    "placeholder": "contains placeholder text such as [Customer Name]",
+    "refusal": "a refusal or assistant boilerplate (\"As an AI…\")",
+    "judge": "the LLM judge failed it",
+    "quota": "its slot's quota was already met",
+    "limit": "the run's --limit was reached",
+}
+COLUMN_DOCS = {
+    "text": "The message, written by the teacher model.",
+    "label": "The class the teacher was asked to write for (see the label table).",
+    "question": "A question a user would ask, written by the teacher model.",
+    "answer": "The teacher model's answer.",
+    "context": "The document passage the question and answer are grounded in (empty when ungrounded).",
+    "topic": "The topic (or document) the question is about.",
+    "turns": "The conversation: a list of {role, content} messages, user first.",
+    "intent": "The user's goal the dialogue was written for.",
+    "sample_id": "Row id of the sample in the run store (run.sqlite): the key to its full provenance.",
+    "slot_id": "The plan slot the sample was written for.",
+    "scenario": "The sub-scenario of the category the teacher was given.",
+    "persona": "Who the teacher was asked to write as.",
+    "style": "How the teacher was asked to write.",
+    "length": "How long the teacher was asked to write.",
+    "teacher": "The engine spec of the model that wrote the sample.",
+    "seed": "The sampling seed of the request.",
+    "round": "The generation round (0 first; later rounds refill slots that fell short).",
+}

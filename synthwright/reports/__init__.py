@@ -1,0 +1,1 @@
+"""After-run analysis: the report, its sections and plots, TSTR evaluation on real data, comparisons."""
