@@ -97,14 +97,14 @@ def test_self_instruct_counts_and_novelty_rejections(tmp_path):
 
 
 def test_keyword_filter_rejects_tasks_a_text_model_cannot_do(tmp_path):
-    from synthwright.make.instruction_run import PROGRAM, UNFIT
+    from synthwright.make.method_run import PROGRAM, UNFIT
 
     assert UNFIT.search("Draw a diagram of the water cycle") and PROGRAM.search("Write a program that sorts")
     assert not UNFIT.search("Explain how the water cycle works")
 
 
 def test_list_numbers_are_stripped_and_non_words_rejected_by_form():
-    from synthwright.make.instruction_run import LIST_MARK, form_problem
+    from synthwright.make.method_run import LIST_MARK, form_problem
 
     assert LIST_MARK.sub("", "3. Suggest one way to improve support", count=1) == "Suggest one way to improve support"
     assert LIST_MARK.sub("", "2) Draft a reply", count=1) == "Draft a reply"

@@ -23,6 +23,7 @@ from synthwright.evaluators.textcheck import (
     assistant_voice,
     refusal,
 )
+from synthwright.recipe.model import FilterConfig
 from synthwright.tasks.dialogue import user_text
 
 # Said by the person who needs help, never by the agent who gives it.
@@ -84,7 +85,7 @@ def role_problem(turns: list[dict[str, str]], roles: dict[str, str]) -> str | No
     return None
 
 
-def turns_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+def turns_filter(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     dc = cfg.dialogue
     if not dc.enabled:
         return
@@ -101,7 +102,7 @@ def turns_filter(cands: list[Any], state: Any, cfg: Any) -> None:
             c.reject("dialogue_turns", f"message {short} is empty")
 
 
-def meta_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+def meta_filter(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     if not cfg.dialogue.enabled:
         return
     for c in cands:
@@ -112,7 +113,7 @@ def meta_filter(cands: list[Any], state: Any, cfg: Any) -> None:
                 break
 
 
-def role_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+def role_filter(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     if not cfg.dialogue.enabled:
         return
     roles = state.extra.get("roles") or {"user": "customer", "assistant": "support agent"}
@@ -122,7 +123,7 @@ def role_filter(cands: list[Any], state: Any, cfg: Any) -> None:
             c.reject("dialogue_role", why)
 
 
-def goal_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+def goal_filter(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     from synthwright.evaluators import embed
     from synthwright.evaluators.fidelity import LabelPrototypes
 

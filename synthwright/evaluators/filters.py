@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from synthwright.evaluators.normalize import normalize
-from synthwright.recipe.model import Recipe
+from synthwright.recipe.model import FilterConfig, Recipe
 from synthwright.tasks import TASKS, Task, task_for
 
 
@@ -125,7 +125,7 @@ def _snippet(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def length_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def length_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     for c in cands:
         n = len(c.text.strip())
         if n < cfg.min_chars:
@@ -134,7 +134,7 @@ def length_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
             c.reject("length", f"{n} characters, more than max_chars={cfg.max_chars}")
 
 
-def placeholder_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def placeholder_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """Unfilled template text: "[Customer Name]", "{name}", "<NAME>", "XXX", "___"."""
     from synthwright.evaluators.textcheck import placeholder
 
@@ -150,7 +150,7 @@ def _reject_matches(cands: list[Candidate], name: str, check: Callable[[str], st
             c.reject(name, reason.format(found))
 
 
-def refusal_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def refusal_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """A model refusing or talking about its output instead of writing it; prompt echoes."""
     from synthwright.evaluators.textcheck import meta_talk, refusal
 
@@ -189,7 +189,7 @@ def _trigrams(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
 
 
-def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def role_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """Classification: the text speaks as the assistant or agent, or narrates ("The customer wants…"),
     instead of being the message of the person who writes it."""
     from synthwright.evaluators.textcheck import assistant_voice
@@ -199,7 +199,7 @@ def role_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
                         "written by the assistant or a narrator ({!r}), not as the person whose message it should be")
 
 
-def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """Classification: nearer its own label's embedding prototype than any other label's, by a margin."""
     from synthwright.evaluators import embed
     from synthwright.evaluators.fidelity import LabelPrototypes
@@ -228,7 +228,7 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
             c.reject("label_fidelity", f"reads as {other!r} (cosine {other_sim:.2f}) more than as {c.category!r} ({own:.2f})")
 
 
-def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """Classification: the text names its own label, which makes the label trivial to learn."""
     from synthwright.evaluators.textcheck import label_pattern
 
@@ -244,7 +244,7 @@ def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> N
             c.reject("label_leak", f"the text contains its label {c.category!r} as {m.group()!r}")
 
 
-def language_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def language_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     from synthwright.evaluators import language
 
     lc = cfg.language
@@ -268,7 +268,7 @@ def _signatures(index: Any, cands: list[Candidate]) -> list[Any]:
     return [c.features["minhash"] for c in cands]
 
 
-def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """A copy or near copy of a seed example written by a person."""
     from synthwright.evaluators.minhash import NearDuplicateIndex
 
@@ -291,7 +291,7 @@ def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> No
                                   f" (similarity {hit[1]:.2f} >= {sc.threshold})")
 
 
-def exact_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def exact_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """Same normalised text as an accepted sample, a seed, or an earlier sample in this batch."""
     if not cfg.exact_duplicates:
         return
@@ -306,7 +306,7 @@ def exact_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any)
             batch.add(c.key)
 
 
-def near_index(state: FilterState, cfg: Any):
+def near_index(state: FilterState, cfg: FilterConfig):
     """The run's near-duplicate index of accepted samples, built from `state.accepted_texts` on first use."""
     from synthwright.evaluators.minhash import NearDuplicateIndex
 
@@ -319,7 +319,7 @@ def near_index(state: FilterState, cfg: Any):
     return index
 
 
-def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """MinHash LSH: similar to an accepted sample, or to an earlier sample of this batch."""
     nd = cfg.near_duplicates
     if not nd.enabled:
@@ -342,7 +342,7 @@ def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Any) 
 
 def _lazy(module: str, name: str) -> FilterFn:
     """A filter that lives in its own module, imported when it first runs."""
-    def fn(cands: list[Candidate], state: FilterState, cfg: Any) -> None:
+    def fn(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
         import importlib
 
         getattr(importlib.import_module(f"{__package__}.{module}"), name)(cands, state, cfg)
@@ -396,7 +396,7 @@ def filter_names() -> list[str]:
     return [n for n, _ in _REGISTRY]
 
 
-def apply_filters(cands: list[Candidate], state: FilterState, cfg: Any,
+def apply_filters(cands: list[Candidate], state: FilterState, cfg: FilterConfig,
                   filters: Iterable[tuple[str, FilterFn]] | None = None,
                   timings: dict[str, float] | None = None) -> None:
     """Run each filter over the candidates still alive, in order; the first rejection sticks.

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from synthwright.recipe.model import FilterConfig
+
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.-][A-Za-z0-9]+)*")
 
 
@@ -191,7 +193,7 @@ class ChunkIndex:
         return out
 
 
-def check(cands: list[Any], state: Any, cfg: Any) -> None:
+def check(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     """The `grounding` filter: support (abstractive) or span (extractive), for QA samples that carry a context."""
     g = cfg.grounding
     if not g.enabled:
@@ -225,7 +227,7 @@ def check(cands: list[Any], state: Any, cfg: Any) -> None:
                                   f" are in the passage's best window, fewer than min_support {g.min_support:g}")
 
 
-def leak_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+def leak_filter(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     """The `answer_leak` filter: the question contains or states its answer."""
     g = cfg.grounding
     if not g.enabled or not g.leak:
@@ -236,7 +238,7 @@ def leak_filter(cands: list[Any], state: Any, cfg: Any) -> None:
             c.reject("answer_leak", why)
 
 
-def answerable_filter(cands: list[Any], state: Any, cfg: Any) -> None:
+def answerable_filter(cands: list[Any], state: Any, cfg: FilterConfig) -> None:
     """The `answerable` filter: the question retrieves its own chunk among the run's chunks, and does not talk about the
     passage it came from."""
     from synthwright.evaluators import embed

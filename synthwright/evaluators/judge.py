@@ -19,10 +19,11 @@ from synthwright.core.prompts import render
 from synthwright.core.store_rows import StoredVerdict
 from synthwright.engines import ChatRequest, Engine, Generation, Sampling, load_engine
 from synthwright.evaluators.filters import Candidate
+from synthwright.recipe.model import Recipe
 from synthwright.tasks import task_for
 
 
-def verdict_schema(recipe: Any) -> type[BaseModel]:
+def verdict_schema(recipe: Recipe) -> type[BaseModel]:
     """The verdict model of a recipe's task kind (and, for classification, its label set)."""
     return task_for(recipe.task).verdict_schema(recipe)
 
@@ -46,7 +47,7 @@ def decide(verdict: BaseModel | dict[str, Any], category: str, min_score: int, r
 class Judge:
     """Judges candidates in batches with `engine` (an Engine, or a function returning one on first use)."""
 
-    def __init__(self, recipe: Any, engine: Engine | Callable[[], Engine], *, owns_engine: bool = False):
+    def __init__(self, recipe: Recipe, engine: Engine | Callable[[], Engine], *, owns_engine: bool = False):
         self.recipe = recipe
         self.cfg = recipe.judge
         self.task = task_for(recipe.task)
@@ -124,7 +125,7 @@ class Judge:
             self._engine.close()
 
 
-def make_judge(recipe: Any, teacher: Callable[[], Engine], *, teacher_spec: str | None = None,
+def make_judge(recipe: Recipe, teacher: Callable[[], Engine], *, teacher_spec: str | None = None,
                engine: Engine | None = None, load: Callable[..., Engine] = load_engine) -> Judge | None:
     """The run's judge, or None when `judge.enabled` is false.
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from synthwright.evaluators import embed
 from synthwright.evaluators.classifier import fixed_classifier
+from synthwright.recipe.model import Recipe
 from synthwright.tasks import task_for
 
 
@@ -57,7 +58,7 @@ def _fingerprint(sample_ids: list[int], cfg: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def check_label_noise(store: Any, recipe: Any) -> dict[str, Any] | None:
+def check_label_noise(store: Any, recipe: Recipe) -> dict[str, Any] | None:
     """Check the run's accepted samples (classification, mode report|reject); the result is kept in the store.
 
     A set already checked with the same settings is not checked again, so re-running a finished

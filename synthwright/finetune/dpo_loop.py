@@ -18,7 +18,8 @@ from synthwright.finetune.config import DistillConfig
 from synthwright.finetune.distiller import check_out_dir
 from synthwright.finetune.dpo import DPOResult, train_dpo
 from synthwright.finetune.preferences import preferences
-from synthwright.rundir.reader import open_run
+from synthwright.recipe.model import Recipe
+from synthwright.rundir.reader import RunDir, open_run
 
 
 @dataclass
@@ -66,13 +67,11 @@ def refine_with_dpo(run_dir: str | Path, student: str, out: str | Path, config: 
     return done
 
 
-def student_recipe(teacher: Any, spec: str, changes: dict[str, Any] | None = None) -> Any:
+def student_recipe(teacher: RunDir, spec: str, changes: dict[str, Any] | None = None) -> Recipe:
     """The teacher run's recipe with `spec` writing the samples; a judge that reused the teacher keeps the teacher,
     so the student never grades itself."""
     recipe = teacher.recipe
     if changes:
-        from synthwright.recipe.model import Recipe
-
         recipe = Recipe.model_validate({**recipe.model_dump(), **changes})
     first = recipe.teachers[0]
     update: dict[str, Any] = {"teacher": first.model_copy(update={"model": spec, "share": 1.0})}
@@ -81,7 +80,7 @@ def student_recipe(teacher: Any, spec: str, changes: dict[str, Any] | None = Non
     return recipe.model_copy(update=update)
 
 
-def seed_plan(teacher_run: Path, student_run: Path, recipe: Any) -> None:
+def seed_plan(teacher_run: Path, student_run: Path, recipe: Recipe) -> None:
     """Give a new student run the teacher's plan (slots, scenarios, personas), so both fill the same slots."""
     from synthwright.core.store import RunStore
     from synthwright.rundir.writer import open_store

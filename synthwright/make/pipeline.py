@@ -17,6 +17,7 @@ from synthwright.evaluators import embed
 from synthwright.evaluators.filters import FilterState
 from synthwright.evaluators.judge import Judge, make_judge
 from synthwright.evaluators.label_noise import check_label_noise
+from synthwright.make.instruction_run import run_instruction_method
 from synthwright.make.output import write_outputs
 from synthwright.make.quality_loop import run_quality_loop
 from synthwright.make.replay import replay
@@ -155,8 +156,6 @@ def run(
         if ray is not None or cache is not None:
             raise ConfigError(f"method {recipe.method} runs in this process without a call cache; leave out"
                               f" {'--ray' if ray is not None else '--cache'}.")
-        from synthwright.make.instruction_run import run_instruction_method
-
         return run_instruction_method(recipe, out=out, limit=limit, restart=restart, engine=engine,
                                       judge_engine=judge_engine, progress=progress)
     ray = RayConfig.from_user(ray) if ray is not None else None

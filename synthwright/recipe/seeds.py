@@ -6,9 +6,10 @@ from typing import Any
 
 from synthwright.core.errors import ConfigError
 from synthwright.core.rowfiles import read_rows
+from synthwright.recipe.model import Recipe
 
 
-def read_seeds(recipe: Any) -> list[dict[str, Any]]:
+def read_seeds(recipe: Recipe) -> list[dict[str, Any]]:
     """Seed rows, each with a 'label' naming a recipe category (inline examples included)."""
     names = {c.name for c in recipe.categories}
     rows = [{"text": ex, "label": c.name} for c in recipe.categories for ex in c.examples]
@@ -29,7 +30,7 @@ def read_seeds(recipe: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def read_dev_set(recipe: Any) -> list[dict[str, str]]:
+def read_dev_set(recipe: Recipe) -> list[dict[str, str]]:
     """The quality loop's real dev set ({text, label} rows), or [] when the recipe names none."""
     if recipe.task != "classification" or recipe.quality.dev_set is None:
         return []
