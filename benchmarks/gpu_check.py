@@ -1,4 +1,4 @@
-"""The GPU path, run once on a CUDA machine (issue #31): CUDA engine, 4/8-bit loading, QLoRA distill, `pytest -m gpu`.
+"""The GPU path, run once on a CUDA machine: CUDA engine, 4/8-bit loading, QLoRA distill, `pytest -m gpu`.
 
 Everything runs on the tiny random chat model the test suite builds (`synthwright.testing.build_tiny_chat_model`):
 real weights cannot travel to the GPU machine, where a call carries at most 64 MiB of files. Checks, one line each

@@ -6,6 +6,7 @@ The `gpu` tests run where CUDA is (`pytest -m gpu`, which benchmarks/gpu_check.p
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,12 +124,52 @@ def test_qlora_without_cuda():
     assert resolve_qlora(DistillConfig(qlora="auto")) is False  # auto falls back to a full-precision base
 
 
-@pytest.mark.xfail(raises=(SynthwrightError, pytest.fail.Exception), strict=True,
-                   reason="bug: an unknown quantization is not refused; TransformersEngine loads it as 8-bit on a GPU"
-                          " and blames the missing GPU elsewhere")
 def test_an_unknown_quantization_is_a_config_error(tiny_model_dir):
-    with pytest.raises(ConfigError, match="quantization"):
+    with pytest.raises(ConfigError, match="Unknown quantization '3bit'; use 4bit or 8bit"):
         load_engine(str(tiny_model_dir), quantization="3bit")
+
+
+@pytest.mark.parametrize("device, message", [
+    ("gpu", "Unknown device 'gpu'; use auto, cpu, cuda or cuda:N."),
+    ("cuda:x", "Unknown device 'cuda:x'"),
+])
+def test_a_malformed_device_is_a_config_error(device, message):
+    from synthwright.engines.hardware import pick_device
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        pick_device(device)
+
+
+def test_a_gpu_index_the_machine_lacks_is_one_sentence(monkeypatch):
+    import torch
+
+    from synthwright.engines.hardware import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert pick_device("cuda:0") == "cuda:0"
+    with pytest.raises(ConfigError, match=r"Device 'cuda:3' does not exist: this machine has 1 GPU \(cuda:0 … cuda:0\)"):
+        pick_device("cuda:3")
+
+
+def test_quantization_on_the_cpu_of_a_gpu_machine_names_the_device(tiny_model_dir, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(ConfigError, match="4bit quantization runs on a CUDA GPU, and this engine was asked for device 'cpu'"):
+        load_engine(str(tiny_model_dir), quantization="4bit", device="cpu")
+
+
+def test_decoding_dtype_follows_the_cpus_bf16_instructions(monkeypatch):
+    import torch
+
+    from synthwright.engines import hardware
+
+    for flags, dtype in ((frozenset({"avx512f", "avx512_bf16"}), torch.bfloat16), (frozenset({"amx_bf16"}), torch.bfloat16),
+                         (frozenset({"avx512f", "avx2"}), torch.float32)):
+        monkeypatch.setattr(hardware, "cpu_flags", lambda flags=flags: flags)
+        assert hardware.pick_dtype("auto", "cpu") == dtype
+    assert hardware.pick_dtype("float32", "cpu") == torch.float32
 
 
 # on CUDA (pytest -m gpu) ---------------------------------------------------------------------------------

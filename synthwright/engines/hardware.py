@@ -12,20 +12,38 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 @lru_cache(maxsize=1)
-def cpu_has_amx() -> bool:
-    """AMX tiles make bf16 matmuls about twice as fast as fp32 on CPU; without them bf16 is slower."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as /proc/cpuinfo lists them (empty where there is no such file)."""
     try:
         with open("/proc/cpuinfo") as f:
-            return "amx_bf16" in f.read()
+            return frozenset(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
     except OSError:
-        return False
+        return frozenset()
+
+
+def cpu_has_amx() -> bool:
+    """AMX tiles make bf16 matmuls about twice as fast as fp32 on CPU (training, embeddings)."""
+    return "amx_bf16" in cpu_flags()
+
+
+def cpu_decodes_bf16_fast() -> bool:
+    """bf16 instructions (AMX tiles, or AVX512-BF16 dot products): batched decoding in bf16 is 2-2.5x faster than in
+    fp32 on such a CPU (docs/benchmarks.md), and slower without them."""
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
 def pick_device(device: str) -> str:
+    """'auto' (CUDA when there is one, else CPU), 'cpu', 'cuda' or 'cuda:N' for a GPU this machine has."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:") and device[5:].isdigit()):
+        raise ConfigError(f"Unknown device '{device}'; use auto, cpu, cuda or cuda:N.")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"Device '{device}' was requested but CUDA is not available; use --device cpu or auto.")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ConfigError(f"Device '{device}' does not exist: this machine has {count} GPU{'s' * (count != 1)}"
+                          f" (cuda:0 … cuda:{count - 1}); use one of those or auto.")
     return device
 
 
@@ -36,4 +54,4 @@ def pick_dtype(dtype: str, device: str) -> torch.dtype:
         return DTYPES[dtype]
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_amx() else torch.float32
+    return torch.bfloat16 if cpu_decodes_bf16_fast() else torch.float32

@@ -53,6 +53,9 @@ class TransformersEngine(Engine):
     ):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
+        if quantization not in (None, "4bit", "8bit"):
+            raise ConfigError(f"Unknown quantization '{quantization}'; use 4bit or 8bit (bitsandbytes, on a CUDA GPU),"
+                              " or leave it out for full precision.")
         self.source = source if adapter is None else ModelSource(source.model, source.gguf_file, adapter)
         self.spec = spec or self.source.label
         self.batch_size = batch_size
@@ -101,6 +104,9 @@ class TransformersEngine(Engine):
         import torch
 
         if not self.device.startswith("cuda"):
+            if torch.cuda.is_available():
+                raise ConfigError(f"{self.quantization} quantization runs on a CUDA GPU, and this engine was asked for"
+                                  f" device '{self.device}'; use device auto or cuda, or drop quantization.")
             raise HardwareError(
                 f"{self.quantization} quantization needs a CUDA GPU and none is available;"
                 " drop quantization to run in full precision on this machine."

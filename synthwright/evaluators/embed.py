@@ -50,12 +50,14 @@ def resolve(kind: str | None = "auto") -> str:
 @lru_cache(maxsize=1)
 def _sentence_model() -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    from synthwright.engines.hardware import pick_dtype
+    from synthwright.engines.hardware import cpu_has_amx
 
     # bf16 on CPUs with AMX: 3x faster than fp32 and cosine 0.998 to the fp32 vectors
-    return SentenceTransformer(str(minilm_path()), device="cpu", model_kwargs={"dtype": pick_dtype("auto", "cpu")})
+    dtype = torch.bfloat16 if cpu_has_amx() else torch.float32
+    return SentenceTransformer(str(minilm_path()), device="cpu", model_kwargs={"dtype": dtype})
 
 
 _CACHE: dict[str, np.ndarray] = {}
