@@ -38,6 +38,7 @@ PHRASE_MAX_WORDS = 24
 NEIGHBOURS = 2
 
 Record = Callable[[str, list[ChatRequest], list[Generation]], None]
+OnProgress = Callable[[int, int, int], None]  # (requests answered, requests, completion tokens generated so far)
 
 
 def plausible_phrase(text: str, max_chars: int = PHRASE_CHARS) -> bool:
@@ -68,7 +69,7 @@ class PhraseAsker:
     """Collects phrase questions, asks them all in engine-sized batches, and keeps the plausible answers."""
 
     def __init__(self, engine: Engine, sampling: Sampling, cache: dict[str, str] | None, record: Record | None,
-                 on_progress: Callable[[int, int], None] | None = None):
+                 on_progress: OnProgress | None = None):
         self.engine, self.sampling = engine, sampling
         self.cache = cache or {}
         self.record = record
@@ -83,9 +84,9 @@ class PhraseAsker:
     def answers(self) -> dict[str, list[str]]:
         texts: list[str | None] = [self.cache.get(cache_key(r)) for r, _ in self.requests]
         todo = [i for i, t in enumerate(texts) if t is None]
-        done = len(self.requests) - len(todo)
+        done, tokens = len(self.requests) - len(todo), 0  # tokens: generated now, not answered from the cache
         if self.on_progress:
-            self.on_progress(done, len(self.requests))
+            self.on_progress(done, len(self.requests), tokens)
         by_field: dict[str, list[int]] = {}
         for i in todo:
             by_field.setdefault(self.requests[i][1], []).append(i)
@@ -100,8 +101,9 @@ class PhraseAsker:
                 if self.record:
                     self.record("planner", [self.requests[i][0] for i in batches[index]], gens)
                 done += len(gens)
+                tokens += sum(g.completion_tokens for g in gens)
                 if self.on_progress:
-                    self.on_progress(done, len(self.requests))
+                    self.on_progress(done, len(self.requests), tokens)
         out: dict[str, list[str]] = {}
         for key, field, k, start in self.questions:
             found, seen = [], set()
@@ -148,8 +150,9 @@ def label_neighbours(recipe: Recipe, seeds: list[dict[str, Any]] | None = None, 
 
 def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | None = None,
               cache: dict[str, str] | None = None, record: Record | None = None,
-              on_progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Returns (plan summary, slots). The summary's notes say where fallbacks replaced model output."""
+              on_progress: OnProgress | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Returns (plan summary, slots). The summary's notes say where fallbacks replaced model output; `on_progress`
+    gets (phrase requests answered, phrase requests, completion tokens generated so far) as batches finish."""
     sampling = Sampling(temperature=0.9, top_p=0.95, max_new_tokens=72, seed=recipe.seed, repetition_penalty=1.1)
     notes: list[str] = []
     contexts: dict[str, str] | None = None

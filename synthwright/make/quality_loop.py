@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from synthwright.agents.planner import PhraseAsker
 from synthwright.agents.replanner import decide
+from synthwright.core.progress import RunProgress
 from synthwright.core.prompts import render
 from synthwright.core.records import LoopDecision
 from synthwright.core.store import RunStore
@@ -37,13 +38,14 @@ def measure(store: RunStore, recipe: Recipe, dev: list[dict[str, str]]) -> tuple
 
 
 def dev_situations(engine: Engine, store: RunStore, recipe: Recipe, dev: list[dict[str, str]], errors: list[dict[str, Any]],
-                   step: int) -> dict[int, str]:
-    """The teacher's one-phrase situation of each misclassified dev example; never its text."""
+                   step: int, on_progress: Callable[[int, int, int], None] | None = None) -> dict[int, str]:
+    """The teacher's one-phrase situation of each misclassified dev example; never its text. `on_progress` as the
+    planner's (requests answered, requests, tokens generated so far)."""
     if not errors:
         return {}
     asker = PhraseAsker(engine, Sampling(temperature=0.3, top_p=0.95, max_new_tokens=72, seed=recipe.seed),
                         store.responses("loop"), lambda phase, reqs, gens: store.record_calls(
-                            "loop", [r.model_dump() for r in reqs], gens, engine.describe()))
+                            "loop", [r.model_dump() for r in reqs], gens, engine.describe()), on_progress)
     for e in errors:
         prompt = render("loop_situation", description=recipe.description, text=dev[e["index"]]["text"])
         asker.ask(str(e["index"]), prompt, "situation", 1, recipe.seed + 7919 * (step + 1) + e["index"])
@@ -59,16 +61,20 @@ def dev_situations(engine: Engine, store: RunStore, recipe: Recipe, dev: list[di
 
 
 def next_step(store: RunStore, recipe: Recipe, dev: list[dict[str, str]], plan: dict[str, Any],
-              get_engine: Callable[[], Engine], phase: Callable[[str], None]) -> LoopDecision:
+              get_engine: Callable[[], Engine], bar: RunProgress) -> LoopDecision:
     """Measure, decide and store step `len(store.loop_steps())`; returns the decision."""
     cfg = recipe.quality
     history = store.loop_steps()
     step = len(history)
+    phase = bar.phase
     phase(f"quality loop, step {step}: training the classifier on what was accepted …")
     signal, accepted = measure(store, recipe, dev)
     situations: dict[int, str] = {}
     if signal.get("dev") and cfg.dev_errors and step < cfg.max_steps:
-        situations = dev_situations(get_engine(), store, recipe, dev, signal["dev"]["errors"], step)
+        situations = dev_situations(get_engine(), store, recipe, dev, signal["dev"]["errors"], step,
+                                    lambda done, total, tokens: bar.counting(
+                                        f"quality loop, step {step}: describing dev errors", "phrases", done, total, tokens))
+        bar.stop()
     neighbours = {c["name"]: c.get("neighbours", []) for c in plan["categories"]}
     made = decide(step, signal, history, accepted=accepted, slots=store.slots(), target=plan["total"], cfg=cfg,
                   neighbours=neighbours, dev_situations=situations, round_start=store.rounds_done(),
@@ -107,4 +113,4 @@ def run_quality_loop(ctx: RoundContext, teachers: Callable[[int], Engine], dev: 
             return False
         if last is not None and fill(ctx, teachers, last.round_start, last.round_limit):
             return True
-        next_step(ctx.store, ctx.recipe, dev, plan, teachers, ctx.bar.phase)
+        next_step(ctx.store, ctx.recipe, dev, plan, teachers, ctx.bar)

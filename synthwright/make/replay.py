@@ -36,6 +36,8 @@ def replay(store: RunStore, recipe: Recipe, task: Task, reserved: list[dict[str,
     fates: list[dict[str, Any]] = []
     verdicts: list[tuple[int, Any]] = []
     judged_now = 0
+    if on_progress is not None:
+        on_progress(0, len(rows))  # opens the phase: its first line or bar before the first batch
     for start in range(0, len(rows), BATCH):
         chunk = rows[start:start + BATCH]
         cands: list[tuple[dict[str, Any], Candidate | None]] = []
