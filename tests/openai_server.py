@@ -3,7 +3,8 @@
 Each request consumes the next scripted action ('429', '500', '400', 'timeout', 'malformed', 'canned': a valid
 ClassificationSample at once, without the engine);
 when the script is empty it serves the engine, constrained to the schema named in
-`response_format`. It records every request and the peak number in flight.
+`response_format`. It records every request and the peak number in flight. With `models` set, a request for a
+model not in it is answered 404 model_not_found, as OpenAI does (by default every model name is served).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ SCHEMA_BY_NAME = {cls.__name__: cls for cls in SCHEMAS.values()}
 
 
 class FakeOpenAI:
-    def __init__(self, engine, *, timeout_sleep: float = 2.0, serve_delay: float = 0.0):
+    def __init__(self, engine, *, timeout_sleep: float = 2.0, serve_delay: float = 0.0,
+                 models: set[str] | None = None):
         self.engine = engine
+        self.models = models
         self.script: list[str] = []
         self.requests: list[dict] = []
         self.in_flight = 0
@@ -99,7 +102,11 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 action = fake._next_action(body)
                 try:
-                    if action in ("429", "500", "400", "503"):
+                    if fake.models is not None and body.get("model") not in fake.models:
+                        self._send(404, {"error": {
+                            "message": f"The model `{body.get('model')}` does not exist or you do not have access to it.",
+                            "type": "invalid_request_error", "param": None, "code": "model_not_found"}})
+                    elif action in ("429", "500", "400", "503"):
                         error = {"error": {"message": f"scripted {action}", "type": "test", "code": action}}
                         self._send(int(action), error, {"Retry-After": "0"} if action == "429" else None)
                     elif action == "timeout":

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from synthwright.cli.errors import cli_command, err
 from synthwright.core.errors import ConfigError
@@ -125,25 +126,12 @@ def plan(
 @app.command()
 @cli_command
 def validate(recipe: str = typer.Argument(..., help="Recipe YAML file.")) -> None:
-    """Check a recipe (fields, files, seeds, engine spec) without running it."""
-    from synthwright.engines import engine_kind
-    from synthwright.make.pipeline import tabular_recipe
-    from synthwright.recipe.load import load_recipe
+    """Check a recipe (fields, files, seeds, engine specs and API keys, what its method needs) without running it."""
+    from synthwright.make.validate import validate_recipe
 
-    tabular = tabular_recipe(recipe)
-    if tabular is not None:
-        from synthwright.modalities.recipe import check_tabular_recipe
-
-        t, columns = check_tabular_recipe(*tabular)
-        Console().print(f"[green]ok[/]: tabular, {t.model} on {t.data} ({columns} columns), {t.rows} rows", highlight=False)
-        return
-    r = load_recipe(recipe)
-    for t in r.teachers:
-        engine_kind(t.model)
-    if r.judge.enabled and r.judge.model is not None:
-        engine_kind(r.judge.model)
-    total = sum(r.count.for_categories(max(1, len(r.categories)))) if r.categories else "per document chunk"
-    Console().print(f"[green]ok[/]: {r.name} ({r.task}, {len(r.categories)} categories, target {total}, teacher {', '.join(t.model for t in r.teachers)})")
+    result = validate_recipe(recipe)
+    Console().print(f"[green]ok[/]: {escape(result.summary)}", highlight=False, soft_wrap=True)
+    Console().print(f"checked: {escape(', '.join(result.checked))}", highlight=False, soft_wrap=True, style="dim")
 
 
 @app.command()

@@ -15,10 +15,14 @@ from typing import Any, Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from synthwright.core.errors import SynthwrightError
+from synthwright.core.errors import ConfigError, SynthwrightError
 
 err = Console(stderr=True)
+# A path the user gave that cannot be created or written (a file where a folder should be, no permission, a
+# read-only disk): one sentence naming the path, like any bad input.
+PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EROFS}
 
 
 def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,9 +34,14 @@ def cli_command(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except SynthwrightError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (OSError, sqlite3.OperationalError) as exc:
+            if getattr(exc, "errno", None) in PATH_ERRNOS and getattr(exc, "filename", None):
+                err.print(f"[bold red]error:[/] cannot write '{escape(str(exc.filename))}' ({exc.strerror}); give a path"
+                          " in a folder you can write to (e.g. another --out) and run the same command again.",
+                          highlight=False, soft_wrap=True)
+                raise typer.Exit(ConfigError.exit_code) from None
             if getattr(exc, "errno", None) != errno.ENOSPC and "full" not in str(exc):
                 raise
             err.print("[bold red]error:[/] the disk is full; free some space and run the same command again"

@@ -36,6 +36,10 @@ class ModelNotFoundError(ConfigError):
     """A model path or id that cannot be found or loaded."""
 
 
+class CredentialsError(ConfigError):
+    """An API key that is not set, or that the provider refused."""
+
+
 class SchemaError(ConfigError):
     """A sample schema that constrained decoding cannot guarantee to finish."""
 
@@ -62,6 +66,13 @@ class MissingExtraError(SynthwrightError, ImportError):
 
 class EngineError(SynthwrightError):
     """A model call failed (network, server, rate limit); `retryable` says if retrying may help."""
+
+
+class EndpointError(EngineError):
+    """A model server or API that cannot be reached, so every call fails; it may come back (`retryable`)."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message, hint=hint, retryable=True)
 
 
 class HubError(SynthwrightError):

@@ -420,8 +420,11 @@ class CallCache:
 
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / "calls.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise self._unusable(folder, exc) from None
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
@@ -429,8 +432,19 @@ class CallCache:
                             " seconds REAL NOT NULL, created REAL NOT NULL)")
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            if isinstance(exc, sqlite3.OperationalError) and ("unable to open" in str(exc) or "readonly" in str(exc)):
+                raise self._unusable(folder, exc) from None
             raise ConfigError(f"'{self.path}' is not a synthwright call cache (SQLite says: {exc}); pass another --cache"
                               " folder or move the file away.") from None
+
+    @staticmethod
+    def _unusable(folder: str | Path, exc: Exception) -> Exception:
+        """A folder the cache cannot be written in, as one sentence; a full disk stays itself (the CLI says so)."""
+        if getattr(exc, "errno", None) == 28 or "full" in str(exc):  # ENOSPC
+            return exc
+        why = getattr(exc, "strerror", None) or str(exc)
+        return ConfigError(f"Cannot use '{folder}' as the call cache folder ({why}); pass --cache (or"
+                           " $SYNTHWRIGHT_CALL_CACHE) a folder you can write to, or leave it out.")
 
     def get(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

@@ -1,9 +1,13 @@
-"""Personal data in text: emails, phone numbers, payment card numbers, IBANs and person names.
+"""Personal data in text: emails, phone numbers, payment card numbers, IBANs and account numbers, person names.
 
-Numbers are validated, not just matched: a card number must pass the Luhn check and an IBAN its
-country length and ISO 13616 mod-97 check, so order numbers and dates are not flagged. Phone
-numbers go through Google's libphonenumber port (`phonenumbers`) when it is installed, with
-VALID leniency; without it, a conservative North-American/E.164 pattern. Names come from the
+Numbers are validated, not just matched: a card number must pass the Luhn check and an IBAN its country length
+and ISO 13616 mod-97 check, so order numbers and dates are not flagged; a bank account number, sort code or
+routing number counts when the text names it as one ("account number 31926819"), under the `iban` kind, and
+is redacted as [ACCOUNT]. Phone numbers go through Google's libphonenumber port (`phonenumbers`) when it is
+installed, with VALID leniency for the recipe's region; whatever the region, a number written the way only
+phone numbers are is one too: international (+44 20 7946 0958, 0044 …), national with its trunk 0 and 10-11
+digits (0827319658, 07700 900123, 06 12 34 56 78) or North American with separators ((415) 555-0134).
+Amounts, years, dates and order numbers stay. Names come from the
 first- and last-name lists that Faker ships (offline, no model): a known first name followed by
 a known last name, or a title (Mr, Ms, Dr…) followed by a capitalised word. That finds the
 common Western names a model invents or remembers; it is not a general NER and misses others.
@@ -18,12 +22,27 @@ from typing import Any, Callable, Iterable
 
 from synthwright.evaluators.normalize import normalize
 
-TOKENS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]", "iban": "[IBAN]", "name": "[NAME]"}
+TOKENS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]", "iban": "[IBAN]", "account": "[ACCOUNT]",
+          "name": "[NAME]"}
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
 _PHONE_FALLBACK = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\d)")
+# Written the way only phone numbers are, in any region (each with the digit counts in PHONE_DIGITS):
+_START = r"(?<![\w+/.,:-])(?<!\d[ .-])"  # not inside a word, a path, a decimal or a longer run of digit groups
+_END = r"(?![\w/]|[ .,:-]?\d)"  # nor running on into one
+PHONE_SHAPES = {
+    "international": re.compile(r"(?<![\w+])(?<!\d[ .-])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,6}" + _END),
+    "international_00": re.compile(_START + r"00[1-9]\d{0,2}(?:[ .-]\(?\d{1,4}\)?){2,6}" + _END),
+    "national": re.compile(_START + r"(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-]?)\d{2,4}(?:[ .-]?\d{2,4}){0,3}" + _END),
+    "north_american": re.compile(_START + r"(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}" + _END),
+}
+PHONE_DIGITS = {"international": (8, 15), "international_00": (11, 17), "national": (10, 11), "north_american": (10, 10)}
+_ACCOUNT = re.compile(r"\b(?:(?:bank )?account|acct|a/c)\.?(?: (?:number|no\.?|num\.?|nr\.?|#))?(?: is)?[ :#]*"
+                      r"(\d(?:[ -]?\d){5,16})(?![\d-])"
+                      r"|\bsort[ -]?code(?: is)?[ :]*(\d\d[ -]?\d\d[ -]?\d\d)(?![\d-])"
+                      r"|\brouting (?:number|no\.?|#)(?: is)?[ :#]*(\d{9})(?!\d)", re.IGNORECASE)
 _TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.? ([A-Z][a-z]+(?:-[A-Z][a-z]+)?)")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
 _DIGIT = re.compile(r"\d")
@@ -78,6 +97,13 @@ def _cards(text: str) -> Iterable[Hit]:
             yield Hit("card", m.start(), m.end(), m.group())
 
 
+def _accounts(text: str) -> Iterable[Hit]:
+    """Account numbers, sort codes and routing numbers that the text names as such (the number alone is redacted)."""
+    for m in _ACCOUNT.finditer(text):
+        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+        yield Hit("account", m.start(group), m.end(group), m.group(group))
+
+
 def _ibans(text: str) -> Iterable[Hit]:
     for m in _IBAN.finditer(text):
         want = IBAN_LENGTHS.get(m.group()[:2])
@@ -98,6 +124,7 @@ def _ibans(text: str) -> Iterable[Hit]:
 def _phones(text: str, region: str) -> Iterable[Hit]:
     if len(_DIGIT.findall(text)) < 7:
         return
+    yield from _phone_shapes(text)
     try:
         import phonenumbers
     except ImportError:  # the fallback pattern: fewer formats, same intent
@@ -106,6 +133,15 @@ def _phones(text: str, region: str) -> Iterable[Hit]:
         return
     for match in phonenumbers.PhoneNumberMatcher(text, region.upper(), leniency=phonenumbers.Leniency.VALID):
         yield Hit("phone", match.start, match.end, match.raw_string)
+
+
+def _phone_shapes(text: str) -> Iterable[Hit]:
+    """Numbers written as only phone numbers are (PHONE_SHAPES), whatever the recipe's region."""
+    for shape, pattern in PHONE_SHAPES.items():
+        low, high = PHONE_DIGITS[shape]
+        for m in pattern.finditer(text):
+            if low <= len(_DIGIT.findall(m.group())) <= high:
+                yield Hit("phone", m.start(), m.end(), m.group())
 
 
 @lru_cache(maxsize=8)
@@ -140,6 +176,7 @@ def find_pii(text: str, kinds: Iterable[str], *, region: str = "US", language: s
         hits += [Hit("email", m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
     if "iban" in kinds:
         hits += _ibans(text)
+        hits += _accounts(text)
     if "card" in kinds:
         hits += _cards(text)
     if "phone" in kinds:

@@ -31,6 +31,11 @@ def check(text: str) -> tuple[Any, Any]:
     return (bool, Field(description=text))
 
 
+def target(recipe: Recipe, categories: int) -> int:
+    """The samples a recipe asks for when its plan has `categories` categories."""
+    return sum(recipe.count.for_categories(max(1, categories)))
+
+
 class Task:
     """One task kind. Subclasses set the class attributes and implement the methods."""
 
@@ -49,6 +54,11 @@ class Task:
     own_filters: tuple[str, ...] = ()  # the registered filters only this kind runs (evaluators/filters.py)
     checks_section: str | None = None  # the report section of its own checks, "grounding" or "goals" (reports/checks.py)
     grows_instructions: bool = False  # the report's instruction section (seed overlap, verbs, diversity)
+
+    def describe(self, recipe: Recipe, *, seed_tasks: int = 0) -> str:
+        """What a recipe of this kind asks for, in the kind's own words (`synthwright validate` says it);
+        `seed_tasks`: how many the recipe gives, inline and in its seed file."""
+        return f"{self.kind}: {len(recipe.categories)} categories, target {target(recipe, len(recipe.categories))}"
 
     def signal_text(self, record: dict[str, Any]) -> str:
         """What the quality loop's classifier reads of a sample."""

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from synthwright.core.samples import _Sample
-from synthwright.tasks.base import Task, Verdict, score
+from synthwright.recipe.model import Recipe
+from synthwright.tasks.base import Task, Verdict, score, target
 
 
 class GeneratedText(_Sample):
@@ -27,6 +28,11 @@ class ClassificationTask(Task):
     labelled = True
     has_quality_loop = True
     own_filters = ("role", "label_leak", "label_fidelity")
+
+    def describe(self, recipe: Recipe, *, seed_tasks: int = 0) -> str:
+        n = len(recipe.categories)
+        seeds = f", seed examples from {recipe.seeds}" if recipe.seeds else ""
+        return f"classification: {n} labels, target {target(recipe, n)}{seeds}"
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         return GeneratedText

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, create_model
 
 from synthwright.core.samples import _Sample
 from synthwright.recipe.model import Recipe
-from synthwright.tasks.base import Task, Verdict, check, score
+from synthwright.tasks.base import Task, Verdict, check, score, target
 
 
 class Exchange(_Sample):
@@ -33,6 +33,11 @@ class DialogueTask(Task):
     def signal_text(self, record: dict[str, Any]) -> str:
         """The user's messages: goals whose dialogues read like another goal are weak labels."""
         return user_text(record)
+
+    def describe(self, recipe: Recipe, *, seed_tasks: int = 0) -> str:
+        n, roles = len(recipe.categories), recipe.roles
+        return (f"dialogue: {n} goals, {recipe.turns.min}-{recipe.turns.max} messages between {roles.get('user', 'user')}"
+                f" and {roles.get('assistant', 'assistant')}, target {target(recipe, n)}")
 
     def filter_context(self, recipe: Recipe) -> dict[str, Any]:
         return {"turns": (recipe.turns.min, recipe.turns.max), "roles": dict(recipe.roles)}

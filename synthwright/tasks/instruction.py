@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from synthwright.core.samples import _Sample
-from synthwright.tasks.base import Task, Verdict, score
+from synthwright.recipe.model import Recipe
+from synthwright.tasks.base import Task, Verdict, score, target
 
 GENERAL = "general"  # the category of a recipe without categories
 
@@ -54,6 +55,18 @@ class InstructionTask(Task):
     hub_tag = "instruction-tuning"
     title = "instruction-tuning"
     grows_instructions = True
+
+    def describe(self, recipe: Recipe, *, seed_tasks: int = 0) -> str:
+        n, cfg = len(recipe.categories), recipe.instruction
+        goal = f"target {target(recipe, n)}"
+        if recipe.method == "topics":
+            return f"instruction: {n} topics, {goal}"
+        where = f" over {n} categories" if n else ""
+        calls = f"at most {cfg.max_requests} model calls"
+        if recipe.method == "magpie":
+            return f"instruction by magpie: user turns from the teacher's chat template{where}, {goal}, {calls}"
+        grown = f", evolved over {cfg.generations} generations" if recipe.method == "evol_instruct" else ""
+        return f"instruction by {recipe.method}: {seed_tasks} seed tasks{grown}{where}, {goal}, {calls}"
 
     def schema(self, recipe: Any) -> type[BaseModel]:
         """What the model call that made a sample wrote: the whole sample (topics), or the answer (the methods)."""

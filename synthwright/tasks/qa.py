@@ -9,7 +9,7 @@ from pydantic import BaseModel, create_model
 from synthwright.core.documents import load_chunks
 from synthwright.core.samples import QASample
 from synthwright.recipe.model import Recipe
-from synthwright.tasks.base import Task, Verdict, check, score
+from synthwright.tasks.base import Task, Verdict, check, score, target
 
 
 class QATask(Task):
@@ -23,6 +23,14 @@ class QATask(Task):
     plans_per_document_chunk = True
     own_filters = ("answer_leak", "grounding", "answerable")
     checks_section = "grounding"
+
+    def describe(self, recipe: Recipe, *, seed_tasks: int = 0) -> str:
+        if recipe.documents is None:
+            return f"qa: {len(recipe.categories)} topics, target {target(recipe, len(recipe.categories))}"
+        chunks = self.filter_context(recipe)["chunks"]
+        files = len({c.split("#")[0] for c in chunks})
+        return (f"qa grounded in documents: {len(chunks)} chunks of {files} files in {recipe.documents.path},"
+                f" target {target(recipe, len(chunks))}")
 
     def filter_context(self, recipe: Recipe) -> dict[str, Any]:
         """The run's chunks: the answerable filter ranks a question's own chunk among them."""
