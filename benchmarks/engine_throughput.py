@@ -2,16 +2,21 @@
 
 All runs share one process and one prompt set. The naive loop is what a user writes first: the
 model as transformers loads it, one request at a time. The engine runs in its default dtype
-(bf16 on CPUs with AMX, else fp32) and, for an apples-to-apples figure, in fp32 as well.
+(bf16 on CPUs with bf16 instructions, AMX or AVX512-BF16, else fp32) and, for an apples-to-apples figure, in fp32
+as well. The figures go to a results file (benchmarks/engine_throughput.results.json, or --json).
 
-    python benchmarks/engine_throughput.py [--model default] [--requests 64] [--max-new-tokens 48]
+    python benchmarks/engine_throughput.py [--model default] [--requests 64] [--max-new-tokens 48] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
+
+from _results import header
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -60,6 +65,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the best of each is reported")
+    parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "engine_throughput.results.json")
     args = parser.parse_args()
 
     import torch
@@ -110,7 +116,20 @@ def main() -> None:
     console.print(f"b/a = {rate['(b)'] / rate['(a)']:.1f}   (target >= 8)")
     console.print(f"c/b = {rate['(c)'] / rate['(b)']:.2f}  (target >= 0.85)")
     if "(b32)" in rate:
-        console.print(f"b32/a = {rate['(b32)'] / rate['(a)']:.1f}   c32/b32 = {rate['(c32)'] / rate['(b32)']:.2f}")
+        console.print(f"b32/a = {rate['(b32)'] / rate['(a)']:.1f}   c32/b32 = {rate['(c32)'] / rate['(b32)']:.2f}"
+                      f"   b/b32 = {rate['(b)'] / rate['(b32)']:.2f} (the default dtype against fp32)")
+    args.json.write_text(json.dumps({
+        **header("benchmarks/engine_throughput.py", model=args.model, seeds="request i samples with seed i"),
+        "settings": {"requests": args.requests, "naive_requests": args.naive_requests, "max_new_tokens": args.max_new_tokens,
+                     "batch_size": args.batch_size, "temperature": args.temperature, "repeats": args.repeats,
+                     "threads": torch.get_num_threads(), "default_dtype": default_dtype},
+        "runs": [{"run": name, "new_tokens": tok, "seconds": round(sec, 2), "tokens_per_second": round(tok / sec, 1),
+                  "schema_valid": None if valid != valid else round(valid, 3)} for name, tok, sec, valid in rows],
+        "ratios": {"b/a": round(rate["(b)"] / rate["(a)"], 2), "c/b": round(rate["(c)"] / rate["(b)"], 3),
+                   **({"b/b32": round(rate["(b)"] / rate["(b32)"], 2), "c32/b32": round(rate["(c32)"] / rate["(b32)"], 3)}
+                      if "(b32)" in rate else {})},
+    }, indent=2))
+    console.print(f"results: {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+"""What the gates do to real text: the share of *real* messages, with their true labels, that each gate rejects.
+
+A gate that refuses what real users write does not only remove junk: it keeps the synthetic set inside what the
+label descriptions already say. For each real labelled set in ../shared/data/text/ (SNIPS, CLINC150, Amazon, Yelp)
+and the recipe a user would write for it (benchmarks/recipes/: label names and one line each), every real *test*
+message is offered to the filters of a classification run at the recipe's defaults as if the teacher had written it
+for its true label, and this prints and records:
+
+  - per gate, alone: the share it rejects (each gate sees every message);
+  - all content gates in run order (every filter but the three copy filters, whose job is to refuse repeats): the share
+    that would not reach the dataset;
+  - the copy filters on their own (exact and near duplicates among the real messages themselves);
+  - the label-prototype classifier: each message gets the label whose name-and-description embedding is nearest. It
+    needs no generated data, so it is the floor generated data must clear.
+
+Targets (the quality issue): each gate ≤ 2% and all content gates ≤ 5% of every set's real messages.
+
+    python benchmarks/gates_on_real_text.py [--sets snips,clinc150,amazon,yelp] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from _results import header
+
+ROOT = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("SYNTHWRIGHT_TEXT_DATA", ROOT.parent.parent / "shared" / "data" / "text"))
+SETS = {
+    "snips": ("snips.yaml", "snips/test.jsonl"),
+    "clinc150": ("clinc150.yaml", "clinc150/test.jsonl"),
+    "amazon": ("amazon.yaml", "sentiment/amazon_test.jsonl"),
+    "yelp": ("yelp.yaml", "sentiment/yelp_test.jsonl"),
+}
+COPY_FILTERS = ("seed_copy", "exact_duplicate", "near_duplicate")
+GATE_TARGET, ALL_TARGET = 0.02, 0.05
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def candidates(rows: list[dict]) -> list:
+    from synthwright.evaluators.filters import Candidate
+
+    return [Candidate(data={"text": r["text"], "label": r["label"]}, text=r["text"], category=r["label"],
+                      slot_id="real") for r in rows]
+
+
+def rejected_by(recipe, rows: list[dict], filters: list) -> tuple[int, Counter, list[dict]]:
+    """Offer every row to `filters` in order: (rejected, rejections per filter, a few rejected rows with reasons)."""
+    from synthwright.evaluators.filters import FilterState, apply_filters
+    from synthwright.tasks import task_for
+
+    task = task_for(recipe.task)
+    state = FilterState.for_run(recipe, task, [], set(), [])
+    cands = candidates(rows)
+    apply_filters(cands, state, recipe.filters, filters)
+    dead = [c for c in cands if not c.alive]
+    examples = [{"text": c.text, "label": c.category, "filter": c.filter, "reason": c.reason} for c in dead[:8]]
+    return len(dead), Counter(c.filter for c in dead), examples
+
+
+def prototype_accuracy(recipe, rows: list[dict]) -> dict:
+    """The label-prototype classifier (no generated data): nearest name-and-description embedding."""
+    import numpy as np
+
+    from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
+
+    protos = LabelPrototypes(label_documents(recipe.categories))
+    sims = protos.similarities([r["text"] for r in rows])
+    predicted = [protos.names[i] for i in np.argmax(sims, axis=1)]
+    labels = sorted({r["label"] for r in rows})
+    from sklearn.metrics import f1_score
+
+    truth = [r["label"] for r in rows]
+    return {"accuracy": round(float(np.mean([p == t for p, t in zip(predicted, truth)])), 4),
+            "macro_f1": round(float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 4)}
+
+
+def measure(name: str) -> dict:
+    from synthwright.evaluators.filters import filters_for
+    from synthwright.recipe.load import load_recipe
+    from synthwright.tasks import task_for
+
+    recipe_file, test_file = SETS[name]
+    recipe = load_recipe(ROOT / "recipes" / recipe_file)
+    rows = read_jsonl(DATA / test_file)
+    filters = filters_for(task_for(recipe.task))
+    t0 = time.perf_counter()
+    per_gate = {}
+    for gate in filters:
+        n, _, examples = rejected_by(recipe, rows, [gate])
+        per_gate[gate[0]] = {"rejected": n, "share": round(n / len(rows), 4), "examples": examples[:3]}
+    content = [f for f in filters if f[0] not in COPY_FILTERS]
+    n_all, by_filter, examples = rejected_by(recipe, rows, content)
+    return {
+        "set": name, "recipe": f"benchmarks/recipes/{recipe_file}", "test_file": test_file, "messages": len(rows),
+        "labels": len({r["label"] for r in rows}), "per_gate": per_gate,
+        "content_gates": {"rejected": n_all, "share": round(n_all / len(rows), 4), "by_filter": dict(by_filter),
+                          "examples": examples},
+        "prototype_classifier": prototype_accuracy(recipe, rows), "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    gates = list(results[0]["per_gate"])
+    print(f"{'gate':<18}" + "".join(f"{r['set']:>11}" for r in results))
+    for gate in gates:
+        cells = [r["per_gate"][gate]["share"] for r in results]
+        flag = " " if gate in COPY_FILTERS else "*" if max(cells) > GATE_TARGET else " "
+        print(f"{gate:<17}{flag}" + "".join(f"{c:>11.1%}" for c in cells))
+    print(f"{'all content gates':<17}{'*' if any(r['content_gates']['share'] > ALL_TARGET for r in results) else ' '}"
+          + "".join(f"{r['content_gates']['share']:>11.1%}" for r in results))
+    print(f"{'prototype acc.':<18}" + "".join(f"{r['prototype_classifier']['accuracy']:>11.3f}" for r in results))
+    print(f"* over the target: {GATE_TARGET:.0%} per gate, {ALL_TARGET:.0%} for all content gates"
+          " (the copy filters refuse repeats and have no target)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--json", type=Path, default=ROOT / "gates_on_real_text.results.json")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"no real data at {DATA}; set SYNTHWRIGHT_TEXT_DATA to the folder with snips/, clinc150/, sentiment/")
+        return 2
+    results = [measure(name) for name in args.sets.split(",")]
+    print_table(results)
+    args.json.write_text(json.dumps({
+        **header("benchmarks/gates_on_real_text.py", model="none: the filters and the all-MiniLM-L6-v2 embedder",
+                 seeds="none (deterministic)"),
+        "targets": {"per_gate": GATE_TARGET, "all_content_gates": ALL_TARGET}, "sets": results,
+    }, indent=2, ensure_ascii=False))
+    print(f"results: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
