@@ -11,7 +11,8 @@ for its true label, and this prints and records:
     that would not reach the dataset;
   - the copy filters on their own (exact and near duplicates among the real messages themselves);
   - the label-prototype classifier: each message gets the label whose name-and-description embedding is nearest. It
-    needs no generated data, so it is the floor generated data must clear.
+    needs no generated data, so it is the floor generated data must clear;
+  - where real messages sit for the label-fidelity check (own-label cosine and margin at the 1st, 2nd, 5th percentile).
 
 Targets (the quality issue): each gate ≤ 2% and all content gates ≤ 5% of every set's real messages.
 
@@ -67,6 +68,23 @@ def rejected_by(recipe, rows: list[dict], filters: list) -> tuple[int, Counter, 
     return len(dead), Counter(c.filter for c in dead), examples
 
 
+def fidelity_quantiles(recipe, rows: list[dict]) -> dict:
+    """Where real messages sit for the label-fidelity check: their cosine to their own label's prototype, and that
+    cosine minus the nearest other label's, at the 1st, 2nd and 5th percentile (a threshold above them rejects more)."""
+    import numpy as np
+
+    from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
+
+    protos = LabelPrototypes(label_documents(recipe.categories))
+    scored = protos.score([r["text"] for r in rows], [r["label"] for r in rows])
+    own = np.array([s[0] for s in scored])
+    margin = np.array([s[0] - s[2] for s in scored])
+    qs = (0.01, 0.02, 0.05)
+    return {"percentiles": [int(q * 100) for q in qs],
+            "own_cosine": [round(float(v), 3) for v in np.quantile(own, qs)],
+            "margin": [round(float(v), 3) for v in np.quantile(margin, qs)]}
+
+
 def prototype_accuracy(recipe, rows: list[dict]) -> dict:
     """The label-prototype classifier (no generated data): nearest name-and-description embedding."""
     import numpy as np
@@ -105,7 +123,8 @@ def measure(name: str) -> dict:
         "labels": len({r["label"] for r in rows}), "per_gate": per_gate,
         "content_gates": {"rejected": n_all, "share": round(n_all / len(rows), 4), "by_filter": dict(by_filter),
                           "examples": examples},
-        "prototype_classifier": prototype_accuracy(recipe, rows), "seconds": round(time.perf_counter() - t0, 1),
+        "prototype_classifier": prototype_accuracy(recipe, rows),
+        "label_fidelity_quantiles": fidelity_quantiles(recipe, rows), "seconds": round(time.perf_counter() - t0, 1),
     }
 
 
@@ -119,6 +138,8 @@ def print_table(results: list[dict]) -> None:
     print(f"{'all content gates':<17}{'*' if any(r['content_gates']['share'] > ALL_TARGET for r in results) else ' '}"
           + "".join(f"{r['content_gates']['share']:>11.1%}" for r in results))
     print(f"{'prototype acc.':<18}" + "".join(f"{r['prototype_classifier']['accuracy']:>11.3f}" for r in results))
+    print(f"{'own cosine p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['own_cosine'][0]:>11.3f}" for r in results))
+    print(f"{'margin p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['margin'][0]:>11.3f}" for r in results))
     print(f"* over the target: {GATE_TARGET:.0%} per gate, {ALL_TARGET:.0%} for all content gates"
           " (the copy filters refuse repeats and have no target)")
 

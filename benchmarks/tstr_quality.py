@@ -1,6 +1,7 @@
 """Does the data train a classifier that works on real text? Train on synthetic, test on real, four ways.
 
-For each real labelled set in ../shared/data/text/ (SNIPS 7 intents; Amazon and Yelp sentiment), the
+For each real labelled set in ../shared/data/text/ (SNIPS 7 intents; CLINC150's 150 fine-grained intents, or clinc45: its
+banking, credit-card and travel domains; Amazon and Yelp sentiment), the
 same teacher writes the same number of samples per label (default 20) four ways, and the fixed
 classifier of `synthwright eval` (all-MiniLM-L6-v2 + logistic regression, C=10) trained on each is
 scored on the real *test* split:
@@ -10,11 +11,15 @@ scored on the real *test* split:
     c  the pipeline with the quality loop, no real data
     d  the loop with a 10-per-label real dev set drawn from the *train* split (never in prompts or data)
 
-References on the same test split: the classifier trained on the full real train split (the
-ceiling) and on 10 real examples per label (the same examples arm d gets as its dev set).
-The recipes are in benchmarks/recipes/ (label names and one line each, as a user would write).
+Each arm is also scored with the 10 real examples per label added to what it generated (the user who labelled a
+handful and wants more). References on the same test split, no teacher needed: the label-prototype classifier (each
+text gets the label whose name-and-description embedding is nearest: no generated data at all, the floor generated
+data must clear), the classifier trained on 10 real examples per label (the same examples arm d gets as its dev set,
+drawn from the train split), and on the full real train split (the ceiling). The recipes are in benchmarks/recipes/
+(label names and one line each, as a user would write).
 
     python benchmarks/tstr_quality.py --teacher PATH.gguf [--sets snips,amazon,yelp] [--arms a,b,c,d] [--per-label 20]
+    python benchmarks/tstr_quality.py --references-only --seeds 0,1,2 [--sets snips,clinc150,clinc45,amazon,yelp]
 
 The default teacher is the best local model found offline: the benchmark-only Qwen2.5-Coder-0.5B
 GGUF when $SYNTHWRIGHT_BENCH_TEACHER names it, else the default SmolLM2-135M. Results are printed as
@@ -39,7 +44,10 @@ SETS = {
     "snips": ("snips.yaml", "snips/train.jsonl", "snips/test.jsonl"),
     "amazon": ("amazon.yaml", "sentiment/amazon_train.jsonl", "sentiment/amazon_test.jsonl"),
     "yelp": ("yelp.yaml", "sentiment/yelp_train.jsonl", "sentiment/yelp_test.jsonl"),
+    "clinc150": ("clinc150.yaml", "clinc150/train.jsonl", "clinc150/test.jsonl"),
+    "clinc45": ("clinc150.yaml", "clinc150/train.jsonl", "clinc150/test.jsonl"),
 }
+SUBSETS = {"clinc45": ("banking", "credit_cards", "travel")}  # whole CLINC150 domains: several close intents per topic
 ARMS = {"a": "naive prompting", "b": "pipeline, no loop", "c": "pipeline + loop", "d": "loop + 10/label real dev set"}
 NAIVE_PROMPT = "{description}\nWrite one such text whose label is '{label}'."
 
@@ -95,6 +103,69 @@ def pipeline(recipe, engine, out: Path, quality: dict) -> tuple[list[dict], dict
                   "quality": result.stats.get("quality")}
 
 
+def load_set(name: str):
+    """(recipe, train rows, test rows) of a set; a subset keeps whole domains' labels in all three."""
+    import synthwright
+
+    recipe_file, train_file, test_file = SETS[name]
+    recipe = synthwright.load_recipe(ROOT / "recipes" / recipe_file)
+    train, test = read_jsonl(DATA / train_file), read_jsonl(DATA / test_file)
+    if name in SUBSETS:
+        domains = json.loads((DATA / "clinc150" / "domains.json").read_text())
+        keep = {label for d in SUBSETS[name] for label in domains[d]}
+        recipe = recipe.model_copy(update={"categories": [c for c in recipe.categories if c.name in keep]})
+        train, test = [r for r in train if r["label"] in keep], [r for r in test if r["label"] in keep]
+    return recipe, train, test
+
+
+def prototype_score(recipe, test: list[dict]) -> dict:
+    """The label-prototype classifier: the nearest name-and-description embedding, no generated data."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
+
+    protos = LabelPrototypes(label_documents(recipe.categories))
+    predicted = [protos.names[i] for i in np.argmax(protos.similarities([r["text"] for r in test]), axis=1)]
+    truth = [r["label"] for r in test]
+    return {"accuracy": round(float(np.mean([p == t for p, t in zip(predicted, truth)])), 4),
+            "macro_f1": round(float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro",
+                                             zero_division=0)), 4), "train_size": 0}
+
+
+def spread(runs: list[dict]) -> dict:
+    import statistics
+
+    acc = [r["accuracy"] for r in runs]
+    return {"mean": round(statistics.mean(acc), 4), "min": min(acc), "max": max(acc),
+            "sd": round(statistics.stdev(acc), 4) if len(acc) > 1 else 0.0,
+            "macro_f1_mean": round(statistics.mean(r["macro_f1"] for r in runs), 4), "runs": acc}
+
+
+def references(names: list[str], seeds: list[int], dev_per_label: int, path: Path) -> None:
+    """The rows every arm is compared with, on each set's test split; no teacher needed."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(ROOT))
+    from _results import header
+
+    out = {**header("benchmarks/tstr_quality.py --references-only", model="none (no generation)",
+                    seeds=",".join(map(str, seeds))), "dev_per_label": dev_per_label, "sets": {}}
+    for name in names:
+        recipe, train, test = load_set(name)
+        out["sets"][name] = {
+            "labels": len(recipe.categories), "test_size": len(test), "train_size": len(train),
+            "prototype": prototype_score(recipe, test),
+            "real_10_per_label": spread([score(per_label_sample(train, dev_per_label, s), test) for s in seeds]),
+            "full_real": score(train, test)}
+        r = out["sets"][name]
+        print(f"{name:9} {r['labels']:4} labels  prototype {r['prototype']['accuracy']:.3f}   10 real/label"
+              f" {r['real_10_per_label']['mean']:.3f} ({r['real_10_per_label']['min']:.3f}-{r['real_10_per_label']['max']:.3f})"
+              f"   full real {r['full_real']['accuracy']:.3f}", flush=True)
+        path.write_text(json.dumps(out, indent=2))
+    print(f"results: {path}")
+
+
 def score(rows: list[dict], test: list[dict]) -> dict:
     from synthwright.evaluators.classifier import train_and_score
 
@@ -110,7 +181,7 @@ def default_teacher() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default=default_teacher(), help="engine spec (default: $SYNTHWRIGHT_BENCH_TEACHER or default)")
-    parser.add_argument("--sets", default="snips,amazon,yelp")
+    parser.add_argument("--sets", default="snips,clinc45,amazon,yelp")
     parser.add_argument("--arms", default="a,b,c,d")
     parser.add_argument("--per-label", type=int, default=20)
     parser.add_argument("--dev-per-label", type=int, default=10)
@@ -118,7 +189,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", default=str(ROOT / "tstr_quality.results.json"))
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
+    parser.add_argument("--references-only", action="store_true",
+                        help="only the rows that need no teacher: prototype, 10 real per label, full real")
+    parser.add_argument("--seeds", default="0,1,2", help="with --references-only: the draws of 10 real per label")
     args = parser.parse_args()
+    if args.references_only:
+        json_path = Path(args.json) if args.json != str(ROOT / "tstr_quality.results.json") else ROOT / "tstr_baselines.results.json"
+        references([s for s in args.sets.split(",") if s], [int(x) for x in args.seeds.split(",")], args.dev_per_label,
+                   json_path)
+        return
 
     import transformers
     from rich.console import Console
@@ -137,13 +216,11 @@ def main() -> None:
         if previous.get("teacher") == results["teacher"] and previous.get("per_label") == args.per_label:
             results["sets"] = previous.get("sets", {})
     for name in [s for s in args.sets.split(",") if s]:
-        recipe_file, train_file, test_file = SETS[name]
-        train, test = read_jsonl(DATA / train_file), read_jsonl(DATA / test_file)
+        base, train, test = load_set(name)
         dev = per_label_sample(train, args.dev_per_label, args.seed)
         dev_path = work / f"{name}-dev.jsonl"
         dev_path.parent.mkdir(parents=True, exist_ok=True)
         dev_path.write_text("".join(json.dumps(r) + "\n" for r in dev))
-        base = synthwright.load_recipe(ROOT / "recipes" / recipe_file)
         recipe = base.model_copy(update={
             "count": base.count.model_copy(update={"per_category": args.per_label, "total": None}),
             "seed": args.seed})
@@ -151,6 +228,7 @@ def main() -> None:
         console.rule(f"{name}: {len(recipe.categories)} labels, {len(test)} real test texts")
         entry["full_real"] = score(train, test)
         entry["real_10_per_label"] = score(dev, test)
+        entry["prototype"] = prototype_score(recipe, test)
         for arm in arms:
             console.print(f"[bold]{name} / {arm}: {ARMS[arm]}[/bold]")
             if arm == "a":
@@ -161,8 +239,10 @@ def main() -> None:
                     quality["dev_set"] = str(dev_path)
                 rows, cost = pipeline(recipe, engine, work / f"{name}-{arm}", quality)
             s = score(rows, test)
+            with_real = score(rows + dev, test)
             entry["arms"][arm] = {**cost, "samples": len(rows), "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
-                                  "f1_per_label": s.get("f1_per_label")}
+                                  "f1_per_label": s.get("f1_per_label"), "with_10_real_per_label":
+                                  {"accuracy": with_real["accuracy"], "macro_f1": with_real["macro_f1"]}}
             console.print(f"  {len(rows)} samples, accuracy {s['accuracy']:.3f}, macro-F1 {s['macro_f1']:.3f},"
                           f" {cost['tokens']} tokens, {cost['seconds']:.0f} s")
             Path(args.json).write_text(json.dumps(results, indent=2))
@@ -174,8 +254,10 @@ def main() -> None:
         for arm, r in sorted(entry["arms"].items()):
             table.add_row(name, f"{arm} {ARMS[arm]}", str(r["samples"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}",
                           str(r["tokens"]), f"{r['seconds']:.0f}")
-        for ref in ("real_10_per_label", "full_real"):
-            r = entry[ref]
+        for ref in ("prototype", "real_10_per_label", "full_real"):
+            r = entry.get(ref)
+            if r is None:
+                continue
             table.add_row(name, ref.replace("_", " "), str(r["train_size"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", "", "")
     Console().print(table)
 
