@@ -57,6 +57,9 @@ def print_summary(result: Any, console: Console | None = None) -> None:
                       " (the rest built-in)")
     for note in stats.get("planner_notes", []):
         console.print(f"[yellow]planner: {note}[/]")
+    check = stats.get("teacher_check") or {}
+    if check.get("message"):
+        console.print(f"[yellow]{check['message']}[/]")
 
 
 def _score(v: float | None) -> str:

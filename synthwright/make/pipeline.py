@@ -233,5 +233,6 @@ def finish(ctx: RoundContext, out_dir: Path, plan: dict[str, Any]) -> tuple[Any,
     ctx.bar.phase("writing the dataset …")
     dataset, stats = write_outputs(store, recipe, out_dir)
     stats["planner_notes"] = plan.get("notes", [])
+    stats["teacher_check"] = store.get("teacher_check")
     stats["scenarios_from_model"], stats["scenarios_asked"] = plan.get("scenarios_from_model"), plan.get("scenarios_asked")
     return dataset, stats

@@ -15,6 +15,7 @@ from synthwright.core.store import RunStore
 from synthwright.engines import Engine
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.judge import Judge
+from synthwright.make.teacher_check import check_teacher
 from synthwright.recipe.model import Recipe
 from synthwright.rundir.usage import budget_reached, usage
 from synthwright.tasks import Task
@@ -126,6 +127,7 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
                 samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
                                  "filter": c.filter, "reason": c.reason, "verdict": c.features.get("verdict")}])
         store.record_batch(calls, samples)
+        check_teacher(store, engine_info.get("spec") or engine.spec, bar.phase)
         priced = recipe.budget.prices or recipe.budget.max_tokens is not None
         spent = usage(store, recipe.budget) if priced else None
         for c in live:
