@@ -235,3 +235,14 @@ def test_qlora_distill_on_cuda(gpu_check, tiny_model_dir, tmp_path, monkeypatch)
     assert done.metrics["steps"] == 4 and done.metrics["trainable_params"] < done.metrics["total_params"]
     assert (done.out_dir / "adapter_model.safetensors").is_file() and (done.merged_dir / "config.json").is_file()
     _all_parse(load_engine(str(done.out_dir), batch_size=4), 4)
+
+
+def test_a_lora_base_keeps_float32_on_a_cpu_without_amx(monkeypatch):
+    from synthwright.engines import hardware
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert hardware.training_dtype("auto", "cpu") == "float32"
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    assert hardware.training_dtype("auto", "cpu") == "bfloat16"
+    assert hardware.training_dtype("auto", "cuda") == "auto"  # the engine's CUDA rule decides
+    assert hardware.training_dtype("float16", "cpu") == "float16"

@@ -55,3 +55,11 @@ def pick_dtype(dtype: str, device: str) -> torch.dtype:
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_decodes_bf16_fast() else torch.float32
+
+
+def training_dtype(dtype: str, device: str) -> str:
+    """The dtype of a frozen base that a LoRA adapter trains on: `auto` is bf16 on GPUs and on CPUs with AMX tiles,
+    float32 on other CPUs (bf16 decoding is measured faster with AVX512-BF16 alone; training is not)."""
+    if dtype != "auto" or device.startswith("cuda"):
+        return dtype
+    return "bfloat16" if cpu_has_amx() else "float32"

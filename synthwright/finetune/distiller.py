@@ -174,10 +174,12 @@ def resolve_qlora(cfg: DistillConfig) -> bool:
 
 def load_base(base_ref: str, cfg: DistillConfig, qlora: bool):
     """The base as the transformers engine loads it: same weights, tokenizer, chat template and stop tokens."""
+    from synthwright.engines.hardware import pick_device, training_dtype
     from synthwright.engines.model_source import resolve_local
     from synthwright.engines.transformers_engine import TransformersEngine
 
-    return TransformersEngine(resolve_local(base_ref), spec=base_ref, device=cfg.device, dtype=cfg.dtype,
+    dtype = training_dtype(cfg.dtype, pick_device(cfg.device))
+    return TransformersEngine(resolve_local(base_ref), spec=base_ref, device=cfg.device, dtype=dtype,
                               quantization="4bit" if qlora else None)
 
 
