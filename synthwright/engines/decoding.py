@@ -72,6 +72,30 @@ def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -
     return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
 
 
+MIN_SHARED_PREFIX = 16  # tokens: a shorter common start saves less than its extra forward pass costs
+
+
+def shared_prefix_length(prompts: list[list[int]]) -> int:
+    """How many leading tokens every prompt shares (the chat template, system prompt and recipe description of a
+    run's requests), leaving each prompt at least one token of its own; 0 when that is under MIN_SHARED_PREFIX."""
+    if len(prompts) < 2:
+        return 0
+    first, limit = prompts[0], min(len(p) for p in prompts) - 1
+    k = 0
+    while k < limit and all(p[k] == first[k] for p in prompts):
+        k += 1
+    return k if k >= MIN_SHARED_PREFIX else 0
+
+
+def prefill_shared_prefix(model: Any, prefix: list[int], rows: int, with_cache: dict[str, Any]) -> None:
+    """Compute the KV of `prefix` once and give every row of the batch a copy of it in the cache."""
+    device = model.device
+    ids = torch.tensor([prefix], dtype=torch.long, device=device)
+    model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
+          logits_to_keep=1, **with_cache)
+    next(iter(with_cache.values())).batch_repeat_interleave(rows)
+
+
 def left_padded(prompts: list[list[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, ...]:
     """(input ids, attention mask, position ids) of the prompts padded on the left to the longest."""
     n, width = len(prompts), max(len(p) for p in prompts)
@@ -131,14 +155,27 @@ def decode_batch(
     pad_id: int,
     grammar: Any = None,
     matchers: list[Any] | None = None,
+    share_prefix: bool = True,
 ) -> list[RowResult]:
-    """Continue every prompt until a stop token, grammar completion or `max_new_tokens`."""
+    """Continue every prompt until a stop token, grammar completion or `max_new_tokens`.
+
+    With `share_prefix`, the tokens every prompt starts with are computed once for the batch: the cache holds them
+    for every row, then each row's own tokens follow, left-padded ([shared][pads][own]), at the positions they
+    would have had anyway."""
     from transformers import DynamicCache
 
     device = model.device
     start = time.perf_counter()
     n = len(prompts)
-    input_ids, attention, positions = left_padded(prompts, pad_id, device)
+    shared = shared_prefix_length(prompts) if share_prefix else 0
+    cache = DynamicCache()
+    with_cache = {cache_kwarg(model): cache, "use_cache": True}
+    if shared:
+        prefill_shared_prefix(model, prompts[0][:shared], n, with_cache)
+    input_ids, attention, positions = left_padded([p[shared:] for p in prompts], pad_id, device)
+    if shared:
+        positions = positions + shared
+        attention = torch.cat([attention.new_ones((n, shared)), attention], dim=-1)
     generators = []
     for s in seeds:
         g = torch.Generator(device="cpu")
@@ -150,8 +187,6 @@ def decode_batch(
     active = list(range(n))
     bitmask = grammar.allocate(n) if grammar is not None else None
 
-    cache = DynamicCache()
-    with_cache = {cache_kwarg(model): cache, "use_cache": True}
     out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=1,
                 **with_cache)
     next_pos = positions[:, -1:] + 1

@@ -50,6 +50,7 @@ class TransformersEngine(Engine):
         quantization: Literal["4bit", "8bit"] | None = None,
         adapter: str | None = None,
         merge_adapter: bool = True,
+        share_prefix: bool = True,
     ):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
@@ -62,6 +63,7 @@ class TransformersEngine(Engine):
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
         self.quantization = quantization
+        self.share_prefix = share_prefix  # compute the tokens a batch's prompts start with once (decoding.py)
         self.tokenizer, self.model = self._load(merge_adapter)
         self.stop_ids = self._stop_ids()
         self._grammar = None
@@ -198,6 +200,7 @@ class TransformersEngine(Engine):
             rows = decode_batch(
                 self.model, prompts, sampling=sampling, seeds=seeds, stop_ids=self.stop_ids,
                 pad_id=self.tokenizer.pad_token_id, grammar=self.grammar if schema is not None else None,
+                share_prefix=self.share_prefix,
                 matchers=matchers,
             )
         except RuntimeError as exc:  # out of memory and kin: report per request, do not crash the run
