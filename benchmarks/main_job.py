@@ -1,0 +1,135 @@
+"""The README's main job, as a new user runs it: wall time per phase, what was accepted, why the rest was not, and the
+accepted rows laid out for reading one by one.
+
+    python benchmarks/main_job.py [--teacher default] [--recipe recipes/banking-intents.yaml] [--limit N] [--read 100]
+    python benchmarks/main_job.py --results FILE --verdicts VERDICTS.jsonl
+
+The first form runs the recipe in a fresh output directory and writes a results file (default
+benchmarks/main_job.<teacher>.results.json): phases and their seconds, accepted/target, acceptance, rejections by
+filter, tokens, and up to `--read` accepted rows drawn at random (seed 0), each with `"verdict": null`. Junk is judged
+by reading, not by the filters' scores: a reader writes one JSON line per row read, {"index": i, "verdict": "ok" or
+"junk", "why": "…"}, and the second form merges those verdicts into the results file and counts the junk share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from _results import header
+
+ROOT = Path(__file__).resolve().parent
+REPO = ROOT.parent
+
+
+def timed_progress():
+    """A RunProgress that also notes when each phase starts (its phase lines and the generation bar)."""
+    from synthwright.core.progress import RunProgress
+
+    class TimedProgress(RunProgress):
+        def __init__(self):
+            super().__init__(enabled=True)
+            self.marks: list[tuple[float, str]] = []
+
+        def phase(self, text: str) -> None:
+            self.marks.append((time.perf_counter(), text.rstrip(" …")))
+            super().phase(text)
+
+        def start(self, *args, **kwargs):
+            self.marks.append((time.perf_counter(), "generating"))
+            return super().start(*args, **kwargs)
+
+    return TimedProgress()
+
+
+def phase_seconds(marks: list[tuple[float, str]], started: float, ended: float) -> list[dict]:
+    """Seconds from each phase's start to the next one's (the first phase starts when the run does)."""
+    points = [(started, "opening the run")] + marks + [(ended, "end")]
+    return [{"phase": name, "seconds": round(points[i + 1][0] - t, 1)} for i, (t, name) in enumerate(points[:-1])]
+
+
+def rows_to_read(store, n: int) -> list[dict]:
+    slots = {s["slot_id"]: s for s in store.slots()}
+    accepted = store.samples("accepted")
+    picked = sorted(random.Random(0).sample(range(len(accepted)), min(n, len(accepted))))
+    return [{"index": k, "label": accepted[i]["category"], "text": accepted[i]["data"].get("text"),
+             "persona": slots[accepted[i]["slot_id"]]["persona"], "scenario": slots[accepted[i]["slot_id"]]["scenario"],
+             "verdict": None, "why": None} for k, i in enumerate(picked)]
+
+
+def run_job(args) -> dict:
+    import synthwright
+    from synthwright.core.store import RunStore
+
+    out = Path(tempfile.mkdtemp(prefix="main-job-")) / "run"
+    bar = timed_progress()
+    started = time.perf_counter()
+    result = synthwright.run(REPO / args.recipe, teacher=args.teacher, out=out, limit=args.limit, progress=bar)
+    ended = time.perf_counter()
+    stats = result.stats
+    store = RunStore(out / "run.sqlite")
+    try:
+        reading = rows_to_read(store, args.read)
+        fates = store.fate_counts()
+    finally:
+        store.close()
+    generated = sum(fates.values())
+    return {
+        **header("benchmarks/main_job.py", model=args.teacher, seeds="the recipe's seed"),
+        "recipe": args.recipe, "limit": args.limit, "out": str(out), "wall_seconds": round(ended - started, 1),
+        "phases": phase_seconds(bar.marks, started, ended),
+        "target": stats["target"], "accepted": stats["accepted"], "generated": generated,
+        "acceptance": round(stats["accepted"] / generated, 3) if generated else None,
+        "rejected_by": dict(Counter({k: v for k, v in fates.items() if k != "accepted"}).most_common()),
+        "labels_with_rows": sum(1 for v in stats["per_category"].values() if v["accepted"]),
+        "tokens": {"prompt": stats["prompt_tokens"], "completion": stats["completion_tokens"]},
+        "teacher_check": stats.get("teacher_check"), "reading": reading,
+    }
+
+
+def merge_verdicts(results_path: Path, verdicts_path: Path) -> dict:
+    results = json.loads(results_path.read_text())
+    verdicts = [json.loads(line) for line in verdicts_path.read_text().splitlines() if line.strip()]
+    by_index = {v["index"]: v for v in verdicts}
+    for row in results["reading"]:
+        v = by_index.get(row["index"])
+        if v is not None:
+            row["verdict"], row["why"] = v["verdict"], v.get("why")
+    read = [r for r in results["reading"] if r["verdict"] is not None]
+    junk = sum(r["verdict"] == "junk" for r in read)
+    results["read"] = {"rows": len(read), "junk": junk, "junk_share": round(junk / len(read), 3) if read else None}
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default="default")
+    parser.add_argument("--recipe", default="recipes/banking-intents.yaml")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--read", type=int, default=100, help="accepted rows drawn at random for reading")
+    parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument("--verdicts", type=Path, default=None, help="merge a reader's verdicts into --results")
+    args = parser.parse_args()
+    path = args.results or ROOT / f"main_job.{args.teacher.replace('/', '_').replace(':', '_')}.results.json"
+    if args.verdicts is not None:
+        results = merge_verdicts(path, args.verdicts)
+        print(f"read {results['read']['rows']} rows: {results['read']['junk']} junk ({results['read']['junk_share']:.0%})")
+    else:
+        results = run_job(args)
+        print(f"{results['wall_seconds']} s: {results['accepted']} of {results['target']} accepted,"
+              f" {results['generated']} generated; {results['rejected_by']}")
+        for p in results["phases"]:
+            print(f"  {p['seconds']:>7.1f} s  {p['phase']}")
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
