@@ -29,7 +29,8 @@ REPO = ROOT.parent
 
 
 def timed_progress():
-    """A RunProgress that also notes when each phase starts (its phase lines and the generation bar)."""
+    """A RunProgress that also notes when each phase starts: its phase lines, the planner's first progress and the
+    generation bar (notes, such as the teacher check, are not phases)."""
     from synthwright.core.progress import RunProgress
 
     class TimedProgress(RunProgress):
@@ -40,6 +41,11 @@ def timed_progress():
         def phase(self, text: str) -> None:
             self.marks.append((time.perf_counter(), text.rstrip(" …")))
             super().phase(text)
+
+        def planning(self, *args, **kwargs):
+            if not self.marks or self.marks[-1][1] != "planning phrases":
+                self.marks.append((time.perf_counter(), "planning phrases"))
+            return super().planning(*args, **kwargs)
 
         def start(self, *args, **kwargs):
             self.marks.append((time.perf_counter(), "generating"))

@@ -201,6 +201,15 @@ class RunProgress:
         else:
             self.console.print(f"[dim]{text}[/]")
 
+    def note(self, text: str) -> None:
+        """A line the user should notice (a warning), in whatever phase the run is."""
+        if not self.enabled:
+            return
+        if self.plain:
+            self._write(text)
+        else:
+            self.console.print(f"[yellow]{text}[/]")
+
     def update(self, *, accepted: int, generated: int, rejected: int, tokens: int, slots_done: int, slots_total: int,
                cost: float | None = None) -> None:
         self.generated += generated
