@@ -171,6 +171,15 @@ def test_unwritable_run_directory(tmp_path):
     assert (tmp_path / "a-file").read_text() == "keep me"
 
 
+def test_unwritable_run_directory_from_python(tmp_path):
+    import synthwright
+
+    (tmp_path / "a-file").write_text("keep me")
+    with pytest.raises(ConfigError, match="synthwright cannot write the run directory '.*a-file/run' \\(Not a directory\\)"):
+        synthwright.run(recipe_dict(), out=tmp_path / "a-file" / "run")
+    assert (tmp_path / "a-file").read_text() == "keep me"
+
+
 # the engine's contract ---------------------------------------------------------------------------------------
 
 class Stub:

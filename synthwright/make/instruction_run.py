@@ -40,7 +40,6 @@ def run_instruction_method(recipe: Recipe, *, out: str | Path | None = None, lim
         raise ConfigError(f"method {recipe.method} runs one teacher; give `teacher` one model, not a mixture.")
     seeds = read_seed_tasks(recipe)
     out_dir = out_dir_for(recipe, out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     task = task_for(recipe.task)
     store = open_store(recipe, out_dir, restart)
     bar = progress if isinstance(progress, RunProgress) else RunProgress(enabled=progress)

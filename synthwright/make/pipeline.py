@@ -160,7 +160,6 @@ def run(
                                       judge_engine=judge_engine, progress=progress)
     ray = RayConfig.from_user(ray) if ray is not None else None
     out_dir = out_dir_for(recipe, out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     seeds, dev = read_seeds(recipe), read_dev_set(recipe)
     with ExitStack() as stack:
         store = open_store(recipe, out_dir, restart)

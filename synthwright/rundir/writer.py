@@ -26,7 +26,14 @@ class RunResult:
 
 
 def out_dir_for(recipe: Recipe, out: str | Path | None) -> Path:
-    return Path(out or recipe.output.dir or Path("runs") / recipe.name)
+    """The run directory (`out`, the recipe's output.dir, or runs/<name>), created if it is not there yet."""
+    out_dir = Path(out or recipe.output.dir or Path("runs") / recipe.name)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"synthwright cannot write the run directory '{out_dir}' ({exc.strerror}); give --out (or"
+                          " output.dir) a path in a folder you can write to.") from None
+    return out_dir
 
 
 def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
