@@ -80,14 +80,3 @@ def test_shipped_recipes_validate(path):
     recipe = load_recipe(Path(__file__).parent.parent / path)
     if recipe.name == "banking-intents":
         assert len(recipe.categories) >= 20
-
-
-def test_a_persona_is_a_kind_of_person_not_a_fragment_of_the_description():
-    from synthwright.agents.planner import is_person
-
-    description = "Short messages that customers of a retail bank type into the bank's support chat."
-    for phrase in ("a retired teacher who rarely uses apps", "An engineer travelling abroad", "a student on a tight budget"):
-        assert is_person(phrase, description), phrase
-    for phrase in ("Customer of a retail bank type", "a customer of a retail bank", "Marketing Manager",
-                   "John Doe, a sales representative", "A Marketing Manager"):
-        assert not is_person(phrase, description), phrase

@@ -57,22 +57,6 @@ def plausible_phrase(text: str, max_chars: int = PHRASE_CHARS) -> bool:
     return letters / len(text) >= 0.85
 
 
-_STEM = re.compile(r"(?:'s|s)$")
-
-
-def _content_words(text: str) -> set[str]:
-    return {_STEM.sub("", w) for w in re.findall(r"[a-z']{3,}", text.lower())} - {"the", "and", "for", "who", "with", "their"}
-
-
-def is_person(phrase: str, description: str) -> bool:
-    """A persona is a kind of person ("a nurse who works night shifts"): it starts with "a" or "an", and is not a
-    fragment of the recipe's description ("Customer of a retail bank type"), a name or a job title alone."""
-    words = _content_words(phrase)
-    if not re.match(r"[Aa]n? [a-z]", phrase) or not words:
-        return False
-    return len(words & _content_words(description)) / len(words) < 0.6
-
-
 def _phrase_schema(field: str) -> type[BaseModel]:
     return create_model("Phrase", **{field: (str, Field(min_length=5, max_length=PHRASE_CHARS))})
 
@@ -206,7 +190,7 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
         scenarios[name] = found
     if auto_personas:
         n = recipe.axes.auto_personas
-        personas = [p[0].lower() + p[1:] for p in answers.get("personas", []) if is_person(p, recipe.description)]
+        personas = answers.get("personas", [])
         if len(personas) < n:
             notes.append(f"{len(personas)} of {n} personas from the model, the rest built-in")
             personas = personas + [p for p in FALLBACK_PERSONAS if p not in personas][: n - len(personas)]
