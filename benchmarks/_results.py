@@ -30,9 +30,9 @@ def cpu_name() -> str:
 
 def header(benchmark: str, *, model: str, seeds: str) -> dict:
     """The fields a results file starts with; `benchmark` is the script's path from the repository root."""
-    from synthwright.engines.hardware import cpu_flags
+    from synthwright.engines.hardware import BF16_FLAGS, cpu_flags
 
-    bf16 = sorted({"amx_bf16", "avx512_bf16"} & cpu_flags())
+    bf16 = sorted(BF16_FLAGS & cpu_flags())
     return {"benchmark": benchmark, "commit": commit(), "date": time.strftime("%Y-%m-%d"),
             "machine": f"{cpu_name()}, {os.cpu_count()} cores, bf16 instructions: {', '.join(bf16) or 'none'}",
             "python": sys.version.split()[0], "model": model, "seeds": seeds}

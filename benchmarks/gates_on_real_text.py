@@ -91,9 +91,7 @@ def prototype_accuracy(recipe, rows: list[dict]) -> dict:
 
     from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
 
-    protos = LabelPrototypes(label_documents(recipe.categories))
-    sims = protos.similarities([r["text"] for r in rows])
-    predicted = [protos.names[i] for i in np.argmax(sims, axis=1)]
+    predicted = LabelPrototypes(label_documents(recipe.categories)).predict([r["text"] for r in rows])
     labels = sorted({r["label"] for r in rows})
     from sklearn.metrics import f1_score
 

@@ -125,8 +125,7 @@ def prototype_score(recipe, test: list[dict]) -> dict:
 
     from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
 
-    protos = LabelPrototypes(label_documents(recipe.categories))
-    predicted = [protos.names[i] for i in np.argmax(protos.similarities([r["text"] for r in test]), axis=1)]
+    predicted = LabelPrototypes(label_documents(recipe.categories)).predict([r["text"] for r in test])
     truth = [r["label"] for r in test]
     return {"accuracy": round(float(np.mean([p == t for p, t in zip(predicted, truth)])), 4),
             "macro_f1": round(float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro",

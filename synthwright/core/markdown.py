@@ -15,6 +15,12 @@ def cell(value: Any, limit: int | None = None) -> str:
     return text.replace("|", "\\|") or " "
 
 
+def clip(text: str | None, n: int) -> str:
+    """`text` on one line, cut to `n` characters with an ellipsis."""
+    text = " ".join(str(text if text is not None else "").split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
 def table(header: list[str], rows: list[list[Any]], limit: int | None = None) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v, limit) for v in row) + " |" for row in rows]

@@ -194,21 +194,19 @@ class RunProgress:
             self.stop()
 
     def phase(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.plain:
-            self._write(text)
-        else:
-            self.console.print(f"[dim]{text}[/]")
+        self._say(text, "dim")
 
     def note(self, text: str) -> None:
         """A line the user should notice (a warning), in whatever phase the run is."""
+        self._say(text, "yellow")
+
+    def _say(self, text: str, style: str) -> None:
         if not self.enabled:
             return
         if self.plain:
             self._write(text)
         else:
-            self.console.print(f"[yellow]{text}[/]")
+            self.console.print(f"[{style}]{text}[/]")
 
     def update(self, *, accepted: int, generated: int, rejected: int, tokens: int, slots_done: int, slots_total: int,
                cost: float | None = None) -> None:

@@ -87,13 +87,14 @@ def shared_prefix_length(prompts: list[list[int]]) -> int:
     return k if k >= MIN_SHARED_PREFIX else 0
 
 
-def prefill_shared_prefix(model: Any, prefix: list[int], rows: int, with_cache: dict[str, Any]) -> None:
-    """Compute the KV of `prefix` once and give every row of the batch a copy of it in the cache."""
+def prefill_shared_prefix(model: Any, prefix: list[int], rows: int, cache: Any, with_cache: dict[str, Any]) -> None:
+    """Compute the KV of `prefix` once into `cache` (passed to the model as `with_cache`) and give every row of the
+    batch a copy of it."""
     device = model.device
     ids = torch.tensor([prefix], dtype=torch.long, device=device)
     model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
           logits_to_keep=1, **with_cache)
-    next(iter(with_cache.values())).batch_repeat_interleave(rows)
+    cache.batch_repeat_interleave(rows)
 
 
 def left_padded(prompts: list[list[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, ...]:
@@ -171,7 +172,7 @@ def decode_batch(
     cache = DynamicCache()
     with_cache = {cache_kwarg(model): cache, "use_cache": True}
     if shared:
-        prefill_shared_prefix(model, prompts[0][:shared], n, with_cache)
+        prefill_shared_prefix(model, prompts[0][:shared], n, cache, with_cache)
     input_ids, attention, positions = left_padded([p[shared:] for p in prompts], pad_id, device)
     if shared:
         positions = positions + shared

@@ -44,6 +44,10 @@ class LabelPrototypes:
         """Cosine of each text to each label's prototype, shape (texts, labels) in `names` order."""
         return embed.embed(list(texts)) @ self.matrix.T
 
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The label-prototype classifier: each text gets the label whose prototype is nearest (no training data)."""
+        return [self.names[i] for i in np.argmax(self.similarities(texts), axis=1)] if texts else []
+
     def score(self, texts: Sequence[str], labels: Sequence[str], sims: np.ndarray | None = None) -> list[tuple[float, str, float]]:
         """`sims`: the texts' `similarities`, when the caller already has them."""
         if not texts:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from synthwright.core.markdown import clip
 from synthwright.evaluators.normalize import normalize
 from synthwright.recipe.model import FilterConfig, Recipe
 from synthwright.tasks import TASKS, Task, task_for
@@ -118,11 +119,6 @@ def _seed_text(task: Any, seed: dict[str, Any]) -> str:
 
 
 FilterFn = Callable[[list[Candidate], FilterState, Any], None]
-
-
-def _snippet(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def length_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
@@ -287,7 +283,7 @@ def seed_copy_filter(cands: list[Candidate], state: FilterState, cfg: FilterConf
             continue
         hit = index.query(sig)
         if hit is not None:
-            c.reject("seed_copy", f"near copy of seed example {_snippet(index.snippets[hit[0]])!r}"
+            c.reject("seed_copy", f"near copy of seed example {clip(index.snippets[hit[0]], 60)!r}"
                                   f" (similarity {hit[1]:.2f} >= {sc.threshold})")
 
 
@@ -329,12 +325,12 @@ def near_duplicate_filter(cands: list[Candidate], state: FilterState, cfg: Filte
     for i, (c, sig) in enumerate(zip(cands, _signatures(index, cands))):
         hit = index.query(sig)
         if hit is not None:
-            c.reject("near_duplicate", f"near duplicate of accepted sample {_snippet(index.snippets[hit[0]])!r}"
+            c.reject("near_duplicate", f"near duplicate of accepted sample {clip(index.snippets[hit[0]], 60)!r}"
                                        f" (similarity {hit[1]:.2f} >= {nd.threshold})")
             continue
         hit = batch.query(sig)
         if hit is not None:
-            c.reject("near_duplicate", f"near duplicate of {_snippet(batch.snippets[hit[0]])!r} in the same batch"
+            c.reject("near_duplicate", f"near duplicate of {clip(batch.snippets[hit[0]], 60)!r} in the same batch"
                                        f" (similarity {hit[1]:.2f} >= {nd.threshold})")
             continue
         batch.add(i, sig, c.text)

@@ -13,6 +13,7 @@ from typing import Any
 
 from synthwright.agents.executor import request_seed
 from synthwright.core.errors import ConfigError
+from synthwright.core.markdown import clip
 from synthwright.core.progress import RunProgress
 from synthwright.core.prompts import render
 from synthwright.core.rowfiles import read_rows
@@ -135,7 +136,7 @@ class MethodRun:
             match = index.nearest(instruction)
             if match.score >= cfg.novelty_threshold:
                 return "novelty", (f"ROUGE-L {match.score:.2f} (threshold {cfg.novelty_threshold}) with"
-                                   f" {_clip(match.text)!r}")
+                                   f" {clip(match.text, 60)!r}")
         return None
 
     def answer_requests(self, items: list[tuple[str, str]], step: int) -> list[ChatRequest]:
@@ -186,11 +187,6 @@ class MethodRun:
     def record(self, instruction: str, input_: str, output: str, category: str, **lineage: Any) -> dict[str, Any]:
         return instruction_row(LIST_MARK.sub("", instruction, count=1), input_, output, category,
                                method=self.recipe.method, **lineage)
-
-
-def _clip(text: str | None, n: int = 60) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def steps_done(store: RunStore) -> int:

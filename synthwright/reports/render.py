@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from synthwright.core.markdown import fmt, table
+from synthwright.core.markdown import clip, fmt, table
 from synthwright.reports.checks import render_checks
 from synthwright.reports.instructions import render_instruction
 from synthwright.reports.loop import render_loop
 from synthwright.reports.teacher import render_teachers
 from synthwright.tasks import Task
-
-
-def _clip(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def render_markdown(m: dict[str, Any], task: Task) -> str:
@@ -124,7 +119,7 @@ def _coverage(m: dict[str, Any]) -> list[str]:
         n = len(cov["values"])
         line = f"- {axis}: {n - len(cov['uncovered'])} of {n} planned values have accepted samples"
         if cov["uncovered"]:
-            line += "; none for: " + "; ".join(_clip(v, 60) for v in cov["uncovered"][:10])
+            line += "; none for: " + "; ".join(clip(v, 60) for v in cov["uncovered"][:10])
         out.append(line)
     out.append("")
     return out
@@ -144,7 +139,7 @@ def _label_noise(m: dict[str, Any], task: Task) -> list[str]:
                 f" ({noise['mode']} mode, {noise['rejected']} rejected).", ""]
         if noise["flags"]:
             out += [table(["sample", "text", "label", "classifier says", "probability"],
-                           [[f"#{x['sample_id']}", _clip(x["text"], 80), x["label"], x["predicted"], x["confidence"]]
+                           [[f"#{x['sample_id']}", clip(x["text"], 80), x["label"], x["predicted"], x["confidence"]]
                             for x in noise["flags"][:20]]), ""]
     return out
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from synthwright.core.markdown import clip
 from synthwright.evaluators import embed
 from synthwright.evaluators.filters import filter_names
 from synthwright.evaluators.metrics import (
@@ -79,14 +80,9 @@ def rejection_reasons(samples: list[dict[str, Any]], text_of, per_filter: int = 
             groups[reason_pattern(s["reason"])].append(s)
         out[name] = {"count": len(rows), "reasons": [
             {"reason": pattern, "count": len(g),
-             "examples": [{"sample_id": s["sample_id"], "reason": s["reason"], "text": _clip(text_of(s), 160)} for s in g[:examples]]}
+             "examples": [{"sample_id": s["sample_id"], "reason": s["reason"], "text": clip(text_of(s), 160)} for s in g[:examples]]}
             for pattern, g in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:per_filter]]}
     return out
-
-
-def _clip(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def _describe(values: list[int]) -> dict[str, Any]:
@@ -247,7 +243,7 @@ def plot_coverage(cov: dict[str, Any], path: Path) -> str:
     for i, axis in enumerate(AXES):
         ax = fig.add_subplot(2, 2, i + 1)
         items = sorted(cov[axis]["values"].items(), key=lambda kv: -kv[1]["planned"])[:15]
-        names = [_clip(k, 40) for k, _ in items]
+        names = [clip(k, 40) for k, _ in items]
         y = np.arange(len(items))
         ax.barh(y - 0.2, [v["planned"] for _, v in items], height=0.4, label="planned")
         ax.barh(y + 0.2, [v["accepted"] for _, v in items], height=0.4, label="accepted")
