@@ -11,6 +11,11 @@ scored on the real *test* split:
     c  the pipeline with the quality loop, no real data
     d  the loop with a 10-per-label real dev set drawn from the *train* split (never in prompts or data)
 
+    oracle  the pipeline at its defaults (quality loop included) with a perfect teacher: a local OpenAI-protocol
+            server (benchmarks/_oracle_server.py) answers every executor request with a real *train* message of the
+            label it asks for; what it keeps of them, which gate rejects the rest, and its TSTR beside that of as
+            many random real train rows (per label), over --seeds; results in benchmarks/tstr_oracle.results.json
+
 Each arm is also scored with the 10 real examples per label added to what it generated (the user who labelled a
 handful and wants more). References on the same test split, no teacher needed: the label-prototype classifier (each
 text gets the label whose name-and-description embedding is nearest: no generated data at all, the floor generated
@@ -19,6 +24,7 @@ drawn from the train split), and on the full real train split (the ceiling). The
 (label names and one line each, as a user would write).
 
     python benchmarks/tstr_quality.py --teacher PATH.gguf [--sets snips,amazon,yelp] [--arms a,b,c,d] [--per-label 20]
+    python benchmarks/tstr_quality.py --arms oracle --sets clinc45 --per-label 10 --seeds 0,1,2 [--oracle-planner builtin]
     python benchmarks/tstr_quality.py --references-only --seeds 0,1,2 [--sets snips,clinc150,clinc45,amazon,yelp]
 
 The default teacher is the best local model found offline: the benchmark-only Qwen2.5-Coder-0.5B
@@ -48,6 +54,7 @@ SETS = {
     "clinc45": ("clinc150.yaml", "clinc150/train.jsonl", "clinc150/test.jsonl"),
 }
 SUBSETS = {"clinc45": ("banking", "credit_cards", "travel")}  # whole CLINC150 domains: several close intents per topic
+ROOM_FATES = ("quota", "limit")  # a sample that passed every gate but found its slot full, or the run's --limit met
 ARMS = {"a": "naive prompting", "b": "pipeline, no loop", "c": "pipeline + loop", "d": "loop + 10/label real dev set"}
 NAIVE_PROMPT = "{description}\nWrite one such text whose label is '{label}'."
 
@@ -173,8 +180,166 @@ def score(rows: list[dict], test: list[dict]) -> dict:
     return train_and_score("minilm", rows, test)
 
 
+def user_prompt(request: dict) -> str:
+    return next((m["content"] for m in reversed(request["messages"]) if m["role"] == "user"), "")
+
+
+def run_figures(out: Path, oracle) -> dict:
+    """What the run did with the real messages it was offered: fates by gate, a few rejected texts per gate, and
+    how many executor prompts the oracle read a label from that is not their slot's (`misread`, must be 0)."""
+    from synthwright.core.store import RunStore
+
+    store = RunStore(out / "run.sqlite")
+    try:
+        samples = store.executor_samples()
+        fates = store.fate_counts()
+    finally:
+        store.close()
+    examples: dict[str, list] = defaultdict(list)
+    by_label: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in samples:
+        if s["status"] == "rejected":
+            by_label[s["filter"]][s["category"]] += 1
+            if len(examples[s["filter"]]) < 4:
+                examples[s["filter"]].append({"label": s["category"], "text": s["data"].get("text", s["data"]),
+                                              "reason": s["reason"]})
+    rejected = {k: v for k, v in sorted(fates.items(), key=lambda kv: -kv[1]) if k != "accepted"}
+    return {"executor_calls": len(samples), "accepted_in_store": fates.get("accepted", 0), "rejected_by": rejected,
+            "gate_rejected": sum(v for k, v in rejected.items() if k not in ROOM_FATES),
+            "misread": sum(1 for s in samples if oracle.read.get(user_prompt(s["request"])) != s["category"]),
+            "rejected_labels": {gate: dict(sorted(labels.items(), key=lambda kv: -kv[1])[:8])
+                                for gate, labels in by_label.items()},
+            "rejected_examples": dict(examples)}
+
+
+def matched_real(train: list[dict], rows: list[dict], seed: int) -> list[dict]:
+    """Random real train rows, as many of each label as `rows` has (drawn apart from the oracle's order)."""
+    want: dict[str, int] = defaultdict(int)
+    for r in rows:
+        want[r["label"]] += 1
+    by: dict[str, list[dict]] = defaultdict(list)
+    for r in train:
+        by[r["label"]].append(r)
+    rng = random.Random(10_000 + seed)
+    return [r for label in sorted(want) for r in rng.sample(by[label], min(want[label], len(by[label])))]
+
+
+def oracle_run(name: str, recipe, train: list[dict], test: list[dict], seed: int, forward, work: Path) -> dict:
+    """One seed of the oracle-teacher arm: the pipeline at its defaults, its teacher a local OpenAI-protocol server
+    that answers every executor request with a real train message of the label asked for."""
+    from _oracle_server import OracleTeacher
+
+    import synthwright
+
+    recipe = recipe.model_copy(update={"seed": seed})
+    out = work / f"{name}-oracle-{seed}"
+    with OracleTeacher(recipe.categories, train, seed=seed, forward=forward) as oracle:
+        engine = synthwright.load_engine("openai:oracle", base_url=oracle.base_url, api_key="none", timeout=1800,
+                                         structured_method="json_schema", max_concurrency=16)
+        rows, cost = pipeline(recipe, engine, out, None)
+    offered = len(oracle.offered)
+    figures = run_figures(out, oracle)
+    kept, random_real = score(rows, test), score(matched_real(train, rows, seed), test)
+    target = per_label_sample(train, recipe.count.per_category, 10_000 + seed)
+    return {"seed": seed, "offered": offered, "kept": len(rows), "kept_share": round(len(rows) / max(offered, 1), 4),
+            "target": sum(recipe.count.for_categories(len(recipe.categories))),
+            "gate_rejected_share": round(figures["gate_rejected"] / max(offered, 1), 4),
+            "accuracy": kept["accuracy"], "macro_f1": kept["macro_f1"],
+            "random_real_same_count": {k: random_real[k] for k in ("accuracy", "macro_f1", "train_size")},
+            "random_real_target_count": {k: v for k, v in score(target, test).items() if k != "f1_per_label"},
+            "unread": oracle.unread, "recycled": oracle.recycled, "forwarded": oracle.forwarded,
+            "declined": oracle.declined, "seconds": round(cost["seconds"], 1), "quality": cost["quality"], **figures}
+
+
+def summary(runs: list[dict]) -> dict:
+    """Mean, spread and range over seeds of what the targets read."""
+    import statistics
+
+    def stat(values: list[float]) -> dict:
+        return {"mean": round(statistics.mean(values), 4), "sd": round(statistics.stdev(values), 4) if len(values) > 1
+                else 0.0, "min": min(values), "max": max(values)}
+
+    oracle, real = [r["accuracy"] for r in runs], [r["random_real_same_count"]["accuracy"] for r in runs]
+    rejected: dict[str, int] = defaultdict(int)
+    for r in runs:
+        for gate, n in r["rejected_by"].items():
+            rejected[gate] += n
+    return {"offered": stat([r["offered"] for r in runs]), "kept": stat([r["kept"] for r in runs]),
+            "kept_share": stat([r["kept_share"] for r in runs]), "tstr_oracle": stat(oracle),
+            "tstr_random_real_same_count": stat(real), "tstr_gap": stat([o - r for o, r in zip(oracle, real)]),
+            "rejected_by_total": dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
+            "misread": sum(r["misread"] for r in runs),
+            "kept_share_target_met": all(r["kept_share"] >= 0.95 for r in runs),
+            "tstr_target_met": statistics.mean(oracle) >= statistics.mean(real)}
+
+
+def uncommitted() -> list[str]:
+    """The package's files that differ from the commit in the header when the figures were made."""
+    import subprocess
+
+    done = subprocess.run(["git", "status", "--porcelain", "--", "synthwright"], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    return [line[3:] for line in done.stdout.splitlines()]
+
+
+def oracle_benchmark(args) -> None:
+    """The oracle-teacher arm on every set and seed; results merge by set into the results file."""
+    import _results
+
+    forward = None
+    if args.oracle_planner == "teacher":
+        import synthwright
+
+        forward = synthwright.load_engine(args.teacher, batch_size=args.batch_size)
+    planner = f"the benchmark teacher {args.teacher}" if forward else "the planner's built-in personas and situations"
+    path = Path(args.json) if args.json != str(ROOT / "tstr_quality.results.json") else ROOT / "tstr_oracle.results.json"
+    previous = json.loads(path.read_text()).get("sets", {}) if path.is_file() else {}
+    seeds = [int(x) for x in args.seeds.split(",")]
+    out = {**_results.header(f"benchmarks/tstr_quality.py --arms oracle --oracle-planner {args.oracle_planner}",
+                             model=f"oracle teacher (real train messages); planner and other requests: {planner}",
+                             seeds=args.seeds), "uncommitted": uncommitted(), "sets": previous}
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tstr-oracle-"))
+    for name in [s for s in args.sets.split(",") if s]:
+        base, train, test = load_set(name)
+        recipe = base.model_copy(update={"count": base.count.model_copy(update={"per_category": args.per_label,
+                                                                                  "total": None})})
+        entry = {"labels": len(recipe.categories), "per_label": args.per_label, "test_size": len(test),
+                 "planner": planner, "runs": []}
+        out["sets"][name] = entry
+        for seed in seeds:
+            t0 = time.perf_counter()
+            run = oracle_run(name, recipe, train, test, seed, forward, work)
+            entry["runs"].append(run)
+            entry["summary"] = summary(entry["runs"])
+            path.write_text(json.dumps(out, indent=2, ensure_ascii=False))
+            print(f"{name:8} seed {seed}: offered {run['offered']}, kept {run['kept']} ({run['kept_share']:.1%}),"
+                  f" rejected by {run['rejected_by']}, misread {run['misread']}; TSTR {run['accuracy']:.3f} against"
+                  f" {run['random_real_same_count']['accuracy']:.3f} for as many random real rows"
+                  f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"results: {path}")
+
+
 def default_teacher() -> str:
     return os.environ.get("SYNTHWRIGHT_BENCH_TEACHER") or "default"
+
+
+def print_table(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"TSTR on real test splits — teacher {results['teacher']['spec'] if isinstance(results['teacher'], dict) else results['teacher']}")
+    for col in ("set", "arm", "samples", "accuracy", "macro-F1", "tokens", "seconds"):
+        table.add_column(col, justify="left" if col in ("set", "arm") else "right")
+    for name, entry in results["sets"].items():
+        for arm, r in sorted(entry["arms"].items()):
+            table.add_row(name, f"{arm} {ARMS[arm]}", str(r["samples"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}",
+                          str(r["tokens"]), f"{r['seconds']:.0f}")
+        for ref in ("prototype", "real_10_per_label", "full_real"):
+            r = entry.get(ref)
+            if r is None:
+                continue
+            table.add_row(name, ref.replace("_", " "), str(r["train_size"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", "", "")
+    Console().print(table)
 
 
 def main() -> None:
@@ -190,8 +355,14 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
     parser.add_argument("--references-only", action="store_true",
                         help="only the rows that need no teacher: prototype, 10 real per label, full real")
-    parser.add_argument("--seeds", default="0,1,2", help="with --references-only: the draws of 10 real per label")
+    parser.add_argument("--seeds", default="0,1,2", help="with --references-only or --arms oracle: the seeds")
+    parser.add_argument("--oracle-planner", choices=("teacher", "builtin"), default="teacher",
+                        help="--arms oracle: what answers the planner's requests: the --teacher engine, or nothing"
+                             " usable (the planner's built-in personas and situations fill in)")
     args = parser.parse_args()
+    if args.arms == "oracle":
+        oracle_benchmark(args)
+        return
     if args.references_only:
         json_path = Path(args.json) if args.json != str(ROOT / "tstr_quality.results.json") else ROOT / "tstr_baselines.results.json"
         references([s for s in args.sets.split(",") if s], [int(x) for x in args.seeds.split(",")], args.dev_per_label,
@@ -200,7 +371,6 @@ def main() -> None:
 
     import transformers
     from rich.console import Console
-    from rich.table import Table
 
     import synthwright
 
@@ -246,19 +416,7 @@ def main() -> None:
                           f" {cost['tokens']} tokens, {cost['seconds']:.0f} s")
             Path(args.json).write_text(json.dumps(results, indent=2))
 
-    table = Table(title=f"TSTR on real test splits — teacher {results['teacher']['spec'] if isinstance(results['teacher'], dict) else results['teacher']}")
-    for col in ("set", "arm", "samples", "accuracy", "macro-F1", "tokens", "seconds"):
-        table.add_column(col, justify="left" if col in ("set", "arm") else "right")
-    for name, entry in results["sets"].items():
-        for arm, r in sorted(entry["arms"].items()):
-            table.add_row(name, f"{arm} {ARMS[arm]}", str(r["samples"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}",
-                          str(r["tokens"]), f"{r['seconds']:.0f}")
-        for ref in ("prototype", "real_10_per_label", "full_real"):
-            r = entry.get(ref)
-            if r is None:
-                continue
-            table.add_row(name, ref.replace("_", " "), str(r["train_size"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", "", "")
-    Console().print(table)
+    print_table(results)
 
 
 if __name__ == "__main__":
