@@ -14,7 +14,8 @@ scored on the real *test* split:
     oracle  the pipeline at its defaults (quality loop included) with a perfect teacher: a local OpenAI-protocol
             server (benchmarks/_oracle_server.py) answers every executor request with a real *train* message of the
             label it asks for; what it keeps of them, which gate rejects the rest, and its TSTR beside that of as
-            many random real train rows (per label), over --seeds; results in benchmarks/tstr_oracle.results.json
+            many random real train rows (spread evenly over the labels; also as many per label as it kept, and
+            --per-label of each), over --seeds; results in benchmarks/tstr_oracle.results.json
 
 Each arm is also scored with the 10 real examples per label added to what it generated (the user who labelled a
 handful and wants more). References on the same test split, no teacher needed: the label-prototype classifier (each
@@ -212,16 +213,23 @@ def run_figures(out: Path, oracle) -> dict:
             "rejected_examples": dict(examples)}
 
 
-def matched_real(train: list[dict], rows: list[dict], seed: int) -> list[dict]:
-    """Random real train rows, as many of each label as `rows` has (drawn apart from the oracle's order)."""
-    want: dict[str, int] = defaultdict(int)
-    for r in rows:
-        want[r["label"]] += 1
+def random_real(train: list[dict], counts: dict[str, int], seed: int) -> list[dict]:
+    """Random real train rows, counts[label] of each label (drawn apart from the oracle's order)."""
     by: dict[str, list[dict]] = defaultdict(list)
     for r in train:
         by[r["label"]].append(r)
     rng = random.Random(10_000 + seed)
-    return [r for label in sorted(want) for r in rng.sample(by[label], min(want[label], len(by[label])))]
+    return [r for label in sorted(counts) for r in rng.sample(by[label], min(counts[label], len(by[label])))]
+
+
+def same_count(rows: list[dict], labels: list[str], seed: int) -> tuple[dict[str, int], dict[str, int]]:
+    """As many rows as `rows` has: (per label as in `rows`, spread evenly over `labels`)."""
+    matched: dict[str, int] = defaultdict(int)
+    for r in rows:
+        matched[r["label"]] += 1
+    base, extra = divmod(len(rows), len(labels))
+    lucky = set(random.Random(seed).sample(sorted(labels), extra))
+    return dict(matched), {label: base + (label in lucky) for label in labels}
 
 
 def oracle_run(name: str, recipe, train: list[dict], test: list[dict], seed: int, forward, work: Path) -> dict:
@@ -239,14 +247,20 @@ def oracle_run(name: str, recipe, train: list[dict], test: list[dict], seed: int
         rows, cost = pipeline(recipe, engine, out, None)
     offered = len(oracle.offered)
     figures = run_figures(out, oracle)
-    kept, random_real = score(rows, test), score(matched_real(train, rows, seed), test)
-    target = per_label_sample(train, recipe.count.per_category, 10_000 + seed)
+    labels = [c.name for c in recipe.categories]
+    matched, even = same_count(rows, labels, seed)
+    kept = score(rows, test)
+    reference = {f"random_real_{what}": {k: v for k, v in score(random_real(train, counts, seed), test).items()
+                                         if k != "f1_per_label"}
+                 for what, counts in (("matched", matched), ("even", even),
+                                      ("target", dict.fromkeys(labels, recipe.count.per_category)))}
     return {"seed": seed, "offered": offered, "kept": len(rows), "kept_share": round(len(rows) / max(offered, 1), 4),
             "target": sum(recipe.count.for_categories(len(recipe.categories))),
             "gate_rejected_share": round(figures["gate_rejected"] / max(offered, 1), 4),
             "accuracy": kept["accuracy"], "macro_f1": kept["macro_f1"],
-            "random_real_same_count": {k: random_real[k] for k in ("accuracy", "macro_f1", "train_size")},
-            "random_real_target_count": {k: v for k, v in score(target, test).items() if k != "f1_per_label"},
+            **reference, "short_labels": {label: {"kept": matched.get(label, 0),
+                                                  "test_f1": (kept.get("f1_per_label") or {}).get(label)}
+                                          for label in labels if matched.get(label, 0) < recipe.count.per_category},
             "unread": oracle.unread, "recycled": oracle.recycled, "forwarded": oracle.forwarded,
             "declined": oracle.declined, "seconds": round(cost["seconds"], 1), "quality": cost["quality"], **figures}
 
@@ -259,14 +273,17 @@ def summary(runs: list[dict]) -> dict:
         return {"mean": round(statistics.mean(values), 4), "sd": round(statistics.stdev(values), 4) if len(values) > 1
                 else 0.0, "min": min(values), "max": max(values)}
 
-    oracle, real = [r["accuracy"] for r in runs], [r["random_real_same_count"]["accuracy"] for r in runs]
+    oracle, real = [r["accuracy"] for r in runs], [r["random_real_even"]["accuracy"] for r in runs]
     rejected: dict[str, int] = defaultdict(int)
     for r in runs:
         for gate, n in r["rejected_by"].items():
             rejected[gate] += n
     return {"offered": stat([r["offered"] for r in runs]), "kept": stat([r["kept"] for r in runs]),
-            "kept_share": stat([r["kept_share"] for r in runs]), "tstr_oracle": stat(oracle),
-            "tstr_random_real_same_count": stat(real), "tstr_gap": stat([o - r for o, r in zip(oracle, real)]),
+            "kept_share": stat([r["kept_share"] for r in runs]),
+            "gate_rejected_share": stat([r["gate_rejected_share"] for r in runs]), "tstr_oracle": stat(oracle),
+            "tstr_random_real_even": stat(real), "tstr_gap": stat([round(o - r, 4) for o, r in zip(oracle, real)]),
+            **{f"tstr_random_real_{what}": stat([r[f"random_real_{what}"]["accuracy"] for r in runs])
+               for what in ("matched", "target")},
             "rejected_by_total": dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
             "misread": sum(r["misread"] for r in runs),
             "kept_share_target_met": all(r["kept_share"] >= 0.95 for r in runs),
@@ -314,7 +331,9 @@ def oracle_benchmark(args) -> None:
             path.write_text(json.dumps(out, indent=2, ensure_ascii=False))
             print(f"{name:8} seed {seed}: offered {run['offered']}, kept {run['kept']} ({run['kept_share']:.1%}),"
                   f" rejected by {run['rejected_by']}, misread {run['misread']}; TSTR {run['accuracy']:.3f} against"
-                  f" {run['random_real_same_count']['accuracy']:.3f} for as many random real rows"
+                  f" {run['random_real_even']['accuracy']:.3f} for as many random real rows (per label as kept:"
+                  f" {run['random_real_matched']['accuracy']:.3f}; {args.per_label} per label:"
+                  f" {run['random_real_target']['accuracy']:.3f})"
                   f" ({time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"results: {path}")
 
