@@ -136,7 +136,8 @@ class OracleTeacher:
     """The server. `categories`: the recipe's; `train`: real {text, label} rows to answer from; `seed`: the order
     they are drawn in; `forward`: the engine for every other request (None: answer those with nothing usable).
 
-    A label whose real messages are all used starts over in a new order (`recycled` counts those answers)."""
+    Each label's messages come in an order fixed by the seed and the label; a label whose real messages are all used
+    starts over in a new order (`recycled` counts those restarts)."""
 
     def __init__(self, categories: list[Any], train: list[dict], *, seed: int, forward: Any = None,
                  forward_batch: int = 32):
@@ -144,7 +145,7 @@ class OracleTeacher:
         self.pools: dict[str, list[str]] = defaultdict(list)
         for row in train:
             self.pools[row["label"]].append(row["text"])
-        self.rng = random.Random(seed)
+        self.seed = seed
         self.order: dict[str, list[str]] = {}
         self.forwarder = Forwarder(forward, batch_size=forward_batch) if forward is not None else None
         self.offered: list[tuple[str, str]] = []  # (label, text) of every executor answer
@@ -176,7 +177,8 @@ class OracleTeacher:
             if not self.order.get(label):
                 if label in self.order:
                     self.recycled += 1
-                self.order[label] = self.rng.sample(self.pools[label], len(self.pools[label]))
+                rng = random.Random(f"{self.seed}/{label}/{label in self.order}/{self.recycled}")
+                self.order[label] = rng.sample(self.pools[label], len(self.pools[label]))
             return self.order[label].pop()
 
     def executor_answer(self, body: dict) -> str:

@@ -242,8 +242,9 @@ def oracle_run(name: str, recipe, train: list[dict], test: list[dict], seed: int
     recipe = recipe.model_copy(update={"seed": seed})
     out = work / f"{name}-oracle-{seed}"
     with OracleTeacher(recipe.categories, train, seed=seed, forward=forward) as oracle:
+        # one request at a time makes the run repeatable (the answers are instant); a forwarding teacher gets batches
         engine = synthwright.load_engine("openai:oracle", base_url=oracle.base_url, api_key="none", timeout=1800,
-                                         structured_method="json_schema", max_concurrency=16)
+                                         structured_method="json_schema", max_concurrency=16 if forward else 1)
         rows, cost = pipeline(recipe, engine, out, None)
     offered = len(oracle.offered)
     figures = run_figures(out, oracle)
