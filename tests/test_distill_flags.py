@@ -100,7 +100,7 @@ def test_defaults_then_config_file_then_flags(captured, tmp_path):
     assert (cfg.learning_rate, cfg.qlora, cfg.max_length, cfg.lr_scheduler) == (0.002, "off", 512, "cosine")  # flags win
     assert cfg.target_modules == ["q_proj", "v_proj"]
     assert (cfg.alpha, cfg.batch_size, cfg.patience) == (32.0, 8, 3)  # defaults
-    assert captured["run_dir"] == "RUN" and captured["student"] == "default" and captured["out"] == str(tmp_path / "s")
+    assert captured["run_dir"] == "RUN" and captured["student"] == "smollm2" and captured["out"] == str(tmp_path / "s")
     assert captured["merge"] is False and captured["overwrite"] is False and captured["progress"] is True
     assert "student written" in result.output and "too_long 1" in result.output
 

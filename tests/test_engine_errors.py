@@ -152,7 +152,7 @@ def test_model_the_server_does_not_have(tmp_path, monkeypatch):
 
 def test_unwritable_call_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHWRIGHT_EMBEDDER", "tfidf")
-    recipe, out = half_done_run(tmp_path, {"model": "default"})
+    recipe, out = half_done_run(tmp_path, {"model": "smollm2"})
     before = accepted(out)
     (tmp_path / "a-file").write_text("not a folder")  # a path under a regular file: unwritable even for root
     result = CliRunner().invoke(app, ["run", str(recipe), "--out", str(out), "--cache", str(tmp_path / "a-file" / "sub")])

@@ -46,7 +46,7 @@ def test_order_seed_and_tokens(smollm_engine):
 
 
 def test_readme_main_job_offline():
-    result = CliRunner().invoke(app, ["generate", "--model", "default", "--schema", "classification", "-n", "8",
+    result = CliRunner().invoke(app, ["generate", "--model", "smollm2", "--schema", "classification", "-n", "8",
                                       "--prompt", "a bank customer who lost their card"])
     assert result.exit_code == 0, result.output
     samples = [ClassificationSample.model_validate(json.loads(x)) for x in result.stdout.strip().splitlines()]

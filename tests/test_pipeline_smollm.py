@@ -17,7 +17,7 @@ def test_small_real_run(tmp_path):
         "axes": recipe.axes.model_copy(update={"scenarios_per_category": 2, "auto_personas": 2}),
         "quality": recipe.quality.model_copy(update={"enabled": False}),  # the loop on a real model: tests/test_quality_loop.py covers it on scripted ones
     })
-    result = synthwright.run(recipe, out=tmp_path / "run")
+    result = synthwright.run(recipe, out=tmp_path / "run", teacher="smollm2")
     stats = result.stats
     assert stats["target"] == 9
     # a 135M teacher writes many rows the fidelity and role gates reject; the run may end short and says so

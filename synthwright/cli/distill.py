@@ -152,7 +152,7 @@ def _given(ctx: typer.Context | None, flag: ConfigFlag, value: Any) -> bool:
 @with_config_flags(DistillConfig, after="config")
 def distill(
     run_dir: str = typer.Argument(..., help="Teacher run directory (the --out of `synthwright run`)."),
-    student: str = typer.Option("default", "--student", help="Base model of the student: default, a model directory, a .gguf file or hf:ORG/NAME."),
+    student: str = typer.Option("smollm2", "--student", help="Base model of the student: smollm2 (SmolLM2-135M-Instruct), default (the default teacher), a model directory, a .gguf file or hf:ORG/NAME."),
     out: Optional[str] = typer.Option(None, "--out", help="Student folder to write (default: RUN_DIR/student)."),
     config: Optional[str] = typer.Option(None, "--config", help="YAML file of DistillConfig fields; flags override it."),
     merge: bool = typer.Option(False, "--merge", help="Also write merged full weights to OUT/merged (a plain model folder)."),

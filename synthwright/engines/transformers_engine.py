@@ -23,11 +23,7 @@ from synthwright.engines.base import (
 from synthwright.engines.decoding import decode_batch
 from synthwright.engines.gguf_cache import cached_gguf
 from synthwright.engines.hardware import pick_device, pick_dtype
-from synthwright.engines.model_source import (
-    DEFAULT_HUB_ID,
-    ModelSource,
-    default_model_missing,
-)
+from synthwright.engines.model_source import SMOLLM2_HUB_ID, ModelSource, smollm2_missing
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
@@ -81,8 +77,8 @@ class TransformersEngine(Engine):
             tokenizer = AutoTokenizer.from_pretrained(source.model, **kwargs)
             model = AutoModelForCausalLM.from_pretrained(source.model, **kwargs, **load_kwargs)
         except (OSError, ValueError) as exc:
-            if self.source.model == DEFAULT_HUB_ID:
-                raise default_model_missing() from exc
+            if self.source.model == SMOLLM2_HUB_ID:
+                raise smollm2_missing() from exc
             raise ModelNotFoundError(
                 f"Could not load model '{self.source.label}' ({str(exc).splitlines()[0][:200]});"
                 " check the path or Hub id, or pass a local model directory."

@@ -52,6 +52,11 @@ class VerifiedModel:
     hub_repo: str
     part_size: int | None = None  # every part but the last has this size, when known
 
+    @property
+    def base_repo(self) -> str:
+        """The Hub repository of the model the GGUF file quantises."""
+        return self.hub_repo.removesuffix("-GGUF")
+
     def module(self, package: str) -> str:
         return package.replace("-", "_").replace(".", "_").lower()
 

@@ -52,9 +52,9 @@ class VLLMEngine(Engine):
             llm_kwargs["gpu_memory_utilization"] = gpu_memory_utilization if gpu_memory_utilization is not None else 0.85
         self.spec = spec or f"vllm:{model}"
         self.model_name = model
-        from synthwright.engines.verified import VERIFIED_MODELS
+        from synthwright.engines.model_source import NAMED_MODELS
 
-        if model == "default" or model in VERIFIED_MODELS or model.endswith(".gguf"):
+        if model in NAMED_MODELS or model.endswith(".gguf"):
             from synthwright.engines.gguf_cache import cached_gguf
             from synthwright.engines.model_source import resolve_local
 

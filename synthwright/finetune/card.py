@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from synthwright.engines.model_source import DEFAULT_HUB_ID
+from synthwright.engines.model_source import hub_id
 
 
 def _fmt(value: Any) -> str:
@@ -19,7 +19,7 @@ def _fmt(value: Any) -> str:
 
 def _hub_base(base: str) -> str | None:
     """The Hub id of the base for the card's front matter, when it has one."""
-    return DEFAULT_HUB_ID if base == "default" else (base[3:] if base.startswith("hf:") else None)
+    return hub_id(base)
 
 
 def _front(base: str, tags: str) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from synthwright.core.errors import ConfigError, HardwareError, require
+from synthwright.engines.model_source import NAMED_MODELS, SMOLLM2
 from synthwright.engines.base import ChatRequest
 from synthwright.finetune.config import DistillConfig, target_modules_for
 from synthwright.finetune.data import Example, TeacherRun, read_teacher_run, split
@@ -54,7 +55,7 @@ class Tokenized:
 @writes_to(lambda a: a["out"] if a["out"] is not None else Path(a["run_dir"]) / "student", beside=True)
 def distill(
     run_dir: str | Path,
-    student: str = "default",
+    student: str = SMOLLM2,
     out: str | Path | None = None,
     config: DistillConfig | None = None,
     *,
@@ -145,10 +146,10 @@ def base_reference(student: str) -> str:
     from synthwright.engines.registry import engine_kind
 
     if engine_kind(student) != "transformers":
-        raise ConfigError(f"Student base '{student}' is not a local transformers model; pass 'default', a model"
+        raise ConfigError(f"Student base '{student}' is not a local transformers model; pass 'smollm2', a model"
                           " directory, a .gguf file or hf:ORG/NAME (a vLLM server or API model cannot be trained here).")
     path = Path(student).expanduser()
-    if student != "default" and path.exists():
+    if student not in NAMED_MODELS and path.exists():
         if (path / "adapter_config.json").is_file():
             raise ConfigError(f"Student base '{student}' is itself a LoRA adapter; pass its merged model"
                               " (distill --merge writes one to STUDENT/merged) or its base model.")

@@ -124,7 +124,7 @@ def load_policy(student: str, cfg: DistillConfig):
     from synthwright.engines.transformers_engine import TransformersEngine
 
     if engine_kind(student) != "transformers":
-        raise ConfigError(f"Student '{student}' is not a local transformers model; pass 'default', a model directory,"
+        raise ConfigError(f"Student '{student}' is not a local transformers model; pass 'smollm2', a model directory,"
                           " a student folder from `synthwright distill` or hf:ORG/NAME.")
     return TransformersEngine(resolve_local(student), spec=student, device=cfg.device, dtype=cfg.dtype,
                               merge_adapter=True)

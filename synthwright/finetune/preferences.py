@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from synthwright.core.errors import ConfigError
+from synthwright.engines.model_source import NAMED_MODELS
 from synthwright.finetune.data import schema_json
 from synthwright.rundir.reader import open_run
 
@@ -158,7 +159,7 @@ def policy_base(spec: str) -> str:
             return json.loads(manifest.read_text())["base"]
         except (ValueError, KeyError):
             return str(path.resolve())
-    if spec != "default" and path.exists():
+    if spec not in NAMED_MODELS and path.exists():
         return str(path.resolve())
     return spec
 
