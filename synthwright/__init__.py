@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ChatRequest", "ClassificationSample", "DialogueSample", "Engine", "Generation", "QASample",
     "Recipe", "Sampling", "SynthwrightError", "Turn", "build_report", "evaluate_on_real", "generate_samples", "load_engine",
-    "load_recipe", "plan_run", "run",
+    "load_recipe", "plan_run", "estimate_run", "run",
 ]
 
 _LAZY = {
@@ -28,6 +28,7 @@ _LAZY = {
     "load_recipe": "synthwright.recipe.load",
     "run": "synthwright.make.pipeline",
     "plan_run": "synthwright.make.pipeline",
+    "estimate_run": "synthwright.make.estimate",
     "build_report": "synthwright.reports.report",
     "evaluate_on_real": "synthwright.reports.tstr",
 }

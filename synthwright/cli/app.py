@@ -107,6 +107,7 @@ def plan(
     recipe: str = typer.Argument(..., help="Recipe YAML file."),
     teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help="Engine spec overriding the recipe's teacher."),
     out: Optional[str] = typer.Option(None, "--out", help="Run directory where plan.json is written."),
+    estimate: bool = typer.Option(False, "--estimate", help="Also run the first batch of requests (kept: the run resumes from it) and print the whole run's expected acceptance, time, tokens and cost."),
 ) -> None:
     """Make the plan (scenarios, personas, slots) and write plan.json without generating samples."""
     from synthwright.cli.summary import print_plan
@@ -119,6 +120,12 @@ def plan(
                         f" and samples {t.rows} rows; it has no plan of scenarios or slots.", highlight=False)
         return
 
+    if estimate:
+        from synthwright.make.estimate import estimate_run
+
+        for line in estimate_run(recipe, teacher=teacher, out=out, progress=True).lines():
+            Console().print(escape(line), highlight=False, soft_wrap=True)
+        return
     summary, slots = plan_run(recipe, teacher=teacher, out=out)
     print_plan(summary, slots)
 
