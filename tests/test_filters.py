@@ -14,6 +14,7 @@ from synthwright.evaluators.filters import (
     filter_names,
 )
 from synthwright.evaluators.pii import find_pii, iban_ok, luhn_ok
+from synthwright.evaluators.textcheck import assistant_voice
 from synthwright.recipe.load import load_recipe
 from synthwright.recipe.model import FilterConfig
 from synthwright.tasks import task_for
@@ -258,3 +259,39 @@ def test_first_rejection_sticks_and_timings_are_recorded():
     apply_filters(cands, FilterState(), FilterConfig(language=False), timings=timings)
     assert cands[0].filter == "placeholder" and cands[1].alive
     assert set(timings) >= {"length", "placeholder", "refusal", "near_duplicate"}
+
+
+# What Qwen2.5-Coder-0.5B wrote for the banking recipe in the bank's voice, or as a narrator: each must be refused.
+BANK_OR_NARRATOR = [
+    "Customer wants to change their address.",
+    "Customer of a retail bank type asks about applying for personal loan.",
+    "Customer: Hi! What's an interest inquiry in savings account?",
+    "Hello, customer! We're thinking of opening a new account.",
+    "Please contact our customer service for assistance with your ATM transactions.",
+    "How much money is in your account?",
+    "Sorry, your card has been declined or does not work at a shop or ATM.",
+    "We are sorry, but the ATM failed to collect your cash.",
+    "We apologize for the oversight in processing customer complaints and refunds.",
+    "Please call the customer's support chat for mortgage interest rates. Thank you for your interest.",
+    "Great to hear about setting up a direct debit. What specific needs are you experiencing?",
+]
+# Real messages of the same shapes (from the public intent and review sets): each must pass.
+PEOPLE = [
+    "customer service was rude to me on the phone",
+    "We moved house last month, how do I change the address",
+    "can you tell me your name",
+    "please contact the bank and let them know i cut up the wrong card",
+    "We are so glad we found this place.",
+    "what's your exchange rate for dollars",
+    "sorry, my card got declined again",
+]
+
+
+@pytest.mark.parametrize("text", BANK_OR_NARRATOR)
+def test_the_bank_speaking_or_a_narrator_is_the_wrong_voice(text):
+    assert assistant_voice(text)
+
+
+@pytest.mark.parametrize("text", PEOPLE)
+def test_a_person_speaking_is_not(text):
+    assert assistant_voice(text) is None

@@ -27,7 +27,7 @@ def test_a_teacher_that_mostly_fails_its_own_checks_is_named_with_the_numbers():
     assert result["message"].startswith("The teacher hf:small/model looks too weak for this recipe: 8 of its first 12"
                                         " samples failed its own checks (5 spoke as the agent or a narrator; 2 did not"
                                         " parse; 1 read as no label or another) and 2 were accepted")
-    assert "qwen2.5-coder-0.5b" in result["message"] and "--teacher openai:gpt-4o-mini" in result["message"]
+    assert "qwen2.5-coder-1.5b" in result["message"] and "--teacher openai:gpt-4o-mini" in result["message"]
 
 
 def test_room_and_repeats_are_not_the_teachers_fault():

@@ -17,7 +17,10 @@ def request_seed(*parts: Any) -> int:
 
 
 class Executor:
-    """Renders slot prompts with rotating few-shot examples from seeds and accepted samples."""
+    """Renders slot prompts with rotating few-shot examples from the recipe's seeds.
+
+    Only a person's seeds are examples: an accepted sample in the agent's or a narrator's voice that passed the gates
+    would teach the teacher that voice in every later request."""
 
     def __init__(self, recipe: Recipe, task: Task, seeds: list[dict[str, Any]],
                  neighbours: dict[str, list[str]] | None = None):
@@ -26,27 +29,23 @@ class Executor:
         self.descriptions = {c.name: c.description for c in recipe.categories}
         self.neighbours = neighbours or {}
         self.system = render("system")
-        # category → list of (example text, slot it came from; None for a person's seed)
-        self.pool: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        self.pool: dict[str, list[str]] = defaultdict(list)  # category → its seeds' texts
         self.uses: Counter = Counter()
         for s in seeds:
             text = task.example(s)
-            if text:
-                self.pool[s["label"]].append((text, None))
-
-    def add_accepted(self, record: dict[str, Any], slot_id: str, category: str) -> None:
-        self.pool[category].append((self.task.example(record), slot_id))
+            if text and text not in self.pool[s["label"]]:
+                self.pool[s["label"]].append(text)
 
     def examples_for(self, slot: dict[str, Any]) -> list[str]:
-        """The least-used examples of this category from other slots, so that no example dominates.
+        """The least-used seeds of this category, so that no example dominates.
 
         None for a slot grounded in a passage: its focus sentence is what makes it differ, and a small teacher shown
         the passage's other questions copies them."""
         k = 0 if slot.get("context") else self.recipe.few_shot
-        candidates = [text for text, source in self.pool.get(slot["category"], []) if source != slot["slot_id"]]
+        candidates = self.pool.get(slot["category"], [])
         if not k or not candidates:
             return []
-        chosen = sorted(dict.fromkeys(candidates), key=lambda t: (self.uses[t], request_seed(slot["slot_id"], t)))[:k]
+        chosen = sorted(candidates, key=lambda t: (self.uses[t], request_seed(slot["slot_id"], t)))[:k]
         self.uses.update(chosen)
         return [c if len(c) <= 300 else c[:300] + "…" for c in chosen]
 

@@ -50,6 +50,25 @@ _ASSISTANT_VOICE = re.compile(
       | \b(?:i|we)\ apologi[sz]e\ for\ (?:the|any)\ inconvenience\b
       | \bour\ (?:team|support\ team|customer\ service)\ will\b
       | ^\W*(?:the|this|a|our)\ (?:customer|user|client|reviewer|caller)\b(?!\ service)  # a narrator, not the person
+      | ^\W*(?:[\w-]+\s+){0,3}?(?:customer|user|client|caller|shopper)s?(?!\s+(?:service|support|care))
+        (?=\s+(?:is|was|has|had|wants?|wanted|needs?|asks?|asked|reports?|says|said|would|complains?|can|cannot
+               |can't|does|did|hopes?|apologi[sz]es|types?|writes?|requests?|inquires?|sees|received)\b)
+      | ^\W*(?:customer|user|client)s?\ of\ (?:a|an|the)\ [\w\s-]{0,40}?\b(?:asks?|wants?|needs?|reports?|says|complains?)\b
+      | ^\W*(?:customer|user|client|agent|bank|support|assistant|representative)\s*:  # a speaker's label
+      | \b(?:dear|hello|hi|hey(?:\ there)?|greetings),?\ (?:valued\ |our\ )?(?:customer|client)s?\b  # greets the customer
+      | \b(?:contact|call|reach|visit)\ (?:our|the\ bank's)\ (?:customer\ (?:service|support)|support|team|branch)
+      | \bour\ (?:customer\ (?:service|support)|support\ (?:team|chat|staff|cent(?:er|re))|team\ (?:is|will|has))\b
+      | \b(?:please|you\ (?:can|should|may|might\ want\ to))\ (?:contact|call|reach\ out\ to|visit)
+        \ (?:us|our|customer|support)\b
+      | \byour\ (?:(?:debit\ |credit\ )?card|(?:bank\ )?account|statement|pin|transfer|refund|balance|password|payment
+                 |loan|mortgage|overdraft|address|feedback\ has|request\ has)\b  # the bank speaking of the customer's things
+      | \b(?:sorry|apologi[sz]e)\b[^.!?]{0,40}\byour\b | ^\W*sorry,?\ (?:but\ )?(?:our|we)\b | \bwe\ apologi[sz]e\b
+      | ^\W*we(?:'re|\ are)\ (?:so\ |very\ )?(?:sorry|happy|pleased|working|here|unable|looking\ into)
+      | \bwe\ (?:have|'ve)\ (?:received|processed|reviewed)\b | \bwe(?:'ll|\ will)\ (?:get\ back|look\ into|review|contact\ you)\b
+      | \bthank\ you\ for\ your\ (?:interest|feedback|understanding|business)\b
+      | \bbe\ (?:happy|glad|delighted)\ to\ (?:help|assist|provide)\b | \bi\ can\ help\ you\b
+      | \bdo\ you\ have\ any\ (?:other\ )?(?:questions|concerns)\b | \bwhat\ specific\ needs\b
+      | \bwould\ you\ like\ (?:it|us|to\ (?:block|replace|change|reset|open|close))\b
     """, re.X | re.I)
 
 # At the very start of the sample (after a dialogue's "user:"): the model talking about its output.

@@ -197,8 +197,6 @@ def round_context(store: RunStore, recipe: Recipe, plan: dict[str, Any], seeds: 
     accepted_before = store.samples("accepted")
     state = FilterState.for_run(recipe, task, reserved_rows(seeds, dev), store.accepted_keys(),
                                 [task.text_of(s["data"]) for s in accepted_before])
-    for s in accepted_before:
-        executor.add_accepted(s["data"], s["slot_id"], s["category"])
     # --limit counts the run's accepted samples, not this invocation's, so the same command converges
     allowance = None if limit is None else max(0, limit - len(accepted_before))
     return RoundContext(recipe=recipe, task=task, schema=task.schema(recipe), executor=executor, store=store,

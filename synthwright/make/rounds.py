@@ -130,9 +130,6 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
         check_teacher(store, engine_info.get("spec") or engine.spec, bar.note)
         priced = recipe.budget.prices or recipe.budget.max_tokens is not None
         spent = usage(store, recipe.budget) if priced else None
-        for c in live:
-            if c.alive:
-                executor.add_accepted(c.data, c.slot_id, c.category)
         total_accepted += accepted_now
         bar.update(accepted=accepted_now, generated=len(batch), rejected=len(batch) - accepted_now,
                    tokens=sum(g.completion_tokens for g in gens),

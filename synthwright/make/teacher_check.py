@@ -13,6 +13,7 @@ from typing import Any
 from synthwright.core.store import RunStore
 
 MIN_SAMPLES = 8  # fewer first samples than this tell too little
+LARGER_VERIFIED = "qwen2.5-coder-1.5b"
 WEAK_SHARE = 0.5  # the teacher is too weak when at least this share fails its own checks
 TEACHER_FAILURES = {"parse": "did not parse", "label_fidelity": "read as no label or another",
                     "role": "spoke as the agent or a narrator", "refusal": "refused or talked about the task",
@@ -30,11 +31,12 @@ def verdict(fates: dict[str, int], spec: str) -> dict[str, Any] | None:
                               "failed": failed, "weak": share >= WEAK_SHARE, "message": None}
     if result["weak"]:
         reasons = "; ".join(f"{n} {TEACHER_FAILURES[name]}" for name, n in sorted(failed.items(), key=lambda kv: -kv[1]))
+        larger = "" if spec == LARGER_VERIFIED else f" {LARGER_VERIFIED} (verified, 2.3 times the default's size),"
         result["message"] = (
             f"The teacher {spec} looks too weak for this recipe: {sum(failed.values())} of its first {generated} samples"
             f" failed its own checks ({reasons}) and {result['accepted']} were accepted; a stronger teacher will make"
-            " this data faster and better: a local model of a few billion parameters (hf:ORG/NAME or a .gguf file),"
-            " qwen2.5-coder-0.5b, or an API model (--teacher openai:gpt-4o-mini).")
+            f" this data faster and better: a local model of a few billion parameters (hf:ORG/NAME or a .gguf file),{larger}"
+            " or an API model (--teacher openai:gpt-4o-mini).")
     return result
 
 
