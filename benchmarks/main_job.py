@@ -2,6 +2,7 @@
 accepted rows laid out for reading one by one.
 
     python benchmarks/main_job.py [--teacher default] [--recipe recipes/banking-intents.yaml] [--limit N] [--read 100]
+                                  [--estimate]
     python benchmarks/main_job.py --results FILE --verdicts VERDICTS.jsonl
 
 The first form runs the recipe in a fresh output directory and writes a results file (default
@@ -9,6 +10,8 @@ benchmarks/main_job.<teacher>.results.json): phases and their seconds, accepted/
 filter, tokens, and up to `--read` accepted rows drawn at random (seed 0), each with `"verdict": null`. Junk is judged
 by reading, not by the filters' scores: a reader writes one JSON line per row read, {"index": i, "verdict": "ok" or
 "junk", "why": "…"}, and the second form merges those verdicts into the results file and counts the junk share.
+With --estimate, `synthwright plan --estimate` runs first in a directory of its own, and the results set its
+predictions (time, acceptance, accepted samples) beside what the run then measured, with their ratios.
 """
 
 from __future__ import annotations
@@ -69,6 +72,22 @@ def rows_to_read(store, n: int) -> list[dict]:
              "verdict": None, "why": None} for k, i in enumerate(picked)]
 
 
+def estimate_check(args, run_seconds: float, acceptance: float | None, accepted: int) -> dict:
+    """`plan --estimate` in a fresh directory: what it predicted, what it cost, and run / prediction ratios."""
+    import synthwright
+
+    started = time.perf_counter()
+    est = synthwright.estimate_run(REPO / args.recipe, teacher=args.teacher,
+                                   out=Path(tempfile.mkdtemp(prefix="main-job-estimate-")) / "run")
+    took = time.perf_counter() - started
+    return {"predicted_seconds": round(est.seconds, 1), "predicted_acceptance": round(est.acceptance, 3),
+            "predicted_accepted": est.expected_accepted, "sampled_requests": est.sampled,
+            "estimate_seconds": round(took, 1), "lines": est.lines(),
+            "time_ratio": round(run_seconds / est.seconds, 2) if est.seconds else None,
+            "acceptance_ratio": round(acceptance / est.acceptance, 2) if acceptance and est.acceptance else None,
+            "estimate_share_of_run": round(took / run_seconds, 3)}
+
+
 def run_job(args) -> dict:
     import synthwright
     from synthwright.core.store import RunStore
@@ -86,12 +105,14 @@ def run_job(args) -> dict:
     finally:
         store.close()
     generated = sum(fates.values())
+    acceptance = round(stats["accepted"] / generated, 3) if generated else None
+    estimate = estimate_check(args, ended - started, acceptance, stats["accepted"]) if args.estimate else None
     return {
         **header("benchmarks/main_job.py", model=args.teacher, seeds="the recipe's seed"),
         "recipe": args.recipe, "limit": args.limit, "out": str(out), "wall_seconds": round(ended - started, 1),
         "phases": phase_seconds(bar.marks, started, ended),
         "target": stats["target"], "accepted": stats["accepted"], "generated": generated,
-        "acceptance": round(stats["accepted"] / generated, 3) if generated else None,
+        "acceptance": acceptance, "estimate": estimate,
         "rejected_by": dict(Counter({k: v for k, v in fates.items() if k != "accepted"}).most_common()),
         "labels_with_rows": sum(1 for v in stats["per_category"].values() if v["accepted"]),
         "tokens": {"prompt": stats["prompt_tokens"], "completion": stats["completion_tokens"]},
@@ -119,6 +140,7 @@ def main() -> int:
     parser.add_argument("--recipe", default="recipes/banking-intents.yaml")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--read", type=int, default=100, help="accepted rows drawn at random for reading")
+    parser.add_argument("--estimate", action="store_true", help="also run plan --estimate and compare it with the run")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--verdicts", type=Path, default=None, help="merge a reader's verdicts into --results")
     args = parser.parse_args()
@@ -132,6 +154,10 @@ def main() -> int:
               f" {results['generated']} generated; {results['rejected_by']}")
         for p in results["phases"]:
             print(f"  {p['seconds']:>7.1f} s  {p['phase']}")
+        if results["estimate"]:
+            print("estimate: " + " | ".join(results["estimate"]["lines"]))
+            print(f"  run/estimate: time {results['estimate']['time_ratio']}, acceptance"
+                  f" {results['estimate']['acceptance_ratio']}; the estimate took {results['estimate']['estimate_seconds']} s")
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"results: {path}")
     return 0
