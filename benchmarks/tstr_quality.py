@@ -91,12 +91,13 @@ def naive(recipe, engine, per_label: int, seed: int) -> tuple[list[dict], dict]:
     return rows, cost
 
 
-def pipeline(recipe, engine, out: Path, quality: dict) -> tuple[list[dict], dict]:
+def pipeline(recipe, engine, out: Path, quality: dict | None, restart: bool = False) -> tuple[list[dict], dict]:
     import synthwright
     from synthwright.core.store import RunStore
 
     t0 = time.perf_counter()
-    result = synthwright.run(recipe, out=out, engine=engine, quality=quality, progress=sys.stderr.isatty())
+    result = synthwright.run(recipe, out=out, engine=engine, quality=quality, restart=restart,
+                             progress=sys.stderr.isatty())
     seconds = time.perf_counter() - t0
     rows = [{"text": r["text"], "label": r["label"]} for split in result.dataset.values() for r in split]
     store = RunStore(out / "run.sqlite")
@@ -245,7 +246,7 @@ def oracle_run(name: str, recipe, train: list[dict], test: list[dict], seed: int
         # one request at a time makes the run repeatable (the answers are instant); a forwarding teacher gets batches
         engine = synthwright.load_engine("openai:oracle", base_url=oracle.base_url, api_key="none", timeout=1800,
                                          structured_method="json_schema", max_concurrency=16 if forward else 1)
-        rows, cost = pipeline(recipe, engine, out, None)
+        rows, cost = pipeline(recipe, engine, out, None, restart=True)  # a kept run directory would be resumed
     offered = len(oracle.offered)
     figures = run_figures(out, oracle)
     labels = [c.name for c in recipe.categories]
