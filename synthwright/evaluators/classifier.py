@@ -22,6 +22,21 @@ def fixed_classifier(kind: str) -> Any:
     return LogisticRegression(max_iter=MAX_ITER, C=C_BY_FEATURES[kind])
 
 
+def out_of_fold_proba(kind: str, x: Any, y: Any, folds: int, seed: int) -> Any:
+    """Class probabilities of every row from the fixed classifier trained on the other folds (stratified, shuffled).
+
+    A run's first samples are few per label; scikit-learn then warns that the labels look like a regression target,
+    which says nothing to the user, so that one warning is silenced."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+        return cross_val_predict(fixed_classifier(kind), x, y, method="predict_proba",
+                                 cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
+
+
 def classifier_name(kind: str) -> str:
     features = "all-MiniLM-L6-v2 embeddings" if kind == "minilm" else "TF-IDF (word 1-2 + char 3-5 grams)"
     return f"{features} + logistic regression (C={C_BY_FEATURES[kind]})"

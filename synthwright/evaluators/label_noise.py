@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from synthwright.evaluators import embed
-from synthwright.evaluators.classifier import fixed_classifier
+from synthwright.evaluators.classifier import out_of_fold_proba
 from synthwright.recipe.model import Recipe
 from synthwright.tasks import task_for
 
@@ -24,7 +24,6 @@ from synthwright.tasks import task_for
 def find_label_noise(texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, min_confidence: float = 0.7,
                      embedder: str = "auto", seed: int = 0) -> dict[str, Any]:
     """Out-of-fold predictions over (texts, labels); returns flags [{index, label, predicted, confidence, given}]."""
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     counts = Counter(labels)
     result: dict[str, Any] = {"checked": len(texts), "flags": [], "skipped": None, "min_confidence": min_confidence}
@@ -38,9 +37,7 @@ def find_label_noise(texts: Sequence[str], labels: Sequence[str], *, folds: int 
     kind = embed.resolve(embedder)
     (x,) = embed.features(kind, texts)
     y = np.asarray(labels)
-    clf = fixed_classifier(kind)
-    proba = cross_val_predict(clf, x, y, cv=StratifiedKFold(n_splits=k, shuffle=True, random_state=seed),
-                              method="predict_proba")
+    proba = out_of_fold_proba(kind, x, y, k, seed)
     classes = np.asarray(sorted(counts))
     predicted = classes[proba.argmax(axis=1)]
     index = {c: i for i, c in enumerate(classes)}

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from synthwright.evaluators import embed
-from synthwright.evaluators.classifier import fixed_classifier
+from synthwright.evaluators.classifier import fixed_classifier, out_of_fold_proba
 
 GREETING = re.compile(r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b", re.I)
 POLITE = re.compile(r"\b(please|thank you|thanks|could you|would you|kindly)\b", re.I)
@@ -103,7 +103,6 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
     (its probabilities are soft even when it separates the two perfectly, so the real texts set the bar). `score` is
     dev macro-F1 when there is a dev set, else CV macro-F1.
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     kind = embed.resolve(embedder)
     counts = Counter(labels)
@@ -117,8 +116,7 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
     y = np.asarray(labels)
     k = min(folds, min(counts.values()))
     if k >= 2:
-        proba = cross_val_predict(fixed_classifier(kind), x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
-                                  method="predict_proba")
+        proba = out_of_fold_proba(kind, x, y, k, seed)
         predicted = np.asarray(classes)[proba.argmax(axis=1)]
         out["cv"] = {"folds": k, **_scores(y, predicted, classes)}
         index = {c: i for i, c in enumerate(classes)}
