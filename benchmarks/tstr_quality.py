@@ -302,7 +302,8 @@ def uncommitted() -> list[str]:
 
 
 def oracle_benchmark(args) -> None:
-    """The oracle-teacher arm on every set and seed; results merge by set into the results file."""
+    """The oracle-teacher arm on every set and seed; results merge by set into the results file (each set says the
+    commit it ran on)."""
     import _results
 
     forward = None
@@ -323,7 +324,7 @@ def oracle_benchmark(args) -> None:
         recipe = base.model_copy(update={"count": base.count.model_copy(update={"per_category": args.per_label,
                                                                                   "total": None})})
         entry = {"labels": len(recipe.categories), "per_label": args.per_label, "test_size": len(test),
-                 "planner": planner, "runs": []}
+                 "planner": planner, "commit": _results.commit(), "uncommitted": uncommitted(), "runs": []}
         out["sets"][name] = entry
         for seed in seeds:
             t0 = time.perf_counter()
