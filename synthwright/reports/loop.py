@@ -23,7 +23,8 @@ def plot_loop(summary: dict[str, Any], path: Path) -> str:
     left.set_ylabel("value")
     left.set_xticks(xs)
     left.set_title("Signal per step")
-    left.legend(fontsize=8)
+    if left.get_legend_handles_labels()[0]:  # a loop that stopped with no score has nothing to plot
+        left.legend(fontsize=8)
     first, last = steps[0]["f1_per_label"], steps[-1]["f1_per_label"]
     labels = sorted(first, key=lambda k: first[k])
     idx = range(len(labels))
