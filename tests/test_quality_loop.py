@@ -193,3 +193,19 @@ def test_a_plan_killed_mid_way_resumes_with_the_phrases_it_had(tmp_path):
     assert store.call_stats()["phases"]["planner"]["calls"] == total
     store.close()
     assert result.stats["accepted"] == result.stats["target"]
+
+
+def test_a_label_the_gates_starved_is_the_weakest_not_a_reason_for_no_signal():
+    from synthwright.evaluators.signal import quality_signal
+
+    words = {"card": "card lost stolen blocked", "loan": "loan borrow mortgage rate", "app": "app login password reset"}
+    texts, labels = [], []
+    for label, vocab in words.items():
+        for i in range(6):
+            texts.append(f"{vocab.split()[i % 4]} {vocab.split()[(i + 1) % 4]} please {i}")
+            labels.append(label)
+    texts.append("what about my pension")
+    labels.append("pension")  # one accepted sample: cannot be cross-validated
+    signal = quality_signal(texts, labels, embedder="tfidf")
+    assert signal["score"] is not None and signal["cv"]["too_few_to_cross_validate"] == ["pension"]
+    assert signal["cv"]["f1_per_label"]["pension"] == 0.0 and set(signal["cv"]["f1_per_label"]) == set(words) | {"pension"}

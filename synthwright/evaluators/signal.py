@@ -92,6 +92,31 @@ def _synthetic_probability(kind: str, x_syn: Any, x_real: Any, seed: int) -> np.
                              method="predict_proba")[:, 1]
 
 
+def _cross_validated(kind: str, x: Any, y: np.ndarray, counts: Counter, folds: int, seed: int, min_confidence: float,
+                     misclassified: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Out-of-fold scores over the labels with at least two samples; a label with fewer (starved by the gates)
+    cannot be cross-validated, so it counts as F1 0 — the weakest label, not a reason to have no signal."""
+    cv_classes = sorted(c for c, n in counts.items() if n >= 2)
+    if len(cv_classes) < 2:
+        return None
+    rows = np.flatnonzero(np.isin(y, cv_classes))
+    k = min(folds, min(counts[c] for c in cv_classes))
+    proba = out_of_fold_proba(kind, x[rows], y[rows], k, seed)
+    predicted = np.asarray(cv_classes)[proba.argmax(axis=1)]
+    starved = sorted(c for c in counts if counts[c] < 2)
+    scores = _scores(y[rows], predicted, cv_classes)
+    if starved:
+        scores["f1_per_label"].update({c: 0.0 for c in starved})
+        scores["macro_f1"] = round(float(np.mean(list(scores["f1_per_label"].values()))), 4)
+    index = {c: i for i, c in enumerate(cv_classes)}
+    for row, given, pred, p in zip(rows, y[rows], predicted, proba):
+        confidence = float(p[index[pred]])
+        if pred != given and confidence >= min_confidence:
+            misclassified.append({"index": int(row), "label": str(given), "predicted": str(pred),
+                                  "confidence": round(confidence, 4)})
+    return {"folds": k, **scores, "too_few_to_cross_validate": starved}
+
+
 def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence[dict[str, str]] | None = None,
                    folds: int = 5, embedder: str = "auto", seed: int = 0, min_confidence: float = 0.5,
                    realism_quantile: float = 0.9) -> dict[str, Any]:
@@ -114,17 +139,7 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
     dev_texts = [r["text"] for r in dev or []]
     x, *rest = embed.features(kind, list(texts), *([dev_texts] if dev else []))
     y = np.asarray(labels)
-    k = min(folds, min(counts.values()))
-    if k >= 2:
-        proba = out_of_fold_proba(kind, x, y, k, seed)
-        predicted = np.asarray(classes)[proba.argmax(axis=1)]
-        out["cv"] = {"folds": k, **_scores(y, predicted, classes)}
-        index = {c: i for i, c in enumerate(classes)}
-        for i, (given, pred) in enumerate(zip(y, predicted)):
-            confidence = float(proba[i, index[pred]])
-            if pred != given and confidence >= min_confidence:
-                out["misclassified"].append({"index": i, "label": str(given), "predicted": str(pred),
-                                             "confidence": round(confidence, 4)})
+    out["cv"] = _cross_validated(kind, x, y, counts, folds, seed, min_confidence, out["misclassified"])
     if dev:
         dev_labels = [r["label"] for r in dev]
         pred = fixed_classifier(kind).fit(x, y).predict(rest[0])
