@@ -10,8 +10,10 @@ benchmarks/main_job.<teacher>.results.json): phases and their seconds, accepted/
 filter, tokens, and up to `--read` accepted rows drawn at random (seed 0), each with `"verdict": null`. Junk is judged
 by reading, not by the filters' scores: a reader writes one JSON line per row read, {"index": i, "verdict": "ok" or
 "junk", "why": "…"}, and the second form merges those verdicts into the results file and counts the junk share.
-With --estimate, `synthwright plan --estimate` runs first in a directory of its own, and the results set its
-predictions (time, acceptance, accepted samples) beside what the run then measured, with their ratios.
+With --estimate, `synthwright plan --estimate` runs in a directory of its own, and the results set its predictions
+(time, acceptance, accepted samples) beside what the run measured, with their ratios; the run is then resumed in the
+estimate's directory, so the results also say what the estimate added to the run's time (its plan and its batch are
+the run's own work).
 """
 
 from __future__ import annotations
@@ -76,16 +78,19 @@ def estimate_check(args, run_seconds: float, acceptance: float | None, accepted:
     """`plan --estimate` in a fresh directory: what it predicted, what it cost, and run / prediction ratios."""
     import synthwright
 
+    out = Path(tempfile.mkdtemp(prefix="main-job-estimate-")) / "run"
     started = time.perf_counter()
-    est = synthwright.estimate_run(REPO / args.recipe, teacher=args.teacher,
-                                   out=Path(tempfile.mkdtemp(prefix="main-job-estimate-")) / "run")
+    est = synthwright.estimate_run(REPO / args.recipe, teacher=args.teacher, out=out)
     took = time.perf_counter() - started
+    synthwright.run(REPO / args.recipe, teacher=args.teacher, out=out, limit=args.limit)  # resumes from the sample
+    both = time.perf_counter() - started
     return {"predicted_seconds": round(est.seconds, 1), "predicted_acceptance": round(est.acceptance, 3),
             "predicted_accepted": est.expected_accepted, "sampled_requests": est.sampled,
             "estimate_seconds": round(took, 1), "lines": est.lines(),
             "time_ratio": round(run_seconds / est.seconds, 2) if est.seconds else None,
             "acceptance_ratio": round(acceptance / est.acceptance, 2) if acceptance and est.acceptance else None,
-            "estimate_share_of_run": round(took / run_seconds, 3)}
+            "estimate_share_of_run": round(took / run_seconds, 3),
+            "estimate_then_run_seconds": round(both, 1), "extra_share": round(both / run_seconds - 1, 3)}
 
 
 def run_job(args) -> dict:
@@ -157,7 +162,9 @@ def main() -> int:
         if results["estimate"]:
             print("estimate: " + " | ".join(results["estimate"]["lines"]))
             print(f"  run/estimate: time {results['estimate']['time_ratio']}, acceptance"
-                  f" {results['estimate']['acceptance_ratio']}; the estimate took {results['estimate']['estimate_seconds']} s")
+                  f" {results['estimate']['acceptance_ratio']}; the estimate took {results['estimate']['estimate_seconds']} s;"
+                  f" estimate + resumed run {results['estimate']['estimate_then_run_seconds']} s"
+                  f" ({results['estimate']['extra_share']:+.0%} on the run)")
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"results: {path}")
     return 0
