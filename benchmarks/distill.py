@@ -27,8 +27,8 @@ ROOT = Path(__file__).parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=str(ROOT / "recipes" / "banking-intents.yaml"))
-    parser.add_argument("--teacher", default="default", help="Engine spec of the teacher.")
-    parser.add_argument("--student", default="default", help="Base model spec of the student.")
+    parser.add_argument("--teacher", default="smollm2", help="Engine spec of the teacher.")
+    parser.add_argument("--student", default="smollm2", help="Base model spec of the student.")
     parser.add_argument("--categories", type=int, default=6)
     parser.add_argument("--per-category", type=int, default=10)
     parser.add_argument("--max-steps", type=int, default=30)

