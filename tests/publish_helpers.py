@@ -22,7 +22,7 @@ RECIPE = {
     "axes": {"scenarios_per_category": 1, "personas": ["a student", "a retiree"], "styles": ["casual"],
              "lengths": ["one short sentence"]},
     "sampling": {"temperature": 1.0, "max_new_tokens": 48, "seed": 0},
-    "budget": {"max_rounds": 2, "overgenerate": 1.0},
+    "budget": {"max_rounds": 3, "overgenerate": 1.0},
     "output": {"splits": {"train": 0.6, "validation": 0.2, "test": 0.2}},
     # the random tiny model writes gibberish that the label-fidelity gate rightly rejects (tests/test_junk.py)
     "filters": {"label_fidelity": False},

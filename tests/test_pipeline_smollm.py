@@ -16,6 +16,8 @@ def test_small_real_run(tmp_path):
         "count": recipe.count.model_copy(update={"per_category": 3}),
         "axes": recipe.axes.model_copy(update={"scenarios_per_category": 2, "auto_personas": 2}),
         "quality": recipe.quality.model_copy(update={"enabled": False}),  # the loop on a real model: tests/test_quality_loop.py covers it on scripted ones
+        # rounds until the quotas are met: this tests the pipeline on a real model, not the main job's five-minute budget
+        "budget": recipe.budget.model_copy(update={"max_rounds": 4, "adaptive": True}),
     })
     result = synthwright.run(recipe, out=tmp_path / "run", teacher="smollm2")
     stats = result.stats

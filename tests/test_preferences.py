@@ -27,7 +27,7 @@ def tiny_run(distill_base, tmp_path_factory) -> Path:
     """A run of the tiny model whose length filter rejects a good share of what it writes."""
     out = tmp_path_factory.mktemp("pref") / "run"
     recipe = teacher_recipe(distill_base, count={"per_category": 6}, budget={"max_rounds": 4},
-                            filters={"min_chars": 1, "max_chars": 22, "label_fidelity": False})
+                            filters={"min_chars": 3, "max_chars": 22, "label_fidelity": False})
     with one_thread():
         synthwright.run(recipe, out=out)
     return out
