@@ -208,3 +208,13 @@ def test_plan_command_writes_plan_without_samples(tiny_model_dir, tmp_path):
     assert "24 samples" in result.output
     assert (tmp_path / "run" / "plan.json").is_file()
     assert accepted(tmp_path / "run") == []
+
+
+def test_a_few_rows_per_label_still_fill_every_split():
+    from synthwright.rundir.views import stratified_splits
+
+    rows = [{"label": f"intent_{i}", "sample_id": 10 * i + j} for i in range(22) for j in range(2 + i % 2)]
+    splits = stratified_splits(rows, "label", {"train": 0.8, "validation": 0.1, "test": 0.1}, seed=0)
+    sizes = {name: len(part) for name, part in splits.items()}
+    assert sizes == {"train": 44, "validation": 6, "test": 5} and sum(sizes.values()) == len(rows)
+    assert all(Counter(r["label"] for r in splits["train"])[f"intent_{i}"] >= 1 for i in range(22))

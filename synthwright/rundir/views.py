@@ -26,19 +26,26 @@ def dataset_rows(store: RunStore) -> list[dict[str, Any]]:
 
 
 def stratified_splits(rows: list[dict[str, Any]], key: str, fractions: dict[str, float], seed: int) -> dict[str, list]:
-    """Split each category by the fractions (largest remainder), so every split keeps the label balance."""
+    """Split each category by the fractions (largest remainder), so every split keeps the label balance.
+
+    What a category cannot split (2 rows into 80/10/10) is carried to the next: the remainders add up over the
+    categories, so a run with a few rows per label still gets every split its share of the whole."""
     by_cat: dict[str, list] = defaultdict(list)
     for row in rows:
         by_cat[row[key]].append(row)
     splits: dict[str, list] = {name: [] for name in fractions}
     rng = random.Random(seed)
+    owed = {name: 0.0 for name in fractions}  # each split's exact share so far, minus the rows it was given
     for cat in sorted(by_cat):
         items = by_cat[cat]
         rng.shuffle(items)
-        exact = {name: f * len(items) for name, f in fractions.items()}
-        counts = {name: int(v) for name, v in exact.items()}
+        exact = {name: f * len(items) + owed[name] for name, f in fractions.items()}
+        counts = {name: max(0, int(v)) for name, v in exact.items()}
+        while sum(counts.values()) > len(items):  # carried shares can ask for more rows than the category has
+            counts[min(counts, key=lambda n: (exact[n] - counts[n], n))] -= 1
         for name in sorted(exact, key=lambda n: exact[n] - counts[n], reverse=True)[: len(items) - sum(counts.values())]:
             counts[name] += 1
+        owed = {name: exact[name] - counts[name] for name in fractions}
         start = 0
         for name in fractions:
             splits[name] += items[start:start + counts[name]]
