@@ -50,10 +50,14 @@ def smollm2_missing() -> ModelNotFoundError:
     )
 
 
+def named(spec: str) -> str:
+    """The model a spec names: 'default' is the default teacher's name, any other spec itself."""
+    return DEFAULT_TEACHER if spec == "default" else spec
+
+
 def hub_id(spec: str) -> str | None:
     """The Hugging Face Hub id of the model a spec names, when it has one (for model cards)."""
-    if spec == "default":
-        spec = DEFAULT_TEACHER
+    spec = named(spec)
     if spec in VERIFIED_MODELS:
         return VERIFIED_MODELS[spec].base_repo
     if spec == SMOLLM2:
@@ -96,8 +100,7 @@ def local_source(path: str) -> ModelSource:
 
 def resolve_local(spec: str) -> ModelSource:
     """Resolve 'default', 'smollm2', a verified model's name, 'hf:ORG/NAME', a path, or a bare 'ORG/NAME' Hub id."""
-    if spec == "default":
-        spec = DEFAULT_TEACHER
+    spec = named(spec)
     if spec == SMOLLM2:
         return smollm2_source()
     if spec in VERIFIED_MODELS:

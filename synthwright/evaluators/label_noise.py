@@ -24,7 +24,6 @@ from synthwright.tasks import task_for
 def find_label_noise(texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, min_confidence: float = 0.7,
                      embedder: str = "auto", seed: int = 0) -> dict[str, Any]:
     """Out-of-fold predictions over (texts, labels); returns flags [{index, label, predicted, confidence, given}]."""
-
     counts = Counter(labels)
     result: dict[str, Any] = {"checked": len(texts), "flags": [], "skipped": None, "min_confidence": min_confidence}
     if len(counts) < 2:

@@ -92,13 +92,14 @@ def _synthetic_probability(kind: str, x_syn: Any, x_real: Any, seed: int) -> np.
                              method="predict_proba")[:, 1]
 
 
-def _cross_validated(kind: str, x: Any, y: np.ndarray, counts: Counter, folds: int, seed: int, min_confidence: float,
-                     misclassified: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Out-of-fold scores over the labels with at least two samples; a label with fewer (starved by the gates)
-    cannot be cross-validated, so it counts as F1 0 — the weakest label, not a reason to have no signal."""
+def _cross_validated(kind: str, x: Any, y: np.ndarray, counts: Counter, folds: int, seed: int,
+                     min_confidence: float) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Out-of-fold scores over the labels with at least two samples, and the samples the classifier gives another
+    label at least `min_confidence` surely; a label with fewer (starved by the gates) cannot be cross-validated, so
+    it counts as F1 0 — the weakest label, not a reason to have no signal."""
     cv_classes = sorted(c for c, n in counts.items() if n >= 2)
     if len(cv_classes) < 2:
-        return None
+        return None, []
     rows = np.flatnonzero(np.isin(y, cv_classes))
     k = min(folds, min(counts[c] for c in cv_classes))
     proba = out_of_fold_proba(kind, x[rows], y[rows], k, seed)
@@ -109,12 +110,13 @@ def _cross_validated(kind: str, x: Any, y: np.ndarray, counts: Counter, folds: i
         scores["f1_per_label"].update({c: 0.0 for c in starved})
         scores["macro_f1"] = round(float(np.mean(list(scores["f1_per_label"].values()))), 4)
     index = {c: i for i, c in enumerate(cv_classes)}
+    misclassified = []
     for row, given, pred, p in zip(rows, y[rows], predicted, proba):
         confidence = float(p[index[pred]])
         if pred != given and confidence >= min_confidence:
             misclassified.append({"index": int(row), "label": str(given), "predicted": str(pred),
                                   "confidence": round(confidence, 4)})
-    return {"folds": k, **scores, "too_few_to_cross_validate": starved}
+    return {"folds": k, **scores, "too_few_to_cross_validate": starved}, misclassified
 
 
 def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence[dict[str, str]] | None = None,
@@ -128,18 +130,16 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
     (its probabilities are soft even when it separates the two perfectly, so the real texts set the bar). `score` is
     dev macro-F1 when there is a dev set, else CV macro-F1.
     """
-
     kind = embed.resolve(embedder)
     counts = Counter(labels)
-    classes = sorted(counts)
     out: dict[str, Any] = {"samples": len(texts), "embedder": kind, "cv": None, "dev": None, "realism": None,
                            "misclassified": [], "unrealistic": [], "score": None, "source": "dev" if dev else "cv"}
-    if len(classes) < 2:
+    if len(counts) < 2:
         return out
     dev_texts = [r["text"] for r in dev or []]
     x, *rest = embed.features(kind, list(texts), *([dev_texts] if dev else []))
     y = np.asarray(labels)
-    out["cv"] = _cross_validated(kind, x, y, counts, folds, seed, min_confidence, out["misclassified"])
+    out["cv"], out["misclassified"] = _cross_validated(kind, x, y, counts, folds, seed, min_confidence)
     if dev:
         dev_labels = [r["label"] for r in dev]
         pred = fixed_classifier(kind).fit(x, y).predict(rest[0])

@@ -17,13 +17,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _hub_base(base: str) -> str | None:
-    """The Hub id of the base for the card's front matter, when it has one."""
-    return hub_id(base)
-
-
 def _front(base: str, tags: str) -> list[str]:
-    hub_base = _hub_base(base)
+    hub_base = hub_id(base)
     return ["---", "library_name: peft", "pipeline_tag: text-generation", f"tags: [{tags}]"] + (
         [f"base_model: {hub_base}"] if hub_base else []) + ["---"]
 

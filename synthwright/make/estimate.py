@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from synthwright.core.errors import ConfigError
-from synthwright.core.progress import RunProgress
+from synthwright.core.progress import RunProgress, duration
 from synthwright.core.store import RunStore
 from synthwright.engines import Engine, load_engine
 from synthwright.make.pipeline import plan_run, resolve_recipe, run
@@ -70,15 +70,10 @@ class Estimate:
             f"sample: {self.sampled} requests, {self.accepted} accepted ({self.acceptance:.0%})"
             + (f"; rejected by {why}" if why else ""),
             (f"whole run: about {self.requests} requests{loop}, {self.expected_accepted} of {self.target} samples"
-            f" expected, about {fmt_duration(self.seconds)} (planning {fmt_duration(self.planning_seconds)},"
+            f" expected, about {duration(self.seconds)} (planning {duration(self.planning_seconds)},"
             f" {self.seconds_per_request:.2f} s per request), about {self.tokens:,} tokens{cost}"),
             *self.notes,
         ]
-
-
-def fmt_duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def expected_first_pass(quotas: list[int], acceptance: float, budget: Budget) -> tuple[int, int]:
