@@ -23,7 +23,7 @@ from synthwright.evaluators.filters import (
     apply_filters,
     filter_names,
 )
-from synthwright.recipe.model import FilterConfig
+from synthwright.recipe.filter_config import FilterConfig
 
 OPENERS = ["Hi,", "Hello,", "Hey there,", "Good morning,", "Excuse me,", "Quick question:", "Ugh,", "Please help,", "",
            "Dear support,", "So", "Honestly,", "Um,", "Right,", "Listen,"]

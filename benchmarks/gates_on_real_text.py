@@ -12,7 +12,9 @@ for its true label, and this prints and records:
   - the copy filters on their own (exact and near duplicates among the real messages themselves);
   - the label-prototype classifier: each message gets the label whose name-and-description embedding is nearest. It
     needs no generated data, so it is the floor generated data must clear;
-  - where real messages sit for the label-fidelity check (own-label cosine and margin at the 1st, 2nd, 5th percentile).
+  - the label-fidelity gate with `reject_other_label` (a recipe's choice, off by default), alone;
+  - where real messages sit for the label-fidelity check (relevance, own-label cosine and margin at the 1st, 2nd, 5th
+    percentile).
 
 Targets (the quality issue): each gate ≤ 2% and all content gates ≤ 5% of every set's real messages.
 
@@ -69,18 +71,21 @@ def rejected_by(recipe, rows: list[dict], filters: list) -> tuple[int, Counter, 
 
 
 def fidelity_quantiles(recipe, rows: list[dict]) -> dict:
-    """Where real messages sit for the label-fidelity check: their cosine to their own label's prototype, and that
-    cosine minus the nearest other label's, at the 1st, 2nd and 5th percentile (a threshold above them rejects more)."""
+    """Where real messages sit for the label-fidelity check: their relevance (cosine to the nearest label or the
+    recipe's description), their cosine to their own label's prototype, and that cosine minus the nearest other
+    label's, at the 1st, 2nd and 5th percentile (a threshold above them rejects more)."""
     import numpy as np
 
     from synthwright.evaluators.fidelity import LabelPrototypes, label_documents
 
-    protos = LabelPrototypes(label_documents(recipe.categories))
-    scored = protos.score([r["text"] for r in rows], [r["label"] for r in rows])
+    protos = LabelPrototypes(label_documents(recipe.categories), [recipe.description])
+    texts = [r["text"] for r in rows]
+    scored = protos.score(texts, [r["label"] for r in rows])
     own = np.array([s[0] for s in scored])
     margin = np.array([s[0] - s[2] for s in scored])
     qs = (0.01, 0.02, 0.05)
     return {"percentiles": [int(q * 100) for q in qs],
+            "relevance": [round(float(v), 3) for v in np.quantile(protos.relevance(texts), qs)],
             "own_cosine": [round(float(v), 3) for v in np.quantile(own, qs)],
             "margin": [round(float(v), 3) for v in np.quantile(margin, qs)]}
 
@@ -116,11 +121,16 @@ def measure(name: str) -> dict:
         per_gate[gate[0]] = {"rejected": n, "share": round(n / len(rows), 4), "examples": examples[:3]}
     content = [f for f in filters if f[0] not in COPY_FILTERS]
     n_all, by_filter, examples = rejected_by(recipe, rows, content)
+    lf = recipe.filters.label_fidelity.model_copy(update={"reject_other_label": True})
+    strict = recipe.model_copy(update={"filters": recipe.filters.model_copy(update={"label_fidelity": lf})})
+    n_strict, _, strict_examples = rejected_by(strict, rows, [f for f in filters if f[0] == "label_fidelity"])
     return {
         "set": name, "recipe": f"benchmarks/recipes/{recipe_file}", "test_file": test_file, "messages": len(rows),
         "labels": len({r["label"] for r in rows}), "per_gate": per_gate,
         "content_gates": {"rejected": n_all, "share": round(n_all / len(rows), 4), "by_filter": dict(by_filter),
                           "examples": examples},
+        "label_fidelity_reject_other_label": {"rejected": n_strict, "share": round(n_strict / len(rows), 4),
+                                              "examples": strict_examples[:3]},
         "prototype_classifier": prototype_accuracy(recipe, rows),
         "label_fidelity_quantiles": fidelity_quantiles(recipe, rows), "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -135,7 +145,10 @@ def print_table(results: list[dict]) -> None:
         print(f"{gate:<17}{flag}" + "".join(f"{c:>11.1%}" for c in cells))
     print(f"{'all content gates':<17}{'*' if any(r['content_gates']['share'] > ALL_TARGET for r in results) else ' '}"
           + "".join(f"{r['content_gates']['share']:>11.1%}" for r in results))
+    print(f"{'(reject_other_label)':<18}" + "".join(f"{r['label_fidelity_reject_other_label']['share']:>11.1%}"
+                                                    for r in results))
     print(f"{'prototype acc.':<18}" + "".join(f"{r['prototype_classifier']['accuracy']:>11.3f}" for r in results))
+    print(f"{'relevance p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['relevance'][0]:>11.3f}" for r in results))
     print(f"{'own cosine p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['own_cosine'][0]:>11.3f}" for r in results))
     print(f"{'margin p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['margin'][0]:>11.3f}" for r in results))
     print(f"* over the target: {GATE_TARGET:.0%} per gate, {ALL_TARGET:.0%} for all content gates"

@@ -7,7 +7,8 @@ classifier of `synthwright eval` (all-MiniLM-L6-v2 + logistic regression, C=10) 
 scored on the real *test* split:
 
     a  naive prompting: one prompt per sample naming the domain and the label; no planner, no filters
-    b  the pipeline without the quality loop (planner, executor, filters; today's defaults otherwise)
+    b  the pipeline without the quality loop (planner, executor, filters; the defaults otherwise)
+    s  as b, with the label-fidelity gate also rejecting samples that read as another label (reject_other_label)
     c  the pipeline with the quality loop, no real data
     d  the loop with a 10-per-label real dev set drawn from the *train* split (never in prompts or data)
 
@@ -24,7 +25,8 @@ data must clear), the classifier trained on 10 real examples per label (the same
 drawn from the train split), and on the full real train split (the ceiling). The recipes are in benchmarks/recipes/
 (label names and one line each, as a user would write).
 
-    python benchmarks/tstr_quality.py --teacher PATH.gguf [--sets snips,amazon,yelp] [--arms a,b,c,d] [--per-label 20]
+    python benchmarks/tstr_quality.py [--teacher SPEC] [--sets snips,amazon,yelp] [--arms a,b,s,c,d] [--per-label 20]
+                                      [--seeds 0,1,2]
     python benchmarks/tstr_quality.py --arms oracle --sets clinc45 --per-label 10 --seeds 0,1,2 [--oracle-planner builtin]
     python benchmarks/tstr_quality.py --references-only --seeds 0,1,2 [--sets snips,clinc150,clinc45,amazon,yelp]
 
@@ -55,7 +57,8 @@ SETS = {
 }
 SUBSETS = {"clinc45": ("banking", "credit_cards", "travel")}  # whole CLINC150 domains: several close intents per topic
 ROOM_FATES = ("quota", "limit")  # a sample that passed every gate but found its slot full, or the run's --limit met
-ARMS = {"a": "naive prompting", "b": "pipeline, no loop", "c": "pipeline + loop", "d": "loop + 10/label real dev set"}
+ARMS = {"a": "naive prompting", "b": "pipeline, no loop", "s": "pipeline, no loop, reject_other_label",
+        "c": "pipeline + loop", "d": "loop + 10/label real dev set"}
 NAIVE_PROMPT = "{description}\nWrite one such text whose label is '{label}'."
 
 
@@ -349,17 +352,21 @@ def print_table(results: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"TSTR on real test splits — teacher {results['teacher']['spec'] if isinstance(results['teacher'], dict) else results['teacher']}")
-    for col in ("set", "arm", "samples", "accuracy", "macro-F1", "tokens", "seconds"):
+    for col in ("set", "arm", "seeds", "samples", "accuracy (mean ± sd)", "+ 10 real/label", "seconds"):
         table.add_column(col, justify="left" if col in ("set", "arm") else "right")
     for name, entry in results["sets"].items():
-        for arm, r in sorted(entry["arms"].items()):
-            table.add_row(name, f"{arm} {ARMS[arm]}", str(r["samples"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}",
-                          str(r["tokens"]), f"{r['seconds']:.0f}")
-        for ref in ("prototype", "real_10_per_label", "full_real"):
+        for arm, r in entry.get("arms", {}).items():
+            runs = r["runs"]
+            table.add_row(name, f"{arm} {ARMS[arm]}", str(len(runs)), str(round(sum(x["samples"] for x in runs) / len(runs))),
+                          f"{r['accuracy']['mean']:.3f} ± {r['accuracy']['sd']:.3f}",
+                          f"{r['with_10_real_per_label']['mean']:.3f}", f"{sum(x['seconds'] for x in runs) / len(runs):.0f}")
+        tens = next(iter(entry.get("arms", {}).values()), {}).get("real_10_per_label")
+        if tens:
+            table.add_row(name, "10 real per label", "", "", f"{tens['mean']:.3f} ± {tens['sd']:.3f}", "", "")
+        for ref in ("prototype", "full_real"):
             r = entry.get(ref)
-            if r is None:
-                continue
-            table.add_row(name, ref.replace("_", " "), str(r["train_size"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", "", "")
+            if r is not None:
+                table.add_row(name, ref.replace("_", " "), "", str(r["train_size"]), f"{r['accuracy']:.3f}", "", "")
     Console().print(table)
 
 
@@ -367,16 +374,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default=default_teacher(), help="engine spec (default: $SYNTHWRIGHT_BENCH_TEACHER or default)")
     parser.add_argument("--sets", default="snips,clinc45,amazon,yelp")
-    parser.add_argument("--arms", default="a,b,c,d")
+    parser.add_argument("--arms", default="a,b,c,d", help="a, b, s, c, d; or oracle")
     parser.add_argument("--per-label", type=int, default=20)
     parser.add_argument("--dev-per-label", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", default=str(ROOT / "tstr_quality.results.json"))
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
     parser.add_argument("--references-only", action="store_true",
                         help="only the rows that need no teacher: prototype, 10 real per label, full real")
-    parser.add_argument("--seeds", default="0,1,2", help="with --references-only or --arms oracle: the seeds")
+    parser.add_argument("--seeds", default="0,1,2", help="the seeds: one run of every arm per seed")
     parser.add_argument("--oracle-planner", choices=("teacher", "builtin"), default="teacher",
                         help="--arms oracle: what answers the planner's requests: the --teacher engine, or nothing"
                              " usable (the planner's built-in personas and situations fill in)")
@@ -390,6 +396,28 @@ def main() -> None:
                    json_path)
         return
 
+    generating_arms(args)
+
+
+def strict(recipe):
+    """`recipe` with the label-fidelity gate also rejecting samples that read as another label."""
+    lf = recipe.filters.label_fidelity.model_copy(update={"reject_other_label": True})
+    return recipe.model_copy(update={"filters": recipe.filters.model_copy(update={"label_fidelity": lf})})
+
+
+def generate_arm(arm: str, recipe, engine, per_label: int, seed: int, dev_path: Path, out: Path):
+    if arm == "a":
+        return naive(recipe, engine, per_label, seed)
+    quality = {"enabled": arm in ("c", "d")}
+    if arm == "d":
+        quality["dev_set"] = str(dev_path)
+    return pipeline(strict(recipe) if arm == "s" else recipe, engine, out, quality, restart=True)
+
+
+def generating_arms(args) -> None:
+    """Every generating arm on every set and seed; results merge by set into the results file, each set with the
+    commit it ran on, every seed's run and the spread over seeds."""
+    import _results
     import transformers
     from rich.console import Console
 
@@ -398,45 +426,46 @@ def main() -> None:
     transformers.utils.logging.set_verbosity_error()
     console = Console(stderr=True)
     engine = synthwright.load_engine(args.teacher, batch_size=args.batch_size)
-    arms = [a for a in args.arms.split(",") if a]
+    arms, seeds = [a for a in args.arms.split(",") if a], [int(x) for x in args.seeds.split(",")]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tstr-quality-"))
-    results: dict = {"teacher": engine.describe(), "per_label": args.per_label, "seed": args.seed, "sets": {}}
-    if Path(args.json).is_file():
-        previous = json.loads(Path(args.json).read_text())
-        if previous.get("teacher") == results["teacher"] and previous.get("per_label") == args.per_label:
-            results["sets"] = previous.get("sets", {})
+    path = Path(args.json)
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    results = {**_results.header(f"benchmarks/tstr_quality.py --arms {args.arms}", model=args.teacher,
+                                 seeds=args.seeds), "teacher": engine.describe(), "per_label": args.per_label,
+               "uncommitted": uncommitted(), "sets": previous.get("sets", {})
+               if previous.get("benchmark") and previous.get("per_label") == args.per_label
+               else {}}
     for name in [s for s in args.sets.split(",") if s]:
         base, train, test = load_set(name)
-        dev = per_label_sample(train, args.dev_per_label, args.seed)
-        dev_path = work / f"{name}-dev.jsonl"
-        dev_path.parent.mkdir(parents=True, exist_ok=True)
-        dev_path.write_text("".join(json.dumps(r) + "\n" for r in dev))
-        recipe = base.model_copy(update={
-            "count": base.count.model_copy(update={"per_category": args.per_label, "total": None}),
-            "seed": args.seed})
-        entry = results["sets"].setdefault(name, {"test_size": len(test), "arms": {}})
-        console.rule(f"{name}: {len(recipe.categories)} labels, {len(test)} real test texts")
+        entry = results["sets"][name] = {**results["sets"].get(name, {}), "test_size": len(test),
+                                         "commit": results["commit"]}
+        entry["prototype"] = prototype_score(base, test)
         entry["full_real"] = score(train, test)
-        entry["real_10_per_label"] = score(dev, test)
-        entry["prototype"] = prototype_score(recipe, test)
+        console.rule(f"{name}: {len(base.categories)} labels, {len(test)} real test texts")
         for arm in arms:
-            console.print(f"[bold]{name} / {arm}: {ARMS[arm]}[/bold]")
-            if arm == "a":
-                rows, cost = naive(recipe, engine, args.per_label, args.seed)
-            else:
-                quality = {"enabled": arm != "b"}
-                if arm == "d":
-                    quality["dev_set"] = str(dev_path)
-                rows, cost = pipeline(recipe, engine, work / f"{name}-{arm}", quality)
-            s = score(rows, test)
-            with_real = score(rows + dev, test)
-            entry["arms"][arm] = {**cost, "samples": len(rows), "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
-                                  "f1_per_label": s.get("f1_per_label"), "with_10_real_per_label":
-                                  {"accuracy": with_real["accuracy"], "macro_f1": with_real["macro_f1"]}}
-            console.print(f"  {len(rows)} samples, accuracy {s['accuracy']:.3f}, macro-F1 {s['macro_f1']:.3f},"
-                          f" {cost['tokens']} tokens, {cost['seconds']:.0f} s")
-            Path(args.json).write_text(json.dumps(results, indent=2))
-
+            runs = []
+            for seed in seeds:
+                dev = per_label_sample(train, args.dev_per_label, seed)
+                dev_path = work / f"{name}-dev-{seed}.jsonl"
+                dev_path.parent.mkdir(parents=True, exist_ok=True)
+                dev_path.write_text("".join(json.dumps(r) + "\n" for r in dev))
+                recipe = base.model_copy(update={
+                    "count": base.count.model_copy(update={"per_category": args.per_label, "total": None}), "seed": seed})
+                console.print(f"[bold]{name} / {arm}: {ARMS[arm]}, seed {seed}[/bold]")
+                rows, cost = generate_arm(arm, recipe, engine, args.per_label, seed, dev_path, work / f"{name}-{arm}-{seed}")
+                s, with_real = score(rows, test), score(rows + dev, test)
+                runs.append({"seed": seed, **cost, "samples": len(rows), "accuracy": s["accuracy"],
+                             "macro_f1": s["macro_f1"], "f1_per_label": s.get("f1_per_label"),
+                             "with_10_real_per_label": {"accuracy": with_real["accuracy"],
+                                                        "macro_f1": with_real["macro_f1"]},
+                             "real_10_per_label": {k: v for k, v in score(dev, test).items() if k != "f1_per_label"}})
+                console.print(f"  {len(rows)} samples, accuracy {s['accuracy']:.3f}, with 10 real/label"
+                              f" {with_real['accuracy']:.3f}, {cost['tokens']} tokens, {cost['seconds']:.0f} s")
+                entry.setdefault("arms", {})[arm] = {
+                    "name": ARMS[arm], "runs": runs, "accuracy": spread(runs),
+                    "with_10_real_per_label": spread([r["with_10_real_per_label"] for r in runs]),
+                    "real_10_per_label": spread([r["real_10_per_label"] for r in runs])}
+                path.write_text(json.dumps(results, indent=2))
     print_table(results)
 
 

@@ -24,8 +24,8 @@ RECIPE = {
     "sampling": {"temperature": 1.0, "max_new_tokens": 48, "seed": 0},
     "budget": {"max_rounds": 3, "overgenerate": 1.0},
     "output": {"splits": {"train": 0.6, "validation": 0.2, "test": 0.2}},
-    # the random tiny model writes gibberish that the label-fidelity gate rightly rejects (tests/test_junk.py)
-    "filters": {"label_fidelity": False},
+    # the random tiny model writes gibberish that the gibberish and label-fidelity gates rightly reject (tests/test_junk.py)
+    "filters": {"label_fidelity": False, "gibberish": False},
     "quality": {"enabled": False},
 }
 # A 1×1 PNG, standing in for the plots the report writes.

@@ -19,9 +19,9 @@ def classification_recipe(model_dir: Path, **changes) -> dict:
                  "lengths": ["short", "long"], "scenarios_per_category": 2},
         "teacher": {"model": str(model_dir), "options": {"dtype": "float32", "batch_size": 8}},
         "sampling": {"max_new_tokens": 3000, "temperature": 1.0},
-        # the random tiny model writes gibberish that the label-fidelity gate rightly rejects (tests/test_junk.py)
-        # and QA grounding / dialogue goal checks (tests/test_grounding.py, tests/test_dialogue_check.py)
-        "filters": {"min_chars": 1, "label_fidelity": False, "grounding": False, "dialogue": False},
+        # the random tiny model writes gibberish that the gibberish and label-fidelity gates rightly reject
+        # (tests/test_junk.py) and QA grounding / dialogue goal checks (tests/test_grounding.py, tests/test_dialogue_check.py)
+        "filters": {"min_chars": 1, "label_fidelity": False, "gibberish": False, "grounding": False, "dialogue": False},
         # The random tiny model fails the language filter about a third of the time; a generous round
         # budget keeps "exact quotas" independent of how unlucky one machine's floats are.
         "budget": {"max_rounds": 8},

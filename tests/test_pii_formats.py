@@ -11,7 +11,7 @@ import pytest
 import synthwright
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.pii import find_pii
-from synthwright.recipe.model import FilterConfig, PIICheck
+from synthwright.recipe.filter_config import FilterConfig, PIICheck
 
 from .scripted import ScriptedEngine, recipe_dict
 

@@ -23,7 +23,7 @@ from synthwright.evaluators.textcheck import (
     assistant_voice,
     refusal,
 )
-from synthwright.recipe.model import FilterConfig
+from synthwright.recipe.filter_config import FilterConfig
 from synthwright.tasks.dialogue import user_text
 
 # Said by the person who needs help, never by the agent who gives it.

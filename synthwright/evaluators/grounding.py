@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from synthwright.recipe.model import FilterConfig
+from synthwright.recipe.filter_config import FilterConfig
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.-][A-Za-z0-9]+)*")
 

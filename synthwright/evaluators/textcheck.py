@@ -1,4 +1,4 @@
-"""Pattern checks on sample text: unfilled placeholders, refusals and meta-talk, leaked labels.
+"""Pattern checks on sample text: unfilled placeholders, refusals and meta-talk, leaked labels, gibberish.
 
 Each check returns the offending snippet (truthy) or None, so that a filter can say why.
 """
@@ -67,6 +67,7 @@ _ASSISTANT_VOICE = re.compile(
       | \bwe\ (?:have|'ve)\ (?:received|processed|reviewed)\b | \bwe(?:'ll|\ will)\ (?:get\ back|look\ into|review|contact\ you)\b
       | \bthank\ you\ for\ your\ (?:interest|feedback|understanding|business)\b
       | \bbe\ (?:happy|glad|delighted)\ to\ (?:help|assist|provide)\b | \bi\ can\ help\ you\b
+      | \b(?:trust|count\ on|rely\ on)\ (?:me|us)\ to\ (?:help|assist|look\ after|take\ care\ of)\ you\b
       | \bdo\ you\ have\ any\ (?:other\ )?(?:questions|concerns)\b | \bwhat\ specific\ needs\b
       | \bwould\ you\ like\ (?:it|us|to\ (?:block|replace|change|reset|open|close))\b
     """, re.X | re.I)
@@ -115,6 +116,21 @@ def meta_talk(text: str) -> str | None:
         if m:
             return m.group().strip()
     return None
+
+
+WORD = re.compile(r"[^\W\d_]+")
+MIN_KNOWN_WORDS = 0.25  # real messages full of brand, artist and place names stay above it (docs/benchmarks.md)
+
+
+def gibberish(text: str, vocabulary: frozenset[str]) -> str | None:
+    """Text of three or more words (two letters or more) of which fewer than a quarter are in `vocabulary`."""
+    words = [w for w in WORD.findall(text) if len(w) > 1]
+    if len(words) < 3:
+        return None
+    unknown = [w for w in words if w.lower() not in vocabulary]
+    if len(words) - len(unknown) >= MIN_KNOWN_WORDS * len(words):
+        return None
+    return " ".join(unknown[:4])
 
 
 def label_pattern(label: str, mode: str) -> re.Pattern[str] | None:

@@ -16,6 +16,7 @@ MIN_SAMPLES = 8  # fewer first samples than this tell too little
 LARGER_VERIFIED = "qwen2.5-coder-1.5b"
 WEAK_SHARE = 0.5  # the teacher is too weak when at least this share fails its own checks
 TEACHER_FAILURES = {"parse": "did not parse", "label_fidelity": "read as no label or another",
+                    "gibberish": "were not words",
                     "role": "spoke as the agent or a narrator", "refusal": "refused or talked about the task",
                     "placeholder": "left template text", "language": "were in another language"}
 

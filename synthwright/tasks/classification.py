@@ -27,7 +27,7 @@ class ClassificationTask(Task):
     title = "text-classification"
     labelled = True
     has_quality_loop = True
-    own_filters = ("role", "label_leak", "label_fidelity")
+    own_filters = ("role", "label_leak", "gibberish", "label_fidelity")
 
     def describe(self, recipe: Recipe, *, seed_tasks: int = 0) -> str:
         n = len(recipe.categories)
