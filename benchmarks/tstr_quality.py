@@ -352,21 +352,23 @@ def print_table(results: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"TSTR on real test splits — teacher {results['teacher']['spec'] if isinstance(results['teacher'], dict) else results['teacher']}")
-    for col in ("set", "arm", "seeds", "samples", "accuracy (mean ± sd)", "+ 10 real/label", "seconds"):
+    for col in ("set", "arm", "seeds", "samples", "accuracy (mean ± sd)", "+ 10 real/label", "real-vs-synth. AUC",
+                "seconds"):
         table.add_column(col, justify="left" if col in ("set", "arm") else "right")
     for name, entry in results["sets"].items():
         for arm, r in entry.get("arms", {}).items():
             runs = r["runs"]
             table.add_row(name, f"{arm} {ARMS[arm]}", str(len(runs)), str(round(sum(x["samples"] for x in runs) / len(runs))),
                           f"{r['accuracy']['mean']:.3f} ± {r['accuracy']['sd']:.3f}",
-                          f"{r['with_10_real_per_label']['mean']:.3f}", f"{sum(x['seconds'] for x in runs) / len(runs):.0f}")
+                          f"{r['with_10_real_per_label']['mean']:.3f}", f"{r.get('realism_auc_mean', 0):.3f}",
+                          f"{sum(x['seconds'] for x in runs) / len(runs):.0f}")
         tens = next(iter(entry.get("arms", {}).values()), {}).get("real_10_per_label")
         if tens:
-            table.add_row(name, "10 real per label", "", "", f"{tens['mean']:.3f} ± {tens['sd']:.3f}", "", "")
+            table.add_row(name, "10 real per label", "", "", f"{tens['mean']:.3f} ± {tens['sd']:.3f}", "", "", "")
         for ref in ("prototype", "full_real"):
             r = entry.get(ref)
             if r is not None:
-                table.add_row(name, ref.replace("_", " "), "", str(r["train_size"]), f"{r['accuracy']:.3f}", "", "")
+                table.add_row(name, ref.replace("_", " "), "", str(r["train_size"]), f"{r['accuracy']:.3f}", "", "", "")
     Console().print(table)
 
 
@@ -422,6 +424,7 @@ def generating_arms(args) -> None:
     from rich.console import Console
 
     import synthwright
+    from synthwright.evaluators.signal import realism_auc
 
     transformers.utils.logging.set_verbosity_error()
     console = Console(stderr=True)
@@ -454,17 +457,20 @@ def generating_arms(args) -> None:
                 console.print(f"[bold]{name} / {arm}: {ARMS[arm]}, seed {seed}[/bold]")
                 rows, cost = generate_arm(arm, recipe, engine, args.per_label, seed, dev_path, work / f"{name}-{arm}-{seed}")
                 s, with_real = score(rows, test), score(rows + dev, test)
-                runs.append({"seed": seed, **cost, "samples": len(rows), "accuracy": s["accuracy"],
+                auc = realism_auc([r["text"] for r in rows], [r["text"] for r in dev], embedder="minilm", seed=seed)
+                runs.append({"seed": seed, **cost, "samples": len(rows), "accuracy": s["accuracy"], "realism_auc": auc,
                              "macro_f1": s["macro_f1"], "f1_per_label": s.get("f1_per_label"),
                              "with_10_real_per_label": {"accuracy": with_real["accuracy"],
                                                         "macro_f1": with_real["macro_f1"]},
                              "real_10_per_label": {k: v for k, v in score(dev, test).items() if k != "f1_per_label"}})
                 console.print(f"  {len(rows)} samples, accuracy {s['accuracy']:.3f}, with 10 real/label"
-                              f" {with_real['accuracy']:.3f}, {cost['tokens']} tokens, {cost['seconds']:.0f} s")
+                              f" {with_real['accuracy']:.3f}, real-vs-synthetic AUC {auc}, {cost['tokens']} tokens,"
+                              f" {cost['seconds']:.0f} s")
                 entry.setdefault("arms", {})[arm] = {
                     "name": ARMS[arm], "runs": runs, "accuracy": spread(runs),
                     "with_10_real_per_label": spread([r["with_10_real_per_label"] for r in runs]),
-                    "real_10_per_label": spread([r["real_10_per_label"] for r in runs])}
+                    "real_10_per_label": spread([r["real_10_per_label"] for r in runs]),
+                    "realism_auc_mean": round(sum(r["realism_auc"] or 0 for r in runs) / len(runs), 4)}
                 path.write_text(json.dumps(results, indent=2))
     print_table(results)
 

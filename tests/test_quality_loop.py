@@ -209,3 +209,15 @@ def test_a_label_the_gates_starved_is_the_weakest_not_a_reason_for_no_signal():
     signal = quality_signal(texts, labels, embedder="tfidf")
     assert signal["score"] is not None and signal["cv"]["too_few_to_cross_validate"] == ["pension"]
     assert signal["cv"]["f1_per_label"]["pension"] == 0.0 and set(signal["cv"]["f1_per_label"]) == set(words) | {"pension"}
+
+
+def test_realism_auc_tells_verbose_synthetic_text_from_terse_real_text_and_not_one_sample_from_itself():
+    from synthwright.evaluators.signal import realism_auc
+
+    real = [f"{verb} my {thing}" for verb in ("block", "freeze", "find", "replace", "cancel", "check")
+            for thing in ("card", "pin", "account", "transfer")]
+    synthetic = [f"Dear bank, I would be most grateful if you could kindly help me to {verb} my {thing} today."
+                 for verb in ("block", "freeze", "find", "replace", "cancel", "check") for thing in ("card", "pin", "account", "transfer")]
+    assert realism_auc(synthetic, real, embedder="tfidf") > 0.95
+    assert realism_auc(real, real[::-1], embedder="tfidf") < 0.7  # the same texts on both sides
+    assert realism_auc(synthetic[:3], real, embedder="tfidf") is None

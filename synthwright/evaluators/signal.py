@@ -92,6 +92,22 @@ def _synthetic_probability(kind: str, x_syn: Any, x_real: Any, seed: int) -> np.
                              method="predict_proba")[:, 1]
 
 
+def _auc(p_synthetic: np.ndarray, n_synthetic: int) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    y = [1] * n_synthetic + [0] * (len(p_synthetic) - n_synthetic)
+    return round(float(roc_auc_score(y, p_synthetic)), 4)
+
+
+def realism_auc(synthetic: Sequence[str], real: Sequence[str], *, embedder: str = "auto", seed: int = 0) -> float | None:
+    """How easily a classifier tells `synthetic` texts from `real` ones (out-of-fold ROC AUC: 0.5 cannot, 1.0 always);
+    None with fewer than five of either."""
+    kind = embed.resolve(embedder)
+    x_syn, x_real = embed.features(kind, list(synthetic), list(real))
+    p_synthetic = _synthetic_probability(kind, x_syn, x_real, seed)
+    return None if p_synthetic is None else _auc(p_synthetic, len(synthetic))
+
+
 def _cross_validated(kind: str, x: Any, y: np.ndarray, counts: Counter, folds: int, seed: int,
                      min_confidence: float) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Out-of-fold scores over the labels with at least two samples, and the samples the classifier gives another
@@ -150,9 +166,7 @@ def quality_signal(texts: Sequence[str], labels: Sequence[str], *, dev: Sequence
         syn, real = style_profile(texts), style_profile(dev_texts)
         auc = None
         if p_synthetic is not None:
-            from sklearn.metrics import roc_auc_score
-
-            auc = round(float(roc_auc_score([1] * len(texts) + [0] * len(dev_texts), p_synthetic)), 4)
+            auc = _auc(p_synthetic, len(texts))
             bar = float(np.quantile(p_synthetic[len(texts):], realism_quantile))
             order = np.argsort(-p_synthetic[: len(texts)], kind="stable")
             out["unrealistic"] = [{"index": int(i), "probability": round(float(p_synthetic[i]), 4)}
