@@ -114,12 +114,22 @@ def pipeline(recipe, engine, out: Path, quality: dict | None, restart: bool = Fa
                   "quality": result.stats.get("quality")}
 
 
+OVERRIDE: dict = {}  # --override: recipe settings every arm's recipe gets, beside its own
+
+
+def merged(base: dict, changes: dict) -> dict:
+    return {**base, **{k: merged(base.get(k) or {}, v) if isinstance(v, dict) else v for k, v in changes.items()}}
+
+
 def load_set(name: str):
     """(recipe, train rows, test rows) of a set; a subset keeps whole domains' labels in all three."""
     import synthwright
+    import yaml
 
     recipe_file, train_file, test_file = SETS[name]
-    recipe = synthwright.load_recipe(ROOT / "recipes" / recipe_file)
+    path = ROOT / "recipes" / recipe_file
+    recipe = synthwright.load_recipe(merged(yaml.safe_load(path.read_text(encoding="utf-8")), OVERRIDE) if OVERRIDE
+                                     else path)
     train, test = read_jsonl(DATA / train_file), read_jsonl(DATA / test_file)
     if name in SUBSETS:
         domains = json.loads((DATA / "clinc150" / "domains.json").read_text())
@@ -326,7 +336,8 @@ def oracle_benchmark(args) -> None:
         recipe = base.model_copy(update={"count": base.count.model_copy(update={"per_category": args.per_label,
                                                                                   "total": None})})
         entry = {"labels": len(recipe.categories), "per_label": args.per_label, "test_size": len(test),
-                 "planner": planner, "commit": _results.commit(), "uncommitted": uncommitted(), "runs": []}
+                 "planner": planner, "commit": _results.commit(), "uncommitted": uncommitted(), "override": OVERRIDE,
+                 "runs": []}
         out["sets"][name] = entry
         for seed in seeds:
             t0 = time.perf_counter()
@@ -385,10 +396,13 @@ def main() -> None:
     parser.add_argument("--references-only", action="store_true",
                         help="only the rows that need no teacher: prototype, 10 real per label, full real")
     parser.add_argument("--seeds", default="0,1,2", help="the seeds: one run of every arm per seed")
+    parser.add_argument("--override", default="{}",
+                        help='recipe settings for every arm, as JSON: \'{"quality": {"replace_confidence": 0.9}}\'')
     parser.add_argument("--oracle-planner", choices=("teacher", "builtin"), default="teacher",
                         help="--arms oracle: what answers the planner's requests: the --teacher engine, or nothing"
                              " usable (the planner's built-in personas and situations fill in)")
     args = parser.parse_args()
+    OVERRIDE.update(json.loads(args.override))
     if args.arms == "oracle":
         oracle_benchmark(args)
         return
@@ -435,7 +449,7 @@ def generating_arms(args) -> None:
     previous = json.loads(path.read_text()) if path.is_file() else {}
     results = {**_results.header(f"benchmarks/tstr_quality.py --arms {args.arms}", model=args.teacher,
                                  seeds=args.seeds), "teacher": engine.describe(), "per_label": args.per_label,
-               "uncommitted": uncommitted(), "sets": previous.get("sets", {})
+               "uncommitted": uncommitted(), "override": OVERRIDE, "sets": previous.get("sets", {})
                if previous.get("benchmark") and previous.get("per_label") == args.per_label
                else {}}
     for name in [s for s in args.sets.split(",") if s]:
