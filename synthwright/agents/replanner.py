@@ -1,15 +1,15 @@
 """The quality loop's re-planner: a signal over the accepted samples → the next step's decision.
 
 A step may (1) set aside accepted samples that the classifier confidently gives another label, or
-(with a dev set) that read most unlike the real texts, and move their quota to new slots of the same
-label; (2) give weak labels extra quota, within `quality.extra_fraction` of the target over the whole
+that read most unlike the real texts, and move their quota to new slots of the same label (only when the signal
+comes from a dev set of real texts, or with `quality.cv_sets_aside`); (2) give weak labels extra quota, within `quality.extra_fraction` of the target over the whole
 loop; (3) make new slots *contrastive* (the prompt names the label they are confused with and asks for a
 message that could not be mistaken for it), seed them with the situation of a dev example the
 classifier got wrong (the situation, never the text), and carry the realism hints (what gives the
 synthetic texts away). The loop stops when the signal stops improving by `min_improvement`, when the
-step budget is spent, or when there is nothing left to improve; a step that made the signal worse is
+step budget is spent, or when there is nothing left to improve; a step that made a dev set's signal worse is
 undone (its samples set aside, the samples it replaced restored), so the loop never leaves the data
-worse by its own measure. Decisions are plain data: the run
+worse by that measure. Decisions are plain data: the run
 store keeps them, so a resumed run repeats none and changes none.
 """
 
@@ -79,7 +79,9 @@ def decide(step: int, signal: dict[str, Any], history: list[LoopStep], *, accept
     score = signal.get("score")
     decision = LoopDecision(step=step, score=score, source=signal.get("source"), action="stop",
                             stop_reason=stop_reason(step, score, history, cfg))
-    undo = rollback(step, score, history, accepted, slots, decision)
+    # a signal from the run's own samples rises when hard samples go: it sets nothing aside unless the recipe says so
+    sets_aside = signal.get("source") == "dev" or cfg.cv_sets_aside
+    undo = rollback(step, score, history, accepted, slots, decision) if sets_aside else None
     if undo is not None:
         return undo
     if decision.stop_reason:
@@ -89,7 +91,7 @@ def decide(step: int, signal: dict[str, Any], history: list[LoopStep], *, accept
     confusions = source["confusions"]
     per_label = Counter(s["category"] for s in accepted)
 
-    replaced = replacements(step, signal, accepted, per_label, cfg)
+    replaced = replacements(step, signal, accepted, per_label, cfg) if sets_aside else {}
     weak, extra = extra_quota(f1, per_label, history, target, cfg)
     if not replaced and not extra:
         decision.stop_reason = "nothing to improve: no label under weak_f1 and no confidently misclassified sample"

@@ -175,6 +175,12 @@ class RunStore:
     def rounds_done(self) -> int:
         return self.get("rounds_done", 0)
 
+    def close_open_round(self) -> None:
+        """Count a round whose calls were all recorded as done, though the process stopped before it said so."""
+        last = self.db.execute("SELECT MAX(round) FROM calls WHERE phase = 'executor'").fetchone()[0]
+        if last is not None and last >= self.rounds_done():
+            self.put("rounds_done", last + 1)
+
     # batches --------------------------------------------------------------
     def record_batch(self, calls: list[dict[str, Any]], samples: list[list[dict[str, Any]]]) -> None:
         """Write calls and, for each call, its samples with their fates, in one transaction.

@@ -183,6 +183,7 @@ def fill(ctx: RoundContext, teachers: Callable[[int], Engine], round_start: int,
     by_id = {s["slot_id"]: s for s in slots}
     missing = store.missing_per_slot()
     if not missing:
+        store.close_open_round()  # killed after a round's last batch: the next loop step starts after it
         return False
     if ctx.allowance == 0:
         return True
