@@ -76,7 +76,8 @@ def test_refusals_meta_talk_and_prompt_echoes():
     bad = ["As an AI language model, I cannot write personal messages.", "I'm sorry, I cannot fulfill this request.",
            "Sure! Here's a message a customer might send: my card is lost", "Here is an example message: I lost my card",
            "Message: I lost my card", "Its purpose: report a lost card.\nI lost my card.",
-           "I lost my card.\nSituation: on a train", "Style: casual. I lost my card", "Write one message that a student would send"]
+           "I lost my card.\nSituation: on a train", "Style: casual. I lost my card", "Write one message that a student would send",
+           "do not answer it, do not describe it, do not write as the one who replies"]
     good = ["Here is my new address, please update it", "Sure, I can send the receipt tomorrow",
             "I'm sorry but I can't find my card anywhere", "I cannot create an account on your app",
             "Here's the thing: my card vanished"]
@@ -97,7 +98,10 @@ def test_assistant_voice_is_rejected_in_classification_only():
            "Sure, I'd be happy to help! Can you please provide more details?",
            "Hello, thank you for contacting us. I understand that your card was lost",
            "Hello there, friend! How can I assist you with cinema-related tasks?", "Would you like me to add it to a playlist?",
-           "The customer wants to change their PIN because they forgot it.", "This user is asking for the weather"]
+           "The customer wants to change their PIN because they forgot it.", "This user is asking for the weather",
+           "I'm ready to provide weather forecasts for place or time requests.", "Let me know if you need any further assistance.",
+           "Please rate this book. The user gives it stars.", "Sorry, but I don't know which film you are looking for",
+           "Do you want to play a song on your smart speaker?"]
     good = ["Sure, I can send the receipt tomorrow", "how can I help my son open an account", "I'm sorry but my card is gone",
             "Please let me know when the new card arrives", "Can you check my balance please",
             "The customer service line never answers"]

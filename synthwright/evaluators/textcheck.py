@@ -68,6 +68,9 @@ _ASSISTANT_VOICE = re.compile(
       | \bthank\ you\ for\ your\ (?:interest|feedback|understanding|business)\b
       | \bbe\ (?:happy|glad|delighted)\ to\ (?:help|assist|provide)\b | \bi\ can\ help\ you\b
       | \b(?:trust|count\ on|rely\ on)\ (?:me|us)\ to\ (?:help|assist|look\ after|take\ care\ of)\ you\b
+      | \b(?:can|may|could)\ i\ (?:help|assist)\ you\b | \b(?:i'm|i\ am)\ (?:ready|here)\ to\ (?:help|assist|provide)\b
+      | \b(?:any|further|more)\ assistance\b | \bassist\ you\b | \bhelp\ you\b | \bthe\ user\b
+      | \bsorry,?\ but\ i\ (?:can't|cannot|don't|do\ not|am\ not|'m\ not)\b | \byour\ (?:smart\ speaker|voice\ assistant)\b
       | \bdo\ you\ have\ any\ (?:other\ )?(?:questions|concerns)\b | \bwhat\ specific\ needs\b
       | \bwould\ you\ like\ (?:it|us|to\ (?:block|replace|change|reset|open|close))\b
     """, re.X | re.I)
@@ -88,7 +91,9 @@ _ECHO_LINE = re.compile(
     re.X | re.I | re.M)
 _ECHO_PHRASE = re.compile(
     r"write\ one\ message\ that|put\ only\ the\ message|messages\ other\ people\ wrote|write\ something\ different"
-    r"|do\ not\ copy|without\ greetings\ to\ the\ reader|reply\ with\ one\ json\ object", re.X | re.I)
+    r"|do\ not\ copy|without\ greetings\ to\ the\ reader|reply\ with\ one\ json\ object"
+    r"|\bdo\ not\ (?:answer|describe|write|respond|perform)\b|\bthe\ one\ who\ replies\b|\bwrite\ only\ what\ you\b",
+    re.X | re.I)
 
 
 def placeholder(text: str, allowed: frozenset[str] = frozenset(TOKENS.values())) -> str | None:
