@@ -460,7 +460,8 @@ def generating_arms(args) -> None:
         entry["full_real"] = score(train, test)
         console.rule(f"{name}: {len(base.categories)} labels, {len(test)} real test texts")
         for arm in arms:
-            runs = []
+            earlier = entry.get("arms", {}).get(arm, {}).get("runs", [])
+            runs = [r for r in earlier if r["seed"] not in seeds and r.get("commit") == results["commit"]]
             for seed in seeds:
                 dev = per_label_sample(train, args.dev_per_label, seed)
                 dev_path = work / f"{name}-dev-{seed}.jsonl"
@@ -472,7 +473,7 @@ def generating_arms(args) -> None:
                 rows, cost = generate_arm(arm, recipe, engine, args.per_label, seed, dev_path, work / f"{name}-{arm}-{seed}")
                 s, with_real = score(rows, test), score(rows + dev, test)
                 auc = realism_auc([r["text"] for r in rows], [r["text"] for r in dev], embedder="minilm", seed=seed)
-                runs.append({"seed": seed, **cost, "samples": len(rows), "accuracy": s["accuracy"], "realism_auc": auc,
+                runs.append({"seed": seed, "commit": results["commit"], **cost, "samples": len(rows), "accuracy": s["accuracy"], "realism_auc": auc,
                              "macro_f1": s["macro_f1"], "f1_per_label": s.get("f1_per_label"),
                              "with_10_real_per_label": {"accuracy": with_real["accuracy"],
                                                         "macro_f1": with_real["macro_f1"]},
@@ -480,6 +481,7 @@ def generating_arms(args) -> None:
                 console.print(f"  {len(rows)} samples, accuracy {s['accuracy']:.3f}, with 10 real/label"
                               f" {with_real['accuracy']:.3f}, real-vs-synthetic AUC {auc}, {cost['tokens']} tokens,"
                               f" {cost['seconds']:.0f} s")
+                runs.sort(key=lambda r: r["seed"])
                 entry.setdefault("arms", {})[arm] = {
                     "name": ARMS[arm], "runs": runs, "accuracy": spread(runs),
                     "with_10_real_per_label": spread([r["with_10_real_per_label"] for r in runs]),
