@@ -142,7 +142,7 @@ class QualityConfig(_Closed):
                                 description="Without a dev set the signal is the classifier cross-validated on the run's own"
                                             " samples: also replace the samples it confidently gives another label, and"
                                             " undo a step that lowered it. Off by default: that signal cannot see real"
-                                            " accuracy, and on real messages it set aside 3-12% (docs/benchmarks.md).")
+                                            " accuracy, and on real messages it set aside up to 14% (docs/benchmarks.md).")
     replace_fraction: float = Field(default=0.2, ge=0.0, le=1.0, description="At most this share of a label's samples is replaced per step.")
     realism: bool = Field(default=True, description="With a dev set: tell new requests what gives the synthetic texts away"
                                                     " (the largest style gaps to the real texts).")
