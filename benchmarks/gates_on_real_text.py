@@ -16,9 +16,13 @@ for its true label, and this prints and records:
   - where real messages sit for the label-fidelity check (relevance, own-label cosine and margin at the 1st, 2nd, 5th
     percentile).
 
+With `--judge SPEC`, the LLM judge (off by default in a recipe; with `require_label_agreement` it is the teacher
+verifying each label) is held against a seeded sample of each set's real messages too, by what it fails them for.
+
 Targets (the quality issue): each gate ≤ 2% and all content gates ≤ 5% of every set's real messages.
 
     python benchmarks/gates_on_real_text.py [--sets snips,clinc150,amazon,yelp] [--json PATH]
+                                            [--judge default --judge-sample 200]
 """
 
 from __future__ import annotations
@@ -105,7 +109,30 @@ def prototype_accuracy(recipe, rows: list[dict]) -> dict:
             "macro_f1": round(float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 4)}
 
 
-def measure(name: str) -> dict:
+def judge_rejections(recipe, rows: list[dict], engine, sample: int) -> dict:
+    """The LLM judge at the recipe's judge defaults (turned on) over `sample` real messages drawn with seed 0."""
+    import random
+
+    from synthwright.evaluators.judge import Judge
+
+    picked = random.Random(0).sample(rows, min(sample, len(rows)))
+    recipe = recipe.model_copy(update={"judge": recipe.judge.model_copy(update={"enabled": True})})
+    cands = candidates(picked)
+    t0 = time.perf_counter()
+    Judge(recipe, engine).evaluate(cands)
+    failed = [c.features["verdict"].failed for c in cands if not c.alive]
+    label = sum(any(f.startswith("the judge's label") for f in fs) for fs in failed)
+    no_verdict = sum(fs == ["no usable verdict"] for fs in failed)
+    dead = [c for c in cands if not c.alive]
+    return {"judge": engine.describe().get("spec"), "messages": len(cands), "rejected": len(dead),
+            "share": round(len(dead) / len(cands), 4), "label_disagreement": round(label / len(cands), 4),
+            "no_verdict": round(no_verdict / len(cands), 4),
+            "low_score_only": round((len(dead) - label - no_verdict) / len(cands), 4),
+            "examples": [{"text": c.text, "label": c.category, "reason": c.reason} for c in dead[:5]],
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def measure(name: str, engine=None, judge_sample: int = 200) -> dict:
     from synthwright.evaluators.filters import filters_for
     from synthwright.recipe.load import load_recipe
     from synthwright.tasks import task_for
@@ -133,6 +160,7 @@ def measure(name: str) -> dict:
                                               "examples": strict_examples[:3]},
         "prototype_classifier": prototype_accuracy(recipe, rows),
         "label_fidelity_quantiles": fidelity_quantiles(recipe, rows), "seconds": round(time.perf_counter() - t0, 1),
+        "judge": judge_rejections(recipe, rows, engine, judge_sample) if engine is not None else None,
     }
 
 
@@ -147,6 +175,10 @@ def print_table(results: list[dict]) -> None:
           + "".join(f"{r['content_gates']['share']:>11.1%}" for r in results))
     print(f"{'(reject_other_label)':<18}" + "".join(f"{r['label_fidelity_reject_other_label']['share']:>11.1%}"
                                                     for r in results))
+    if all(r.get("judge") for r in results):
+        print(f"{'judge (sample)':<17}{'*' if any(r['judge']['share'] > GATE_TARGET for r in results) else ' '}"
+              + "".join(f"{r['judge']['share']:>11.1%}" for r in results))
+        print(f"{'  its label':<18}" + "".join(f"{r['judge']['label_disagreement']:>11.1%}" for r in results))
     print(f"{'prototype acc.':<18}" + "".join(f"{r['prototype_classifier']['accuracy']:>11.3f}" for r in results))
     print(f"{'relevance p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['relevance'][0]:>11.3f}" for r in results))
     print(f"{'own cosine p1':<18}" + "".join(f"{r['label_fidelity_quantiles']['own_cosine'][0]:>11.3f}" for r in results))
@@ -159,15 +191,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--json", type=Path, default=ROOT / "gates_on_real_text.results.json")
+    parser.add_argument("--judge", default=None, help="engine spec of an LLM judge to hold against real messages too")
+    parser.add_argument("--judge-sample", type=int, default=200, help="real messages per set the judge reads")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"no real data at {DATA}; set SYNTHWRIGHT_TEXT_DATA to the folder with snips/, clinc150/, sentiment/")
         return 2
-    results = [measure(name) for name in args.sets.split(",")]
+    engine = None
+    if args.judge:
+        import synthwright
+
+        engine = synthwright.load_engine(args.judge)
+    results = [measure(name, engine, args.judge_sample) for name in args.sets.split(",")]
     print_table(results)
     args.json.write_text(json.dumps({
-        **header("benchmarks/gates_on_real_text.py", model="none: the filters and the all-MiniLM-L6-v2 embedder",
-                 seeds="none (deterministic)"),
+        **header("benchmarks/gates_on_real_text.py", model=f"the filters and the all-MiniLM-L6-v2 embedder; judge: {args.judge}"
+                 if args.judge else "none: the filters and the all-MiniLM-L6-v2 embedder",
+                 seeds="judge sample: seed 0" if args.judge else "none (deterministic)"),
         "targets": {"per_gate": GATE_TARGET, "all_content_gates": ALL_TARGET}, "sets": results,
     }, indent=2, ensure_ascii=False))
     print(f"results: {args.json}")
