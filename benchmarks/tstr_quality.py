@@ -461,7 +461,7 @@ def generating_arms(args) -> None:
         console.rule(f"{name}: {len(base.categories)} labels, {len(test)} real test texts")
         for arm in arms:
             earlier = entry.get("arms", {}).get(arm, {}).get("runs", [])
-            runs = [r for r in earlier if r["seed"] not in seeds and r.get("commit") == results["commit"]]
+            runs = [r for r in earlier if r["seed"] not in seeds and r.get("commit")]  # each run names its commit
             for seed in seeds:
                 dev = per_label_sample(train, args.dev_per_label, seed)
                 dev_path = work / f"{name}-dev-{seed}.jsonl"
