@@ -28,6 +28,9 @@ def test_a_teacher_that_mostly_fails_its_own_checks_is_named_with_the_numbers():
                                         " samples failed its own checks (5 spoke as the agent or a narrator; 2 did not"
                                         " parse; 1 read as no label or another) and 2 were accepted")
     assert "qwen2.5-coder-1.5b" in result["message"] and "--teacher openai:gpt-4o-mini" in result["message"]
+    assert "reject_other_label" not in result["message"]
+    fates = {"accepted": 2, "role": 5, "parse": 2, "label_fidelity": 1, "exact_duplicate": 2}
+    assert "reject_other_label: true" in verdict(fates, "t", suggest_stricter_gate=True)["message"]
 
 
 def test_room_and_repeats_are_not_the_teachers_fault():

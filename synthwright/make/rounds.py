@@ -127,7 +127,9 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
                 samples.append([{"category": c.category, "data": c.data, "dedup_key": c.key, "status": c.status,
                                  "filter": c.filter, "reason": c.reason, "verdict": c.features.get("verdict")}])
         store.record_batch(calls, samples)
-        check_teacher(store, engine_info.get("spec") or engine.spec, bar.note)
+        lf = recipe.filters.label_fidelity
+        check_teacher(store, engine_info.get("spec") or engine.spec, bar.note,
+                      suggest_stricter_gate=task.labelled and lf.enabled and not lf.reject_other_label)
         priced = recipe.budget.prices or recipe.budget.max_tokens is not None
         spent = usage(store, recipe.budget) if priced else None
         total_accepted += accepted_now
