@@ -150,7 +150,7 @@ def test_quality_loop_replans_dialogues_that_read_like_another_goal(tmp_path):
     recipe = dialogue_recipe(count={"per_category": 10}, budget={"max_rounds": 2},
                              filters={"dialogue": {"goal_margin": -1.0, "goal_min_similarity": -1.0},
                                       "near_duplicates": False, "language": False},
-                             quality={"enabled": True, "max_steps": 2, "replace_confidence": 0.5})
+                             quality={"enabled": True, "max_steps": 2, "replace_confidence": 0.5, "cv_sets_aside": True})
     engine = WriterEngine(write)
     synthwright.run(recipe, out=tmp_path / "run", engine=engine)
     store = RunStore(tmp_path / "run" / "run.sqlite")
