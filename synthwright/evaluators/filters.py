@@ -73,6 +73,7 @@ class FilterState:
     prompt_texts: list[str] = field(default_factory=list)  # the recipe's own descriptions: a sample must not echo them
     domain: str = ""  # the recipe's description of what its samples are about (label fidelity's relevance)
     notes: list[str] = field(default_factory=list)  # filters that could not run, said once
+    teacher_weak: bool = False  # the teacher check found the teacher weak (turns on `reject_other_label: auto`)
 
     def __post_init__(self) -> None:
         if isinstance(self.task, str):
@@ -80,8 +81,9 @@ class FilterState:
 
     @classmethod
     def for_run(cls, recipe: Recipe, task: Task, seeds: list[dict[str, Any]], accepted_keys: set[str],
-                accepted_texts: list[str]) -> "FilterState":
-        """State for a run of `recipe`, resuming with the samples already accepted."""
+                accepted_texts: list[str], *, teacher_weak: bool = False) -> "FilterState":
+        """State for a run of `recipe`, resuming with the samples already accepted (and the teacher check's finding
+        that the teacher is weak, which turns on `reject_other_label: auto`)."""
         from synthwright.evaluators import language
         from synthwright.evaluators.fidelity import label_documents
 
@@ -91,7 +93,7 @@ class FilterState:
                     task=task, language=recipe.language,
                     label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]),
                     prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description],
-                    domain=recipe.description)
+                    domain=recipe.description, teacher_weak=teacher_weak)
         state.extra.update(task.filter_context(recipe))
         if recipe.filters.language.enabled and language.available():
             language.language_for(recipe.language)  # an unknown language fails now, before any generation
@@ -112,6 +114,12 @@ class FilterState:
     def note(self, message: str) -> None:
         if message not in self.notes:
             self.notes.append(message)
+
+
+def strict_label_gate(setting: bool | str, teacher_weak: bool) -> bool:
+    """Whether label fidelity rejects samples that read as another label: `reject_other_label` true, or auto with a
+    teacher the teacher check found weak."""
+    return setting is True or (setting == "auto" and teacher_weak)
 
 
 def _seed_text(task: Any, seed: dict[str, Any]) -> str:
@@ -223,7 +231,7 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Filte
         if near < lf.min_relevance:
             c.reject("label_fidelity", f"about nothing the recipe names: cosine {near:.2f} to the nearest of its"
                                        f" description and labels < min_relevance {lf.min_relevance:g}")
-        elif not lf.reject_other_label:
+        elif not strict_label_gate(lf.reject_other_label, state.teacher_weak):
             continue
         elif contrast in protos.index and own - float(row[protos.index[contrast]]) < lf.contrast_margin:
             c.reject("label_fidelity", f"a contrastive request: not clearly apart from {contrast!r}"

@@ -23,6 +23,7 @@ from synthwright.make.quality_loop import run_quality_loop
 from synthwright.make.replay import replay
 from synthwright.make.rounds import BatchReport, RoundContext, fill
 from synthwright.make.teacher import Teachers
+from synthwright.make.teacher_check import teacher_found_weak
 from synthwright.recipe.load import load_recipe
 from synthwright.recipe.model import Recipe
 from synthwright.recipe.seeds import read_dev_set, read_seeds
@@ -196,7 +197,7 @@ def round_context(store: RunStore, recipe: Recipe, plan: dict[str, Any], seeds: 
     executor = Executor(recipe, task, seeds, neighbours={c["name"]: c.get("neighbours", []) for c in plan["categories"]})
     accepted_before = store.samples("accepted")
     state = FilterState.for_run(recipe, task, reserved_rows(seeds, dev), store.accepted_keys(),
-                                [task.text_of(s["data"]) for s in accepted_before])
+                                [task.text_of(s["data"]) for s in accepted_before], teacher_weak=teacher_found_weak(store))
     # --limit counts the run's accepted samples, not this invocation's, so the same command converges
     allowance = None if limit is None else max(0, limit - len(accepted_before))
     return RoundContext(recipe=recipe, task=task, schema=task.schema(recipe), executor=executor, store=store,

@@ -17,6 +17,7 @@ from synthwright.core.store import RunStore
 from synthwright.engines.base import parse_into
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.judge import Judge
+from synthwright.make.teacher_check import teacher_found_weak
 from synthwright.recipe.model import Recipe
 from synthwright.tasks import Task
 
@@ -31,7 +32,7 @@ def replay(store: RunStore, recipe: Recipe, task: Task, reserved: list[dict[str,
     slots = {s["slot_id"]: s for s in store.slots()}
     before = store.fate_counts()
     schema = task.schema(recipe)
-    state = FilterState.for_run(recipe, task, reserved, set(), [])
+    state = FilterState.for_run(recipe, task, reserved, set(), [], teacher_weak=teacher_found_weak(store))
     room = {sid: s["quota"] for sid, s in slots.items()}
     fates: list[dict[str, Any]] = []
     verdicts: list[tuple[int, Any]] = []

@@ -4,6 +4,10 @@ When most of what the teacher wrote fails the checks that speak of the teacher (
 no label or another, speaks as the agent or a narrator, refuses, leaves template text, is in another language), the
 run says so in one sentence with the numbers and what to do, and the closing summary repeats it. Rejections for
 room (quota, limit) or repeats (duplicates, seed copies) say nothing about the teacher and do not count.
+
+With a weak teacher, keeping only the samples nearest their own label pays (docs/benchmarks.md), so with
+`reject_other_label: auto` (the default) label fidelity rejects samples that read as another label from then on, and
+the samples accepted before are checked again.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from synthwright.core.store import RunStore
+from synthwright.evaluators.filters import Candidate, FilterState, label_fidelity_filter, strict_label_gate
+from synthwright.recipe.filter_config import FilterConfig
+from synthwright.tasks import Task
 
 MIN_SAMPLES = 8  # fewer first samples than this tell too little
 LARGER_VERIFIED = "qwen2.5-coder-1.5b"
@@ -21,13 +28,19 @@ TEACHER_FAILURES = {"parse": "did not parse", "label_fidelity": "read as no labe
                     "placeholder": "left template text", "language": "were in another language"}
 
 
-STRICTER_GATE = (" Until then, filters.label_fidelity.reject_other_label: true keeps only the samples nearest their own"
-                 " label: with the default teacher it raised SNIPS accuracy on real text from 0.75 to 0.85, though it also"
-                 " refuses a quarter to a half of real messages (docs/benchmarks.md).")
+STRICTER_GATE = {
+    "suggest": (" Until then, filters.label_fidelity.reject_other_label: true (or auto) keeps only the samples nearest"
+                " their own label: with the default teacher it raised SNIPS accuracy on real text from 0.75 to 0.85,"
+                " though it also refuses a quarter to a half of real messages (docs/benchmarks.md)."),
+    "auto": (" Until then, label fidelity also rejects samples that read as another label (reject_other_label: auto):"
+             " with the default teacher that raised SNIPS accuracy on real text from 0.75 to 0.85; set it to false to"
+             " keep them (docs/benchmarks.md)."),
+}
 
 
-def verdict(fates: dict[str, int], spec: str, *, suggest_stricter_gate: bool = False) -> dict[str, Any] | None:
-    """The check over a run's sample fates (filter or status → count), or None while there are too few samples."""
+def verdict(fates: dict[str, int], spec: str, *, stricter_gate: str = "") -> dict[str, Any] | None:
+    """The check over a run's sample fates (filter or status → count), or None while there are too few samples.
+    `stricter_gate`: "suggest" (the recipe turned reject_other_label off), "auto" (the run turns it on) or ""."""
     generated = sum(fates.values())
     if generated < MIN_SAMPLES:
         return None
@@ -42,18 +55,49 @@ def verdict(fates: dict[str, int], spec: str, *, suggest_stricter_gate: bool = F
             f"The teacher {spec} looks too weak for this recipe: {sum(failed.values())} of its first {generated} samples"
             f" failed its own checks ({reasons}) and {result['accepted']} were accepted; a stronger teacher will make"
             f" this data faster and better: a local model of a few billion parameters (hf:ORG/NAME or a .gguf file),{larger}"
-            " or an API model (--teacher openai:gpt-4o-mini)." + (STRICTER_GATE if suggest_stricter_gate else ""))
+            " or an API model (--teacher openai:gpt-4o-mini)." + STRICTER_GATE.get(stricter_gate, ""))
     return result
 
 
-def check_teacher(store: RunStore, spec: str, say: Any, *, suggest_stricter_gate: bool = False) -> None:
-    """Decide once the store holds enough samples; `say` hears the sentence when the teacher is too weak (and, with
-    `suggest_stricter_gate`, that label fidelity can also reject samples that read as another label)."""
+def check_teacher(store: RunStore, spec: str, say: Any, *, stricter_gate: str = "") -> dict[str, Any] | None:
+    """Decide once the store holds enough samples; `say` hears the sentence when the teacher is too weak. Returns
+    the verdict when this call decided it, else None."""
     if store.get("teacher_check") is not None:
-        return
-    result = verdict(store.fate_counts(), spec, suggest_stricter_gate=suggest_stricter_gate)
+        return None
+    result = verdict(store.fate_counts(), spec, stricter_gate=stricter_gate)
     if result is None:
-        return
+        return None
     store.put("teacher_check", result)
     if result["message"]:
         say(result["message"])
+    return result
+
+
+def teacher_found_weak(store: RunStore) -> bool:
+    return bool((store.get("teacher_check") or {}).get("weak"))
+
+
+def stricter_gate_mode(cfg: FilterConfig, task: Task, state: FilterState) -> str:
+    """What the teacher check says of the stricter label gate: "auto" when a weak teacher turns it on, "suggest"
+    when the recipe turned it off, "" when it is on already or does not apply."""
+    lf = cfg.label_fidelity
+    if not (task.labelled and lf.enabled) or strict_label_gate(lf.reject_other_label, state.teacher_weak):
+        return ""
+    return "auto" if lf.reject_other_label == "auto" else "suggest"
+
+
+def tighten_label_gate(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig,
+                       slots: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Turn on `reject_other_label` for the rest of the run and hold the samples accepted so far to it: those that
+    read as another label are rejected in the store. Returns how many each slot lost."""
+    state.teacher_weak = True
+    accepted = store.samples("accepted")
+    cands = [Candidate(data=s["data"], text=task.text_of(s["data"]), category=s["category"], slot_id=s["slot_id"],
+                       features={"contrast": slots.get(s["slot_id"], {}).get("contrast")}) for s in accepted]
+    label_fidelity_filter(cands, state, cfg)
+    lost = [(s, c) for s, c in zip(accepted, cands) if not c.alive]
+    store.reject([s["sample_id"] for s, _ in lost], "label_fidelity", [c.reason for _, c in lost])
+    freed: dict[str, int] = {}
+    for s, _ in lost:
+        freed[s["slot_id"]] = freed.get(s["slot_id"], 0) + 1
+    return freed
