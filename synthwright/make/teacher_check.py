@@ -15,7 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from synthwright.core.store import RunStore
-from synthwright.evaluators.filters import Candidate, FilterState, label_fidelity_filter, strict_label_gate
+from synthwright.evaluators.filters import (
+    Candidate,
+    FilterState,
+    label_fidelity_filter,
+    strict_label_gate,
+)
 from synthwright.recipe.filter_config import FilterConfig
 from synthwright.tasks import Task
 
