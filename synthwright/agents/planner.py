@@ -1,7 +1,9 @@
 """The planner: recipe → plan. Model-written scenarios and personas, label neighbours, then a stratified allocation.
 
 Small models write a single short phrase far better than a list, so each phrase is its own request
-(over-asked by 2x), kept only if it looks like a phrase, and deduplicated. Every phrase request of a
+(over-asked by 2x), kept only if it looks like a phrase, and deduplicated. A scenario that only restates its
+label ("A banking request: pin change" for the label pin_change) and a persona who answers the messages instead of
+writing them ("AI Personal Assistant") are dropped: the executor would restate or reply. Every phrase request of a
 plan goes to the engine in batches of its batch size; each finished batch is handed to `record`
 (the run store keeps it), and requests answered before a kill are answered from `cache` on resume.
 Where too few phrases survive, built-in fallbacks fill in and the plan's notes say how many.
@@ -57,6 +59,28 @@ def plausible_phrase(text: str, max_chars: int = PHRASE_CHARS) -> bool:
     return letters / len(text) >= 0.85
 
 
+_REPLIER = re.compile(r"^\W*(?:an?\s+)?(?:AI|A\.I\.)\b|\b(?:(?:virtual|digital|personal|voice|smart|AI)\s+assistants?|chat\s?bots?|bots?"
+                      r"|customer\s+(?:service|support|care)|support\s+(?:agent|representative|staff|team))\b", re.I)
+
+
+def replier(persona: str) -> bool:
+    """A persona who answers the messages rather than writing them: an assistant, a bot, customer service."""
+    return _REPLIER.search(persona) is not None
+
+
+def _stems(text: str) -> set[str]:
+    from synthwright.evaluators.textcheck import words
+
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words(text.replace("_", " "))}
+
+
+def restatement(known: str) -> Callable[[str], bool]:
+    """Whether a scenario only restates `known` (a label's name and description, the recipe's description): every
+    word of it is one of theirs, so it names no situation."""
+    vocabulary = _stems(known)
+    return lambda scenario: _stems(scenario) <= vocabulary
+
+
 def _phrase_schema(field: str) -> type[BaseModel]:
     return create_model("Phrase", **{field: (str, Field(min_length=5, max_length=PHRASE_CHARS))})
 
@@ -74,11 +98,13 @@ class PhraseAsker:
         self.cache = cache or {}
         self.record = record
         self.on_progress = on_progress
-        self.questions: list[tuple[str, str, int, int]] = []  # (key, field, k, first request index)
+        self.questions: list[tuple[str, str, int, int, Callable[[str], bool] | None]] = []
+        # (key, field, k, first request index, what makes an answer unusable)
         self.requests: list[tuple[ChatRequest, str]] = []
 
-    def ask(self, key: str, prompt: str, field: str, k: int, seed: int) -> None:
-        self.questions.append((key, field, k, len(self.requests)))
+    def ask(self, key: str, prompt: str, field: str, k: int, seed: int,
+            unusable: Callable[[str], bool] | None = None) -> None:
+        self.questions.append((key, field, k, len(self.requests), unusable))
         self.requests += [(ChatRequest.user(prompt, seed=seed + i), field) for i in range(2 * k)]
 
     def answers(self) -> dict[str, list[str]]:
@@ -105,12 +131,12 @@ class PhraseAsker:
                 if self.on_progress:
                     self.on_progress(done, len(self.requests), tokens)
         out: dict[str, list[str]] = {}
-        for key, field, k, start in self.questions:
+        for key, field, k, start, unusable in self.questions:
             found, seen = [], set()
             for i in range(start, start + 2 * k):
                 phrase = _parse_phrase(texts[i] or "", field)
                 norm = " ".join(phrase.lower().split())
-                if phrase and plausible_phrase(phrase) and norm not in seen:
+                if phrase and plausible_phrase(phrase) and norm not in seen and not (unusable and unusable(phrase)):
                     seen.add(norm)
                     found.append(phrase)
             out[key] = found[:k]
@@ -170,11 +196,12 @@ def make_plan(recipe: Recipe, engine: Engine, *, seeds: list[dict[str, Any]] | N
         for i, c in enumerate(recipe.categories):
             prompt = render("planner_scenarios", description=recipe.description, task=recipe.task, name=c.name,
                             category_description=c.description)
-            asker.ask(f"scenario:{c.name}", prompt, "situation", k, recipe.seed + 1000 * i)
+            asker.ask(f"scenario:{c.name}", prompt, "situation", k, recipe.seed + 1000 * i,
+                      restatement(f"{c.name} {c.description} {recipe.description}"))
     auto_personas = recipe.axes.personas == "auto"
     if auto_personas:
         asker.ask("personas", render("planner_personas", description=recipe.description), "person",
-                  recipe.axes.auto_personas, recipe.seed + 999_999)
+                  recipe.axes.auto_personas, recipe.seed + 999_999, replier)
     answers = asker.answers() if asker.requests else {}
     scenarios: dict[str, list[str]] = {}
     model_scenarios = 0
