@@ -77,8 +77,9 @@ def test_refusals_meta_talk_and_prompt_echoes():
            "Sure! Here's a message a customer might send: my card is lost", "Here is an example message: I lost my card",
            "Message: I lost my card", "Its purpose: report a lost card.\nI lost my card.",
            "I lost my card.\nSituation: on a train", "Style: casual. I lost my card", "Write one message that a student would send",
-           "do not answer it, do not describe it, do not write as the one who replies"]
-    good = ["Here is my new address, please update it", "Sure, I can send the receipt tomorrow",
+           "do not answer it, do not describe it, do not write as the one who replies",
+           "I'm sorry, but as a machine learning model, I don't have the capability to book tables at restaurant."]
+    good = ["Here is my new address, please update it", "as a digital marketer i need a table for four at 8", "Sure, I can send the receipt tomorrow",
             "I'm sorry but I can't find my card anywhere", "I cannot create an account on your app",
             "Here's the thing: my card vanished"]
     got = verdicts(bad + good, cfg(refusals=True))

@@ -23,6 +23,7 @@ _PLACEHOLDER = re.compile(
 # Said by a model about itself, never by the person whose message we want.
 _REFUSAL = re.compile(
     r"""\bas\ an\ ai\b | \bas\ a\ (?:large\ )?language\ model\b | \bai\ language\ model\b
+      | \bas\ an?\ (?:machine[\ -]learning|ml|text-based|virtual|digital)\ (?:model|assistant)\b
       | \bi(?:'m|\ am)\ (?:just\ |only\ )?an\ ai\b | \bopenai\b
       | \bi\ (?:cannot|can't|can\ not|won't|am\ unable\ to|'m\ unable\ to)\ (?:fulfil+|comply\ with)\ (?:this|that|your)\ request
       | \bi\ (?:cannot|can't|can\ not|am\ unable\ to|'m\ unable\ to)\ (?:assist|help)\ with\ (?:this|that|your)\ request
