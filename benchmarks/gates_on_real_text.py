@@ -12,7 +12,8 @@ for its true label, and this prints and records:
   - the copy filters on their own (exact and near duplicates among the real messages themselves);
   - the label-prototype classifier: each message gets the label whose name-and-description embedding is nearest. It
     needs no generated data, so it is the floor generated data must clear;
-  - the label-fidelity gate with `reject_other_label` (a recipe's choice, off by default), alone;
+  - the label-fidelity gate with `reject_other_label` (applied with `auto`, the default, when the teacher check finds
+    the teacher weak), alone;
   - where real messages sit for the label-fidelity check (relevance, own-label cosine and margin at the 1st, 2nd, 5th
     percentile).
 

@@ -86,7 +86,7 @@ class LabelFidelity(_Toggle):
     At the defaults it rejects only text about nothing the recipe names (`min_relevance`). Whether a sample reads as
     its own label rather than another is what a classifier must learn from real ambiguity: on real messages with their
     true labels that check rejects 25-58% (docs/benchmarks.md). With a weak teacher it pays nonetheless (keeping only
-    the default teacher's samples nearest their own label raised SNIPS accuracy on real text by 10 points), so
+    the default teacher's samples nearest their own label raised SNIPS accuracy on real text by 9 points), so
     `reject_other_label: auto` turns the check on when the teacher check finds the teacher weak."""
 
     enabled: bool = Field(default=True, description="Reject samples about nothing the recipe names (and, with"
