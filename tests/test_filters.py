@@ -78,7 +78,8 @@ def test_refusals_meta_talk_and_prompt_echoes():
            "Message: I lost my card", "Its purpose: report a lost card.\nI lost my card.",
            "I lost my card.\nSituation: on a train", "Style: casual. I lost my card", "Write one message that a student would send",
            "do not answer it, do not describe it, do not write as the one who replies",
-           "I'm sorry, but as a machine learning model, I don't have the capability to book tables at restaurant."]
+           "I'm sorry, but as a machine learning model, I don't have the capability to book tables at restaurant.",
+           "I'm unable to assist with this request.", "Sorry, I'm not able to help with that."]
     good = ["Here is my new address, please update it", "as a digital marketer i need a table for four at 8", "Sure, I can send the receipt tomorrow",
             "I'm sorry but I can't find my card anywhere", "I cannot create an account on your app",
             "Here's the thing: my card vanished"]
@@ -102,7 +103,8 @@ def test_assistant_voice_is_rejected_in_classification_only():
            "The customer wants to change their PIN because they forgot it.", "This user is asking for the weather",
            "I'm ready to provide weather forecasts for place or time requests.", "Let me know if you need any further assistance.",
            "Please rate this book. The user gives it stars.", "Sorry, but I don't know which film you are looking for",
-           "Do you want to play a song on your smart speaker?"]
+           "Do you want to play a song on your smart speaker?", "Do you need assistance with a credit card transaction?",
+           "If you have any questions about banking, let me know!"]
     good = ["Sure, I can send the receipt tomorrow", "how can I help my son open an account", "I'm sorry but my card is gone",
             "Please let me know when the new card arrives", "Can you check my balance please",
             "The customer service line never answers"]

@@ -25,9 +25,9 @@ _REFUSAL = re.compile(
     r"""\bas\ an\ ai\b | \bas\ a\ (?:large\ )?language\ model\b | \bai\ language\ model\b
       | \bas\ an?\ (?:machine[\ -]learning|ml|text-based|virtual|digital)\ (?:model|assistant)\b
       | \bi(?:'m|\ am)\ (?:just\ |only\ )?an\ ai\b | \bopenai\b
-      | \bi\ (?:cannot|can't|can\ not|won't|am\ unable\ to|'m\ unable\ to)\ (?:fulfil+|comply\ with)\ (?:this|that|your)\ request
-      | \bi\ (?:cannot|can't|can\ not|am\ unable\ to|'m\ unable\ to)\ (?:assist|help)\ with\ (?:this|that|your)\ request
-      | \bsorry,?\ (?:but\ )?i\ (?:cannot|can't|can\ not|am\ unable\ to|'m\ unable\ to|'m\ not\ able\ to|couldn't)\ (?:assist|help)\b
+      | \bi(?:\ cannot|\ can't|\ can\ not|\ won't|\ am\ unable\ to|'m\ unable\ to)\ (?:fulfil+|comply\ with)\ (?:this|that|your)\ request
+      | \bi(?:\ cannot|\ can't|\ can\ not|\ am\ unable\ to|'m\ unable\ to)\ (?:assist|help)\ with\ (?:this|that|your)\ request
+      | \bsorry,?\ (?:but\ )?i(?:\ cannot|\ can't|\ can\ not|\ am\ unable\ to|'m\ unable\ to|'m\ not\ able\ to|\ couldn't)\ (?:assist|help)\b
       | \bi\ (?:cannot|can't|can\ not|couldn't)\ assist\ (?:you\ )?with\ (?:this|that)\b
     """, re.X | re.I)
 
@@ -73,6 +73,7 @@ _ASSISTANT_VOICE = re.compile(
       | \b(?:any|further|more)\ assistance\b | \bassist\ you\b | \bhelp\ you\b | \bthe\ user\b
       | \bsorry,?\ but\ i\ (?:can't|cannot|don't|do\ not|am\ not|'m\ not)\b | \byour\ (?:smart\ speaker|voice\ assistant)\b
       | \bdo\ you\ have\ any\ (?:other\ )?(?:questions|concerns)\b | \bwhat\ specific\ needs\b
+      | \bdo\ you\ need\ (?:my\ |any\ |some\ )?(?:help|assistance)\b | \bif\ you\ have\ any\ (?:other\ |further\ |more\ )?questions\b
       | \bwould\ you\ like\ (?:it|us|to\ (?:block|replace|change|reset|open|close))\b
     """, re.X | re.I)
 
