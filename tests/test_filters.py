@@ -95,6 +95,15 @@ def test_a_sample_that_restates_the_recipes_description_is_a_prompt_echo():
     assert list(got.values()) == ["refusal", "refusal", None, None], got
 
 
+def test_a_sample_that_echoes_the_recipes_axes_is_a_prompt_echo():
+    recipe = load_recipe(recipe_dict(axes={"personas": ["a student"], "styles": ["casual and a little annoyed"],
+                                           "lengths": ["two or three sentences"]}))
+    state = FilterState.for_run(recipe, task_for("classification"), [], set(), [])
+    texts = ["This message is frustration and two or three sentences. I lost my card.",
+             "Casual and a little annoyed: my card is gone", "I sent two or three transfers and my card is gone"]
+    assert verdicts(texts, cfg(refusals=True), state=state) == {texts[0]: "refusal", texts[1]: "refusal", texts[2]: None}
+
+
 def test_assistant_voice_is_rejected_in_classification_only():
     bad = ["I'm sorry to hear about your issue, I'll try to resolve this",
            "Sure, I'd be happy to help! Can you please provide more details?",

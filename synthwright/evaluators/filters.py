@@ -70,7 +70,7 @@ class FilterState:
     task: Task | str = "classification"  # the Task, or its kind's name (made the Task)
     language: str = "en"
     label_docs: dict[str, list[str]] = field(default_factory=dict)  # label → name, description, seeds (fidelity)
-    prompt_texts: list[str] = field(default_factory=list)  # the recipe's own descriptions: a sample must not echo them
+    prompt_texts: list[str] = field(default_factory=list)  # the recipe's descriptions and axes: a sample must not echo them
     domain: str = ""  # the recipe's description of what its samples are about (label fidelity's relevance)
     notes: list[str] = field(default_factory=list)  # filters that could not run, said once
     teacher_weak: bool = False  # the teacher check found the teacher weak (turns on `reject_other_label: auto`)
@@ -92,7 +92,8 @@ class FilterState:
                     seed_texts=[t for t in seed_texts if t], accepted_texts=list(accepted_texts),
                     task=task, language=recipe.language,
                     label_docs=label_documents(recipe.categories, [s for s in seeds if not s.get("reserved")]),
-                    prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description],
+                    prompt_texts=[recipe.description] + [c.description for c in recipe.categories if c.description]
+                    + recipe.axes.styles + recipe.axes.lengths,
                     domain=recipe.description, teacher_weak=teacher_weak)
         state.extra.update(task.filter_context(recipe))
         if recipe.filters.language.enabled and language.available():
@@ -114,12 +115,6 @@ class FilterState:
     def note(self, message: str) -> None:
         if message not in self.notes:
             self.notes.append(message)
-
-
-def strict_label_gate(setting: bool | str, teacher_weak: bool) -> bool:
-    """Whether label fidelity rejects samples that read as another label: `reject_other_label` true, or auto with a
-    teacher the teacher check found weak."""
-    return setting is True or (setting == "auto" and teacher_weak)
 
 
 def _seed_text(task: Any, seed: dict[str, Any]) -> str:
@@ -231,7 +226,7 @@ def label_fidelity_filter(cands: list[Candidate], state: FilterState, cfg: Filte
         if near < lf.min_relevance:
             c.reject("label_fidelity", f"about nothing the recipe names: cosine {near:.2f} to the nearest of its"
                                        f" description and labels < min_relevance {lf.min_relevance:g}")
-        elif not strict_label_gate(lf.reject_other_label, state.teacher_weak):
+        elif not lf.rejects_other_label(state.teacher_weak):
             continue
         elif contrast in protos.index and own - float(row[protos.index[contrast]]) < lf.contrast_margin:
             c.reject("label_fidelity", f"a contrastive request: not clearly apart from {contrast!r}"

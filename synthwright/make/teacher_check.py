@@ -15,12 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from synthwright.core.store import RunStore
-from synthwright.evaluators.filters import (
-    Candidate,
-    FilterState,
-    label_fidelity_filter,
-    strict_label_gate,
-)
+from synthwright.evaluators.filters import Candidate, FilterState, label_fidelity_filter
 from synthwright.recipe.filter_config import FilterConfig
 from synthwright.tasks import Task
 
@@ -86,7 +81,7 @@ def stricter_gate_mode(cfg: FilterConfig, task: Task, state: FilterState) -> str
     """What the teacher check says of the stricter label gate: "auto" when a weak teacher turns it on, "suggest"
     when the recipe turned it off, "" when it is on already or does not apply."""
     lf = cfg.label_fidelity
-    if not (task.labelled and lf.enabled) or strict_label_gate(lf.reject_other_label, state.teacher_weak):
+    if not (task.labelled and lf.enabled) or lf.rejects_other_label(state.teacher_weak):
         return ""
     return "auto" if lf.reject_other_label == "auto" else "suggest"
 

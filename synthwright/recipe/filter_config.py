@@ -100,6 +100,7 @@ class LabelFidelity(_Toggle):
                     " near its own, and a contrastive request of the quality loop not `contrast_margin` apart from the"
                     " label it must not be taken for. auto: only once the teacher check finds the teacher weak (the"
                     " samples accepted before are checked then too); false: never (it rejects many real messages).")
+
     margin: float = Field(default=0.0, ge=-1.0, le=1.0,
                           description="reject_other_label: cosine to its own label minus cosine to the nearest other label"
                                       " must reach this.")
@@ -108,6 +109,10 @@ class LabelFidelity(_Toggle):
     contrast_margin: float = Field(default=0.05, ge=-1.0, le=1.0,
                                    description="reject_other_label: a contrastive request of the quality loop (label A, not"
                                                " to be taken for B): cosine to A minus cosine to B must reach this.")
+
+    def rejects_other_label(self, teacher_weak: bool) -> bool:
+        """`reject_other_label` resolved: true, or auto with a teacher the teacher check found weak."""
+        return self.reject_other_label is True or (self.reject_other_label == "auto" and teacher_weak)
 
 
 class Grounding(_Toggle):
