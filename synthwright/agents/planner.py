@@ -23,6 +23,7 @@ from synthwright.agents.allocation import allocate
 from synthwright.core.documents import focus_points, load_chunks
 from synthwright.core.prompts import render
 from synthwright.engines import ChatRequest, Engine, Generation, Sampling
+from synthwright.evaluators.textcheck import words
 from synthwright.recipe.model import Recipe
 from synthwright.tasks import task_for
 
@@ -59,7 +60,8 @@ def plausible_phrase(text: str, max_chars: int = PHRASE_CHARS) -> bool:
     return letters / len(text) >= 0.85
 
 
-_REPLIER = re.compile(r"^\W*(?:an?\s+)?(?:AI|A\.I\.)\b|\b(?:(?:virtual|digital|personal|voice|smart|AI)\s+assistants?|chat\s?bots?|bots?"
+_REPLIER = re.compile(r"^\W*(?:an?\s+)?(?:AI|A\.I\.)\b"
+                      r"|\b(?:(?:virtual|digital|personal|voice|smart|AI)\s+assistants?|chat\s?bots?|bots?"
                       r"|customer\s+(?:service|support|care)|support\s+(?:agent|representative|staff|team))\b", re.I)
 
 
@@ -69,8 +71,6 @@ def replier(persona: str) -> bool:
 
 
 def _stems(text: str) -> set[str]:
-    from synthwright.evaluators.textcheck import words
-
     return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words(text.replace("_", " "))}
 
 

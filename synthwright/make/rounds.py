@@ -15,7 +15,11 @@ from synthwright.core.store import RunStore
 from synthwright.engines import Engine
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.judge import Judge
-from synthwright.make.teacher_check import check_teacher, stricter_gate_mode, tighten_label_gate
+from synthwright.make.teacher_check import (
+    check_teacher,
+    stricter_gate_mode,
+    tighten_label_gate,
+)
 from synthwright.recipe.model import Recipe
 from synthwright.rundir.usage import budget_reached, usage
 from synthwright.tasks import Task
@@ -130,12 +134,12 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
         mode = stricter_gate_mode(recipe.filters, task, state)
         decided = check_teacher(store, engine_info.get("spec") or engine.spec, bar.note, stricter_gate=mode)
         if decided and decided["weak"] and mode == "auto":
-            freed = tighten_label_gate(store, state, task, recipe.filters, {s["slot_id"]: s for s, _ in work})
+            freed = tighten_label_gate(store, state, task, recipe.filters)
             for slot_id, n in freed.items():
                 room[slot_id] = room.get(slot_id, 0) + n
             if freed:
-                accepted_now -= sum(freed.values())  # net: the batch's accepted samples less those set aside
-                bar.note(f"{sum(freed.values())} of the samples accepted so far read as another label and were set"
+                accepted_now -= freed.total()  # net: the batch's accepted samples less those set aside
+                bar.note(f"{freed.total()} of the samples accepted so far read as another label and were set"
                          " aside; their slots are filled again.")
         priced = recipe.budget.prices or recipe.budget.max_tokens is not None
         spent = usage(store, recipe.budget) if priced else None

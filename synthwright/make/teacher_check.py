@@ -12,6 +12,7 @@ the samples accepted before are checked again.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from synthwright.core.store import RunStore
@@ -86,18 +87,15 @@ def stricter_gate_mode(cfg: FilterConfig, task: Task, state: FilterState) -> str
     return "auto" if lf.reject_other_label == "auto" else "suggest"
 
 
-def tighten_label_gate(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig,
-                       slots: dict[str, dict[str, Any]]) -> dict[str, int]:
+def tighten_label_gate(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig) -> Counter[str]:
     """Turn on `reject_other_label` for the rest of the run and hold the samples accepted so far to it: those that
     read as another label are rejected in the store. Returns how many each slot lost."""
     state.teacher_weak = True
+    contrast = {s["slot_id"]: s.get("contrast") for s in store.slots()}
     accepted = store.samples("accepted")
     cands = [Candidate(data=s["data"], text=task.text_of(s["data"]), category=s["category"], slot_id=s["slot_id"],
-                       features={"contrast": slots.get(s["slot_id"], {}).get("contrast")}) for s in accepted]
+                       features={"contrast": contrast.get(s["slot_id"])}) for s in accepted]
     label_fidelity_filter(cands, state, cfg)
     lost = [(s, c) for s, c in zip(accepted, cands) if not c.alive]
     store.reject([s["sample_id"] for s, _ in lost], "label_fidelity", [c.reason for _, c in lost])
-    freed: dict[str, int] = {}
-    for s, _ in lost:
-        freed[s["slot_id"]] = freed.get(s["slot_id"], 0) + 1
-    return freed
+    return Counter(s["slot_id"] for s, _ in lost)

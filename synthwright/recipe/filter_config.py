@@ -100,7 +100,6 @@ class LabelFidelity(_Toggle):
                     " near its own, and a contrastive request of the quality loop not `contrast_margin` apart from the"
                     " label it must not be taken for. auto: only once the teacher check finds the teacher weak (the"
                     " samples accepted before are checked then too); false: never (it rejects many real messages).")
-
     margin: float = Field(default=0.0, ge=-1.0, le=1.0,
                           description="reject_other_label: cosine to its own label minus cosine to the nearest other label"
                                       " must reach this.")
