@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from synthwright import ChatRequest, ClassificationSample, Sampling, load_engine
-from synthwright.engines.decoding import MIN_SHARED_PREFIX, shared_prefix_length
+from synthwright.engines.decoding import (
+    MIN_PREFILL_GROUP,
+    MIN_SHARED_PREFIX,
+    PREFILL_PASS_COST,
+    decode_batch,
+    prefill_groups,
+    shared_prefix_length,
+)
 
 SYSTEM = ("You write realistic, varied training data for machine-learning models. Reply with one JSON object and"
           " nothing else. The domain: short messages that customers of a retail bank type into its support chat.")
@@ -52,3 +59,35 @@ def test_sampled_outputs_are_the_same_with_and_without_sharing(engines):
     sampling = Sampling(temperature=0.9, top_p=0.95, max_new_tokens=24, seed=3)
     assert [g.text for g in shared.generate(requests(), sampling=sampling)] == \
         [g.text for g in plain.generate(requests(), sampling=sampling)]
+
+
+def test_rows_of_very_different_lengths_are_prefilled_in_groups():
+    assert prefill_groups([10] * 8) == [list(range(8))]
+    short_and_long = [5, 100, 6, 101, 5, 99, 7, 100]
+    assert prefill_groups(short_and_long, pass_cost=32) == [[0, 4, 2, 6], [5, 1, 7, 3]]
+    assert prefill_groups(short_and_long, pass_cost=10**6) == [[0, 4, 2, 6, 5, 1, 7, 3]]  # a pass dearer than the pads
+    assert prefill_groups([5, 100, 6]) == [[0, 2, 1]]  # groups under MIN_PREFILL_GROUP rows are not split off
+    assert all(len(g) >= MIN_PREFILL_GROUP for g in prefill_groups(list(range(0, 400, 9))))
+
+
+@pytest.mark.parametrize("share", [True, False])
+@pytest.mark.parametrize("schema", [None, ClassificationSample])
+def test_outputs_are_the_same_prefilled_in_groups_or_in_one_pass(engines, share, schema):
+    """Pads inserted between the shared prefix and a shorter group's tokens are masked like any pad."""
+    engine, _ = engines
+    long_tails = [t + ", and " + " and ".join(TAILS[:4]) for t in TAILS]
+    batch = [ChatRequest.user(f"Write one message. About: {t}", system=SYSTEM, seed=i)
+             for i, t in enumerate(TAILS + long_tails)]
+    prompts = [engine.encode(r) for r in batch]
+    shared = shared_prefix_length(prompts) if share else 0
+    assert len(prefill_groups([len(p) - shared for p in prompts], PREFILL_PASS_COST + shared)) > 1
+    for sampling in (Sampling(temperature=0.0, max_new_tokens=16), Sampling(temperature=0.9, max_new_tokens=16)):
+        texts = []
+        for pass_cost in (PREFILL_PASS_COST, 10**9):
+            matchers = engine.grammar.matchers(schema, len(prompts)) if schema is not None else None
+            rows = decode_batch(engine.model, prompts, sampling=sampling, seeds=list(range(len(prompts))),
+                                stop_ids=engine.stop_ids, pad_id=engine.tokenizer.pad_token_id,
+                                grammar=engine.grammar if schema is not None else None, matchers=matchers,
+                                share_prefix=share, prefill_pass_cost=pass_cost)
+            texts.append([row.tokens for row in rows])
+        assert texts[0] == texts[1]

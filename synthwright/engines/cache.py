@@ -1,6 +1,6 @@
 """An engine that answers from a content-addressed cache of earlier calls and asks its inner engine the rest.
 
-The key is a SHA-256 of the engine's identity (what `describe()` says, without the batch size, plus the size
+The key is a SHA-256 of the engine's identity (what `describe()` says, without how it batches and packs, plus the size
 and modification time of a local model's files), the request (messages and seed), the sampling settings and
 the schema: another model, other weights at the same path, other sampling or another schema never hit.
 Calls that failed in the engine (finish reason `error`) are not cached.
@@ -44,7 +44,7 @@ class CachedEngine(Engine):
         self.spec = inner.spec
         self.batch_size = getattr(inner, "batch_size", 64)
         self.hits = self.misses = 0
-        info = {k: v for k, v in inner.describe().items() if k != "batch_size"}
+        info = {k: v for k, v in inner.describe().items() if k not in ("batch_size", "packed_layers")}
         self.identity = json.dumps({**info, "files": model_files(str(info.get("model") or ""))}, sort_keys=True, default=str)
 
     def key(self, request: ChatRequest, sampling: Sampling, schema: type[BaseModel] | None) -> str:

@@ -109,6 +109,101 @@ def left_padded(prompts: list[list[int]], pad_id: int, device: Any) -> tuple[tor
     return input_ids.to(device), attention.to(device), positions.to(device)
 
 
+PREFILL_PASS_COST = 32  # token positions: what one more prefill pass costs beyond the tokens it computes
+MIN_PREFILL_GROUP = 4  # rows: smaller groups make the matrix products of a pass inefficient
+
+
+def prefill_groups(lengths: list[int], pass_cost: int = PREFILL_PASS_COST) -> list[list[int]]:
+    """The rows (indices into `lengths`) in groups of similar length, prefilled one group per pass.
+
+    A left-padded prefill computes every row at the group's longest length; splitting the batch saves those pad
+    positions and costs `pass_cost` per extra pass. The split with the least work (pads + passes) among groups of
+    consecutive lengths and at least MIN_PREFILL_GROUP rows, by dynamic programming; rows within a group keep their
+    length order."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    ordered = [lengths[i] for i in order]
+    n = len(order)
+    best, cut = [0] + [float("inf")] * n, [0] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(end):
+            if end - start < MIN_PREFILL_GROUP and not (start == 0 and end == n):
+                continue
+            work = best[start] + (end - start) * ordered[end - 1] + pass_cost
+            if work < best[end]:
+                best[end], cut[end] = work, start
+    groups, end = [], n
+    while end:
+        groups.append(order[cut[end]:end])
+        end = cut[end]
+    return groups[::-1]
+
+
+def pads_inserted(tensor: torch.Tensor, at: int, width: int, dim: int) -> torch.Tensor:
+    """`tensor` with `width` zeros inserted before index `at` of `dim` (the pads between a shared prefix and a row's
+    own tokens, or on the left without a prefix)."""
+    if not width:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = width
+    return torch.cat([tensor.narrow(dim, 0, at), tensor.new_zeros(shape), tensor.narrow(dim, at, tensor.shape[dim] - at)],
+                     dim=dim)
+
+
+@dataclass
+class Prefilled:
+    """A batch after its prompts were computed: the KV cache, attention mask and next position of each row (rows in
+    `rows` order, indices into the prompts), and the logits of each row's last prompt token."""
+    cache: Any
+    with_cache: dict[str, Any]
+    rows: list[int]
+    attention: torch.Tensor
+    next_pos: torch.Tensor
+    logits: torch.Tensor
+
+
+def prefill_group(model: Any, prompts: list[list[int]], shared: int, pad_id: int) -> Prefilled:
+    """One prefill pass: the shared prefix once, then each row's own tokens, left-padded ([shared][pads][own])
+    at the positions they would have had anyway."""
+    from transformers import DynamicCache
+
+    n = len(prompts)
+    cache = DynamicCache()
+    with_cache = {cache_kwarg(model): cache, "use_cache": True}
+    if shared:
+        prefill_shared_prefix(model, prompts[0][:shared], n, cache, with_cache)
+    input_ids, attention, positions = left_padded([p[shared:] for p in prompts], pad_id, model.device)
+    if shared:
+        positions = positions + shared
+        attention = torch.cat([attention.new_ones((n, shared)), attention], dim=-1)
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=1,
+                **with_cache)
+    return Prefilled(cache, with_cache, list(range(n)), attention, positions[:, -1:] + 1,
+                     out.logits[:, -1, :].float().cpu())
+
+
+def prefill(model: Any, prompts: list[list[int]], shared: int, pad_id: int, pass_cost: int) -> Prefilled:
+    """All prompts prefilled in length groups (prefill_groups), their caches joined into one batch: a shorter
+    group gets pads between the shared prefix and its own tokens, masked out like any pad."""
+    from transformers import DynamicCache
+
+    groups = prefill_groups([len(p) - shared for p in prompts], pass_cost + shared)
+    parts = [prefill_group(model, [prompts[i] for i in group], shared, pad_id) for group in groups]
+    rows = [i for group in groups for i in group]
+    if len(parts) == 1:
+        parts[0].rows = rows
+        return parts[0]
+    width = max(part.attention.shape[1] for part in parts)
+    gaps = [width - part.attention.shape[1] for part in parts]
+    cache = DynamicCache()
+    for layer in range(len(parts[0].cache.layers)):
+        keys = [pads_inserted(part.cache.layers[layer].keys, shared, gap, dim=2) for part, gap in zip(parts, gaps)]
+        values = [pads_inserted(part.cache.layers[layer].values, shared, gap, dim=2) for part, gap in zip(parts, gaps)]
+        cache.update(torch.cat(keys), torch.cat(values), layer)
+    attention = torch.cat([pads_inserted(part.attention, shared, gap, dim=1) for part, gap in zip(parts, gaps)])
+    return Prefilled(cache, {cache_kwarg(model): cache, "use_cache": True}, rows, attention,
+                     torch.cat([part.next_pos for part in parts]), torch.cat([part.logits for part in parts]))
+
+
 def take_tokens(chosen: list[int], active: list[int], results: list[RowResult], stop_ids: set[int],
                 matchers: list[Any] | None, max_new_tokens: int, now: float) -> list[int]:
     """Append each active row's chosen token; returns the rows (positions in `active`) that go on."""
@@ -157,26 +252,22 @@ def decode_batch(
     grammar: Any = None,
     matchers: list[Any] | None = None,
     share_prefix: bool = True,
+    prefill_pass_cost: int = PREFILL_PASS_COST,
 ) -> list[RowResult]:
     """Continue every prompt until a stop token, grammar completion or `max_new_tokens`.
 
     With `share_prefix`, the tokens every prompt starts with are computed once for the batch: the cache holds them
     for every row, then each row's own tokens follow, left-padded ([shared][pads][own]), at the positions they
-    would have had anyway."""
-    from transformers import DynamicCache
-
+    would have had anyway. Rows of very different lengths are prefilled in groups (prefill_groups) so that few pads
+    are computed; `prefill_pass_cost` prices a pass (a huge one keeps the batch in one pass)."""
     device = model.device
     start = time.perf_counter()
     n = len(prompts)
     shared = shared_prefix_length(prompts) if share_prefix else 0
-    cache = DynamicCache()
-    with_cache = {cache_kwarg(model): cache, "use_cache": True}
-    if shared:
-        prefill_shared_prefix(model, prompts[0][:shared], n, cache, with_cache)
-    input_ids, attention, positions = left_padded([p[shared:] for p in prompts], pad_id, device)
-    if shared:
-        positions = positions + shared
-        attention = torch.cat([attention.new_ones((n, shared)), attention], dim=-1)
+    batch = prefill(model, prompts, shared, pad_id, prefill_pass_cost)
+    cache, with_cache, attention, next_pos, logits = (batch.cache, batch.with_cache, batch.attention, batch.next_pos,
+                                                      batch.logits)
+    active = batch.rows  # the prompt each row of the cache belongs to
     generators = []
     for s in seeds:
         g = torch.Generator(device="cpu")
@@ -185,15 +276,9 @@ def decode_batch(
     results = [RowResult() for _ in range(n)]
     penalize = sampling.repetition_penalty != 1.0
     seen = torch.zeros((n, model.get_output_embeddings().weight.shape[0]), dtype=torch.bool) if penalize else None
-    active = list(range(n))
     bitmask = grammar.allocate(n) if grammar is not None else None
-
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=1,
-                **with_cache)
-    next_pos = positions[:, -1:] + 1
-    logits = out.logits[:, -1, :].float().cpu()
     if grammar is not None:
-        grammar.fill(matchers, bitmask)
+        grammar.fill([matchers[i] for i in active], bitmask)
 
     while active:
         if penalize:

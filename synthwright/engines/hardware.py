@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from functools import lru_cache
 
 import torch
@@ -33,6 +35,27 @@ def cpu_decodes_bf16_fast() -> bool:
     """A CPU with bf16 instructions (BF16_FLAGS): batched decoding in bf16 is 1.7x faster than in fp32 on such a CPU
     (docs/benchmarks.md), and slower without them."""
     return bool(BF16_FLAGS & cpu_flags())
+
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+
+
+@lru_cache(maxsize=1)
+def keep_freed_memory_for_reuse() -> bool:
+    """Make glibc keep freed memory in the heap instead of returning it to the OS.
+
+    By default every block of 128 KiB or more is mmap-ed and given back on free, so a batched forward pass on the CPU
+    page-faults its activations (tens of MB a layer) in again at every step; in a virtual machine each fault is dear.
+    With mmap off and the heap never trimmed, a block freed by one step is reused by the next: decoding a batch of 32
+    on the 0.5B teacher is about 10% faster (docs/benchmarks.md). The price: the process keeps its peak heap.
+    Returns whether the setting took (glibc on Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_MMAP_MAX, 0))
+    except (OSError, AttributeError):
+        return False
 
 
 def pick_device(device: str) -> str:

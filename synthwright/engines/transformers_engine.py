@@ -22,7 +22,8 @@ from synthwright.engines.base import (
 )
 from synthwright.engines.decoding import decode_batch
 from synthwright.engines.gguf_cache import cached_gguf
-from synthwright.engines.hardware import pick_device, pick_dtype
+from synthwright.engines.hardware import keep_freed_memory_for_reuse, pick_device, pick_dtype
+from synthwright.engines.packed import pack_linear_layers
 from synthwright.engines.model_source import SMOLLM2_HUB_ID, ModelSource, smollm2_missing
 
 CHATML_TEMPLATE = (
@@ -47,6 +48,7 @@ class TransformersEngine(Engine):
         adapter: str | None = None,
         merge_adapter: bool = True,
         share_prefix: bool = True,
+        pack_weights: bool = True,
     ):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
@@ -61,6 +63,11 @@ class TransformersEngine(Engine):
         self.quantization = quantization
         self.share_prefix = share_prefix  # compute the tokens a batch's prompts start with once (decoding.py)
         self.tokenizer, self.model = self._load(merge_adapter)
+        self.packed_layers = 0
+        if self.device == "cpu":
+            keep_freed_memory_for_reuse()  # after loading: the float32 copy of a GGUF file's weights goes back to the OS
+            if pack_weights and self.quantization is None and not (self.source.adapter and not merge_adapter):
+                self.packed_layers = pack_linear_layers(self.model, rows=batch_size)
         self.stop_ids = self._stop_ids()
         self._grammar = None
 
@@ -143,6 +150,7 @@ class TransformersEngine(Engine):
             "spec": self.spec, "engine": "transformers", "model": self.source.label,
             "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
             "quantization": self.quantization, "batch_size": self.batch_size,
+            "packed_layers": self.packed_layers,
         }
 
     def encode(self, request: ChatRequest) -> list[int]:

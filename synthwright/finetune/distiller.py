@@ -181,7 +181,7 @@ def load_base(base_ref: str, cfg: DistillConfig, qlora: bool):
 
     dtype = training_dtype(cfg.dtype, pick_device(cfg.device))
     return TransformersEngine(resolve_local(base_ref), spec=base_ref, device=cfg.device, dtype=dtype,
-                              quantization="4bit" if qlora else None)
+                              quantization="4bit" if qlora else None, pack_weights=False)
 
 
 def check_vocabulary(engine: Any, base_ref: str) -> None:
@@ -394,7 +394,8 @@ def write_merged(folder: Path, cfg: DistillConfig) -> None:
     from synthwright.engines.transformers_engine import TransformersEngine
 
     dtype = "float32" if cfg.device.startswith("cpu") or not _cuda() else ("bfloat16" if cfg.dtype == "auto" else cfg.dtype)
-    engine = TransformersEngine(local_source(str(folder)), device=cfg.device, dtype=dtype, merge_adapter=True)
+    engine = TransformersEngine(local_source(str(folder)), device=cfg.device, dtype=dtype, merge_adapter=True,
+                                pack_weights=False)
     try:
         target = folder / "merged"
         engine.model.save_pretrained(str(target))

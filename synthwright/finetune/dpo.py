@@ -127,7 +127,7 @@ def load_policy(student: str, cfg: DistillConfig):
         raise ConfigError(f"Student '{student}' is not a local transformers model; pass 'smollm2', a model directory,"
                           " a student folder from `synthwright distill` or hf:ORG/NAME.")
     return TransformersEngine(resolve_local(student), spec=student, device=cfg.device, dtype=cfg.dtype,
-                              merge_adapter=True)
+                              merge_adapter=True, pack_weights=False)
 
 
 def _train(engine: Any, rows: list[dict[str, Any]], cfg: DistillConfig, model_type: str, workdir: Path,
