@@ -8,14 +8,20 @@ the work after it (label check, dataset, report: embedding model load, plots) is
 per run plus a few milliseconds per sample, so its share shrinks as runs grow.
 
     python benchmarks/pipeline_overhead.py [--recipe recipes/banking-intents.yaml] [--categories 8] [--per-category 8]
+        [--json PATH]
+
+The figures go to benchmarks/pipeline_overhead.results.json (or --json).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
+
+from _results import header
 
 
 def main() -> None:
@@ -24,6 +30,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--categories", type=int, default=8)
     parser.add_argument("--per-category", type=int, default=8)
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("pipeline_overhead.results.json"))
     args = parser.parse_args()
 
     import transformers
@@ -79,6 +86,20 @@ def main() -> None:
     console.print(f"loop / raw = {pipeline_tokens / loop_seconds / r_rate:.2f}   "
                   f"after the loop: {pipeline_seconds - loop_seconds:.1f} s")
     console.print(f"pipeline / raw = {p_rate / r_rate:.2f}  (target >= 0.80)")
+    results = {**header("benchmarks/pipeline_overhead.py", model=engine.spec, seeds=f"recipe seed {recipe.seed}"),
+               "settings": {"recipe": Path(args.recipe).name, "categories": args.categories,
+                            "per_category": args.per_category, "requests": len(requests), "batch": batch,
+                            "dtype": str(getattr(engine, "dtype", "")).replace("torch.", "")},
+               "raw_engine": {"seconds": round(raw_seconds, 2), "completion_tokens": raw_tokens,
+                              "tokens_per_second": round(r_rate, 1)},
+               "generation_loop": {"seconds": round(loop_seconds, 2), "completion_tokens": pipeline_tokens,
+                                   "tokens_per_second": round(pipeline_tokens / loop_seconds, 1)},
+               "end_to_end": {"seconds": round(pipeline_seconds, 2), "tokens_per_second": round(p_rate, 1),
+                              "accepted": result.stats["accepted"], "target": result.stats["target"]},
+               "ratios": {"generation loop / raw engine": round(pipeline_tokens / loop_seconds / r_rate, 3),
+                          "end to end / raw engine": round(p_rate / r_rate, 3)}}
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"results: {args.json}")
 
 
 if __name__ == "__main__":

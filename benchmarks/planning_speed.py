@@ -6,13 +6,19 @@ planner did before, one `engine.generate` call per label (6 requests each); the 
 through `PhraseAsker`, in batches of the engine's batch size. Same prompts, same seeds, same engine, in
 one process, interleaved; best of `--repeats`.
 
-    python benchmarks/planning_speed.py [--model default] [--labels 80] [--repeats 2]
+    python benchmarks/planning_speed.py [--model default] [--labels 80] [--repeats 2] [--json PATH]
+
+The figures go to benchmarks/planning_speed.results.json (or --json).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
+
+from _results import header
 
 NOUNS = ("card pin transfer refund balance statement loan mortgage overdraft savings cheque deposit withdrawal "
          "address phone email password login app branch appointment fee interest rate currency travel insurance "
@@ -42,6 +48,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("planning_speed.results.json"))
     args = parser.parse_args()
 
     import transformers
@@ -70,7 +77,7 @@ def main() -> None:
         """The old planner: one generate call per question (a label's scenarios, then the personas)."""
         a = asker()
         t0 = time.perf_counter()
-        for _, field, n, start in a.questions:
+        for _, field, n, start, _unusable in a.questions:
             engine.generate([req for req, _ in a.requests[start:start + 2 * n]], schema=_phrase_schema(field), sampling=sampling)
         return time.perf_counter() - t0
 
@@ -82,13 +89,24 @@ def main() -> None:
 
     requests = len(asker().requests)
     best = {"per label": float("inf"), "batched": float("inf")}
-    for _ in range(args.repeats):
-        best["per label"] = min(best["per label"], per_label())
-        best["batched"] = min(best["batched"], batched())
+    for repeat in range(args.repeats):
+        for key, run in (("per label", per_label), ("batched", batched)):
+            seconds = run()
+            print(f"[{repeat + 1}/{args.repeats}] {key}: {seconds:.1f} s", flush=True)
+            best[key] = min(best[key], seconds)
     print(f"{len(r.categories)} labels, {requests} phrase requests, engine {engine.spec} batch {engine.batch_size}")
     print(f"one call per label (before): {best['per label']:.1f} s")
     print(f"batch-first planner (now):   {best['batched']:.1f} s")
     print(f"speed-up: {best['per label'] / best['batched']:.1f}x (target >= 4x)")
+    results = {**header("benchmarks/planning_speed.py", model=engine.spec,
+                        seeds=f"recipe seed {r.seed}; request seeds as the planner sets them"),
+               "settings": {"labels": len(r.categories), "phrase_requests": requests, "batch": engine.batch_size,
+                            "dtype": str(getattr(engine, "dtype", "")).replace("torch.", ""),
+                            "max_new_tokens": sampling.max_new_tokens, "repeats": args.repeats},
+               "seconds_best": {k: round(v, 2) for k, v in best.items()},
+               "speedup": round(best["per label"] / best["batched"], 2)}
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {args.json}")
 
 
 if __name__ == "__main__":
