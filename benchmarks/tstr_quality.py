@@ -26,7 +26,7 @@ drawn from the train split), and on the full real train split (the ceiling). The
 (label names and one line each, as a user would write).
 
     python benchmarks/tstr_quality.py [--teacher SPEC] [--sets snips,amazon,yelp] [--arms a,b,s,c,d] [--per-label 20]
-                                      [--seeds 0,1,2]
+                                      [--seeds 0,1,2] [--dtype float32]
     python benchmarks/tstr_quality.py --arms oracle --sets clinc45 --per-label 10 --seeds 0,1,2 [--oracle-planner builtin]
     python benchmarks/tstr_quality.py --references-only --seeds 0,1,2 [--sets snips,clinc150,clinc45,amazon,yelp]
 
@@ -391,6 +391,7 @@ def main() -> None:
     parser.add_argument("--per-label", type=int, default=20)
     parser.add_argument("--dev-per-label", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--dtype", default="auto", help="the teacher's dtype on a local engine (auto: the engine's choice)")
     parser.add_argument("--json", default=str(ROOT / "tstr_quality.results.json"))
     parser.add_argument("--keep", default=None, help="keep the run directories under this folder")
     parser.add_argument("--references-only", action="store_true",
@@ -442,7 +443,8 @@ def generating_arms(args) -> None:
 
     transformers.utils.logging.set_verbosity_error()
     console = Console(stderr=True)
-    engine = synthwright.load_engine(args.teacher, batch_size=args.batch_size)
+    engine = synthwright.load_engine(args.teacher, batch_size=args.batch_size,
+                                     **({"dtype": args.dtype} if args.dtype != "auto" else {}))
     arms, seeds = [a for a in args.arms.split(",") if a], [int(x) for x in args.seeds.split(",")]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tstr-quality-"))
     path = Path(args.json)

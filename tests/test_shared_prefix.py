@@ -91,3 +91,30 @@ def test_outputs_are_the_same_prefilled_in_groups_or_in_one_pass(engines, share,
                                 share_prefix=share, prefill_pass_cost=pass_cost)
             texts.append([row.tokens for row in rows])
         assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize("schema", [None, ClassificationSample])
+def test_a_prompt_that_rows_repeat_is_computed_once_with_the_same_outputs(engines, schema, monkeypatch):
+    """The planner asks each question several times with other seeds: one prefill row per distinct prompt."""
+    import synthwright.engines.decoding as decoding
+
+    engine, _ = engines
+    distinct = [engine.encode(r) for r in requests()[:3]]
+    prompts = [distinct[i % 3] for i in range(9)]
+    prefilled_rows: list[int] = []
+    original = decoding.prefill
+    monkeypatch.setattr(decoding, "prefill", lambda model, ps, *a: prefilled_rows.append(len(ps)) or original(model, ps, *a))
+    sampling = Sampling(temperature=0.9, max_new_tokens=16)
+
+    def decode(batch: list[list[int]], seeds: list[int]) -> list[list[int]]:
+        matchers = engine.grammar.matchers(schema, len(batch)) if schema is not None else None
+        rows = decode_batch(engine.model, batch, sampling=sampling, seeds=seeds, stop_ids=engine.stop_ids,
+                            pad_id=engine.tokenizer.pad_token_id, grammar=engine.grammar if schema is not None else None,
+                            matchers=matchers)
+        return [row.tokens for row in rows]
+
+    together = decode(prompts, list(range(9)))
+    assert prefilled_rows == [3]
+    alone = [decode([p], [seed])[0] for seed, p in enumerate(prompts)]
+    assert together == alone
+    assert len({tuple(t) for t in together}) > 3  # the seeds still make rows of one prompt differ

@@ -204,6 +204,25 @@ def prefill(model: Any, prompts: list[list[int]], shared: int, pad_id: int, pass
                      torch.cat([part.next_pos for part in parts]), torch.cat([part.logits for part in parts]))
 
 
+def prefill_once_per_prompt(model: Any, prompts: list[list[int]], shared: int, pad_id: int,
+                            pass_cost: int) -> Prefilled:
+    """As `prefill`, computing each distinct prompt once: rows that repeat a prompt (the planner asks every question
+    several times, with other seeds) get copies of its cache row, attention mask, position and logits."""
+    first: dict[tuple[int, ...], int] = {}
+    owners = [first.setdefault(tuple(p), len(first)) for p in prompts]
+    if len(first) == len(prompts):
+        return prefill(model, prompts, shared, pad_id, pass_cost)
+    batch = prefill(model, [list(p) for p in first], shared, pad_id, pass_cost)
+    members: dict[int, list[int]] = {}
+    for row, owner in enumerate(owners):
+        members.setdefault(owner, []).append(row)
+    copies = [(r, row) for r, owner in enumerate(batch.rows) for row in members[owner]]
+    index = torch.tensor([r for r, _ in copies], dtype=torch.long)
+    batch.cache.batch_select_indices(index.to(model.device))
+    return Prefilled(batch.cache, batch.with_cache, [row for _, row in copies], batch.attention[index.to(model.device)],
+                     batch.next_pos[index.to(model.device)], batch.logits[index])
+
+
 def take_tokens(chosen: list[int], active: list[int], results: list[RowResult], stop_ids: set[int],
                 matchers: list[Any] | None, max_new_tokens: int, now: float) -> list[int]:
     """Append each active row's chosen token; returns the rows (positions in `active`) that go on."""
@@ -258,13 +277,14 @@ def decode_batch(
 
     With `share_prefix`, the tokens every prompt starts with are computed once for the batch: the cache holds them
     for every row, then each row's own tokens follow, left-padded ([shared][pads][own]), at the positions they
-    would have had anyway. Rows of very different lengths are prefilled in groups (prefill_groups) so that few pads
-    are computed; `prefill_pass_cost` prices a pass (a huge one keeps the batch in one pass)."""
+    would have had anyway. A prompt that several rows repeat is computed once. Rows of very different lengths are
+    prefilled in groups (prefill_groups) so that few pads are computed; `prefill_pass_cost` prices a pass (a huge
+    one keeps the batch in one pass)."""
     device = model.device
     start = time.perf_counter()
     n = len(prompts)
     shared = shared_prefix_length(prompts) if share_prefix else 0
-    batch = prefill(model, prompts, shared, pad_id, prefill_pass_cost)
+    batch = prefill_once_per_prompt(model, prompts, shared, pad_id, prefill_pass_cost)
     cache, with_cache, attention, next_pos, logits = (batch.cache, batch.with_cache, batch.attention, batch.next_pos,
                                                       batch.logits)
     active = batch.rows  # the prompt each row of the cache belongs to

@@ -20,7 +20,7 @@ from synthwright.engines.base import (
     Sampling,
     parse_into,
 )
-from synthwright.engines.decoding import decode_batch
+from synthwright.engines.decoding import PREFILL_PASS_COST, decode_batch
 from synthwright.engines.gguf_cache import cached_gguf
 from synthwright.engines.hardware import keep_freed_memory_for_reuse, pick_device, pick_dtype
 from synthwright.engines.packed import pack_linear_layers
@@ -62,6 +62,7 @@ class TransformersEngine(Engine):
         self.dtype = pick_dtype(dtype, self.device)
         self.quantization = quantization
         self.share_prefix = share_prefix  # compute the tokens a batch's prompts start with once (decoding.py)
+        self.prefill_pass_cost = PREFILL_PASS_COST  # prefill rows of very different lengths in groups (decoding.py)
         self.tokenizer, self.model = self._load(merge_adapter)
         self.packed_layers = 0
         if self.device == "cpu":
@@ -204,7 +205,7 @@ class TransformersEngine(Engine):
             rows = decode_batch(
                 self.model, prompts, sampling=sampling, seeds=seeds, stop_ids=self.stop_ids,
                 pad_id=self.tokenizer.pad_token_id, grammar=self.grammar if schema is not None else None,
-                share_prefix=self.share_prefix,
+                share_prefix=self.share_prefix, prefill_pass_cost=self.prefill_pass_cost,
                 matchers=matchers,
             )
         except RuntimeError as exc:  # out of memory and kin: report per request, do not crash the run
