@@ -53,3 +53,15 @@ def test_another_model_or_sampling_never_hits(tmp_path, monkeypatch):
     result = synthwright.run(warmer, out=tmp_path / "c", engine=ScriptedEngine(TEXTS))
     executor = result.stats["usage"]["by_phase"]["executor"]["calls"]
     assert result.stats["cache"]["misses"] >= executor > 0  # the planner's calls may hit; no generation did
+
+
+def test_an_engine_that_names_no_model_keys_apart_from_the_working_directory(tmp_path, monkeypatch):
+    """Its identity once listed every file under the working directory, so any file written there between two runs
+    (a log, a results file) made the second run miss the cache."""
+    from synthwright.core.store import CallCache
+    from synthwright.engines.cache import CachedEngine
+
+    monkeypatch.chdir(tmp_path)
+    before = CachedEngine(ScriptedEngine(TEXTS), CallCache(tmp_path / "cache")).identity
+    (tmp_path / "written-meanwhile.log").write_text("a line")
+    assert CachedEngine(ScriptedEngine(TEXTS), CallCache(tmp_path / "cache")).identity == before

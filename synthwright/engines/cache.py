@@ -26,7 +26,10 @@ from synthwright.engines.base import (
 
 
 def model_files(path: str) -> list[tuple[str, int, int]]:
-    """(name, size, mtime) of a local model's files; empty for a Hub id or an API model."""
+    """(name, size, mtime) of a local model's files; empty for a Hub id, an API model or an engine that names no
+    model (an empty path would be the working directory)."""
+    if not path:
+        return []
     p = Path(path).expanduser()
     if p.is_file():
         st = p.stat()
