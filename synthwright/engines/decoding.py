@@ -161,12 +161,12 @@ class Prefilled:
     logits: torch.Tensor
 
 
-def prefill_group(model: Any, prompts: list[list[int]], shared: int, pad_id: int) -> Prefilled:
-    """One prefill pass: the shared prefix once, then each row's own tokens, left-padded ([shared][pads][own])
-    at the positions they would have had anyway."""
+def prefill_group(model: Any, prompts: list[list[int]], rows: list[int], shared: int, pad_id: int) -> Prefilled:
+    """One prefill pass over the prompts of `rows`: the shared prefix once, then each row's own tokens, left-padded
+    ([shared][pads][own]) at the positions they would have had anyway."""
     from transformers import DynamicCache
 
-    n = len(prompts)
+    prompts, n = [prompts[i] for i in rows], len(rows)
     cache = DynamicCache()
     with_cache = {cache_kwarg(model): cache, "use_cache": True}
     if shared:
@@ -177,8 +177,7 @@ def prefill_group(model: Any, prompts: list[list[int]], shared: int, pad_id: int
         attention = torch.cat([attention.new_ones((n, shared)), attention], dim=-1)
     out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=1,
                 **with_cache)
-    return Prefilled(cache, with_cache, list(range(n)), attention, positions[:, -1:] + 1,
-                     out.logits[:, -1, :].float().cpu())
+    return Prefilled(cache, with_cache, rows, attention, positions[:, -1:] + 1, out.logits[:, -1, :].float().cpu())
 
 
 def prefill(model: Any, prompts: list[list[int]], shared: int, pad_id: int, pass_cost: int) -> Prefilled:
@@ -187,10 +186,8 @@ def prefill(model: Any, prompts: list[list[int]], shared: int, pad_id: int, pass
     from transformers import DynamicCache
 
     groups = prefill_groups([len(p) - shared for p in prompts], pass_cost + shared)
-    parts = [prefill_group(model, [prompts[i] for i in group], shared, pad_id) for group in groups]
-    rows = [i for group in groups for i in group]
+    parts = [prefill_group(model, prompts, group, shared, pad_id) for group in groups]
     if len(parts) == 1:
-        parts[0].rows = rows
         return parts[0]
     width = max(part.attention.shape[1] for part in parts)
     gaps = [width - part.attention.shape[1] for part in parts]
@@ -200,8 +197,8 @@ def prefill(model: Any, prompts: list[list[int]], shared: int, pad_id: int, pass
         values = [pads_inserted(part.cache.layers[layer].values, shared, gap, dim=2) for part, gap in zip(parts, gaps)]
         cache.update(torch.cat(keys), torch.cat(values), layer)
     attention = torch.cat([pads_inserted(part.attention, shared, gap, dim=1) for part, gap in zip(parts, gaps)])
-    return Prefilled(cache, {cache_kwarg(model): cache, "use_cache": True}, rows, attention,
-                     torch.cat([part.next_pos for part in parts]), torch.cat([part.logits for part in parts]))
+    return Prefilled(cache, {cache_kwarg(model): cache, "use_cache": True}, [i for part in parts for i in part.rows],
+                     attention, torch.cat([part.next_pos for part in parts]), torch.cat([part.logits for part in parts]))
 
 
 def prefill_once_per_prompt(model: Any, prompts: list[list[int]], shared: int, pad_id: int,
@@ -218,9 +215,10 @@ def prefill_once_per_prompt(model: Any, prompts: list[list[int]], shared: int, p
         members.setdefault(owner, []).append(row)
     copies = [(r, row) for r, owner in enumerate(batch.rows) for row in members[owner]]
     index = torch.tensor([r for r, _ in copies], dtype=torch.long)
-    batch.cache.batch_select_indices(index.to(model.device))
-    return Prefilled(batch.cache, batch.with_cache, [row for _, row in copies], batch.attention[index.to(model.device)],
-                     batch.next_pos[index.to(model.device)], batch.logits[index])
+    on_device = index.to(model.device)
+    batch.cache.batch_select_indices(on_device)
+    return Prefilled(batch.cache, batch.with_cache, [row for _, row in copies], batch.attention[on_device],
+                     batch.next_pos[on_device], batch.logits[index])
 
 
 def take_tokens(chosen: list[int], active: list[int], results: list[RowResult], stop_ids: set[int],

@@ -46,9 +46,8 @@ def keep_freed_memory_for_reuse() -> bool:
 
     By default every block of 128 KiB or more is mmap-ed and given back on free, so a batched forward pass on the CPU
     page-faults its activations (tens of MB a layer) in again at every step; in a virtual machine each fault is dear.
-    With mmap off and the heap never trimmed, a block freed by one step is reused by the next: decoding a batch of 32
-    on the 0.5B teacher is about 10% faster (docs/benchmarks.md). The price: the process keeps its peak heap.
-    Returns whether the setting took (glibc on Linux only)."""
+    With mmap off and the heap never trimmed, a block freed by one step is reused by the next. The price: the process
+    keeps its peak heap. Returns whether the setting took (glibc on Linux only)."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -23,8 +23,8 @@ from synthwright.engines.base import (
 from synthwright.engines.decoding import PREFILL_PASS_COST, decode_batch
 from synthwright.engines.gguf_cache import cached_gguf
 from synthwright.engines.hardware import keep_freed_memory_for_reuse, pick_device, pick_dtype
-from synthwright.engines.packed import pack_linear_layers
 from synthwright.engines.model_source import SMOLLM2_HUB_ID, ModelSource, smollm2_missing
+from synthwright.engines.packed import pack_linear_layers
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
