@@ -1,7 +1,8 @@
 """A scripted engine: the real Engine interface with outputs a test decides.
 
 Planner phrases get distinct plausible phrases; classification requests get the next text scripted
-for the category whose description (or name) the prompt names; judge requests get `verdict(label, text)` from the test.
+for the category whose description (or name) the prompt names; judge requests get `verdict(label, text)` from the test,
+label check requests the letter of `pick(text, options)`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ _JUDGED_LABEL = re.compile(r'written to have the label "([^"]+)"')
 _JUDGED_TEXT = re.compile(r'Its text:\n"""\n(.*?)\n"""', re.S)
 
 
+_CHECKED_TEXT = re.compile(r'A user wrote this message:\n"(.*)"\n')
+_OPTION = re.compile(r"^([A-Z])\) ([^:\n]+)", re.M)
+
+
 class ScriptedEngine(Engine):
     def __init__(self, texts: dict[str, list[str]] | None = None,
-                 verdict: Callable[[str, str], dict[str, Any] | None] | None = None, spec: str = "scripted"):
+                 verdict: Callable[[str, str], dict[str, Any] | None] | None = None, spec: str = "scripted",
+                 pick: Callable[[str, list[str]], str | None] | None = None):
         self.texts = {k: deque(v) for k, v in (texts or {}).items()}
         self.verdict = verdict
+        self.pick = pick  # label check requests: (text, option labels in the prompt's order) → the label picked
         self.spec = spec
         self.batch_size = 4
         self.calls: dict[str, int] = defaultdict(int)
@@ -52,6 +59,12 @@ class ScriptedEngine(Engine):
             obj = self.verdict(label.group(1) if label else "", text.group(1) if text else prompt)
             if obj is None:
                 return Generation(text='{"reason": "cut', error="output is not valid JSON", finish_reason="length")
+        elif name == "LabelChoice":
+            options = [label.replace(" ", "_") for _, label in _OPTION.findall(prompt)]
+            picked = self.pick(_CHECKED_TEXT.search(prompt).group(1), options)
+            if picked is None:
+                return Generation(text="{", error="output is not valid JSON", finish_reason="length")
+            obj = {"answer": "ABCDEFGH"[options.index(picked)]}
         else:
             raise AssertionError(f"unexpected schema {name}")
         text = json.dumps(obj)

@@ -1,4 +1,4 @@
-"""`run`: recipe → plan → executor → filters → (judge) → dataset, resumable from the run store."""
+"""`run`: recipe → plan → executor → filters → (label check, judge) → dataset, resumable from the run store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from synthwright.agents.executor import Executor
-from synthwright.agents.planner import make_plan
+from synthwright.agents.planner import label_neighbours, make_plan
 from synthwright.core.errors import ConfigError
 from synthwright.core.progress import RunProgress
 from synthwright.core.store import RunStore
@@ -16,6 +16,7 @@ from synthwright.engines import Engine, load_engine
 from synthwright.evaluators import embed
 from synthwright.evaluators.filters import FilterState
 from synthwright.evaluators.judge import Judge, make_judge
+from synthwright.evaluators.label_check import LabelCheck, describe_check, make_label_check
 from synthwright.evaluators.label_noise import check_label_noise
 from synthwright.make.instruction_run import run_instruction_method
 from synthwright.make.output import write_outputs
@@ -176,13 +177,18 @@ def run(
                            load=teachers.load_judge)
         if judge is not None:
             stack.callback(judge.close)
-        replayed = replay_if_pending(store, recipe, judge, bar, reserved_rows(seeds, dev))
+        label_check = label_check_for(recipe, teachers, seeds)
+        if label_check is not None:
+            stack.callback(label_check.close)
+        replayed = replay_if_pending(store, recipe, judge, bar, reserved_rows(seeds, dev), label_check)
         ctx = round_context(store, recipe, plan, seeds, dev, judge, bar, on_batch, limit)
+        ctx.label_check = label_check
         stopped_by_limit = fill(ctx, teachers, 0, recipe.budget.max_rounds)
         if ctx.task.has_quality_loop and recipe.quality.enabled and not stopped_by_limit:
             stopped_by_limit = run_quality_loop(ctx, teachers, dev, plan)
         dataset, stats = finish(ctx, out_dir, plan)
         stats.update(stopped_by_limit=stopped_by_limit and not ctx.stopped, replay=replayed,
+                     label_check=describe_check(label_check),
                      stopped_by_budget=ctx.stopped, cache=teachers.cache_stats())
     bar.phase("writing the report …")
     build_report(out_dir, stats=stats)
@@ -204,18 +210,34 @@ def round_context(store: RunStore, recipe: Recipe, plan: dict[str, Any], seeds: 
                         state=state, judge=judge, bar=bar, on_batch=on_batch, allowance=allowance)
 
 
+def label_check_for(recipe: Recipe, teachers: Teachers, seeds: list[dict]) -> LabelCheck | None:
+    """The run's label check (None when the recipe leaves it off); its choices are each label's nearest labels."""
+    if not recipe.label_check.enabled:
+        return None
+    task = task_for(recipe.task)
+    if not task.labelled:
+        raise ConfigError(f"label_check applies to classification recipes, not to {task.kind}; remove the"
+                          " label_check section or set label_check.enabled: false.")
+    if len(recipe.categories) < 2:
+        raise ConfigError("label_check needs at least two labels to choose among; set label_check.enabled: false.")
+    neighbours = label_neighbours(recipe, seeds, recipe.label_check.neighbours)
+    return make_label_check(recipe, teachers, neighbours, category_field=task.category_field,
+                            teacher_spec=teachers.given_spec, load=teachers.load_judge)
+
+
 def reserved_rows(seeds: list[dict], dev: list[dict]) -> list[dict]:
     """The rows the copy filters keep generated text away from: the seeds, and the dev set's texts (never examples)."""
     return seeds + [{**r, "reserved": True} for r in dev]
 
 
 def replay_if_pending(store: RunStore, recipe: Recipe, judge: Judge | None, bar: RunProgress,
-                      reserved: list[dict]) -> dict[str, Any] | None:
+                      reserved: list[dict], label_check: LabelCheck | None = None) -> dict[str, Any] | None:
     """Re-apply a recipe changed only after generation to the stored responses (no generation)."""
     if not store.get("replay_pending"):
         return None
     bar.phase("the recipe changed only after generation: re-applying it to the stored responses (no generation) …")
-    replayed = replay(store, recipe, task_for(recipe.task), reserved, judge, on_progress=bar.replaying)
+    replayed = replay(store, recipe, task_for(recipe.task), reserved, judge, on_progress=bar.replaying,
+                      label_check=label_check)
     store.put("replay_pending", False)
     return replayed
 

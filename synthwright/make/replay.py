@@ -17,6 +17,7 @@ from synthwright.core.store import RunStore
 from synthwright.engines.base import parse_into
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.judge import Judge
+from synthwright.evaluators.label_check import LabelCheck
 from synthwright.make.teacher_check import teacher_found_weak
 from synthwright.recipe.model import Recipe
 from synthwright.tasks import Task
@@ -25,7 +26,7 @@ BATCH = 256  # candidates per filter pass; filters are batch-first
 
 
 def replay(store: RunStore, recipe: Recipe, task: Task, reserved: list[dict[str, Any]], judge: Judge | None,
-           on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+           on_progress: Callable[[int, int], None] | None = None, label_check: LabelCheck | None = None) -> dict[str, Any]:
     """Re-apply `recipe`'s post-generation settings to every stored response; returns what changed."""
     t0 = time.perf_counter()
     rows = store.stored_responses()
@@ -55,6 +56,8 @@ def replay(store: RunStore, recipe: Recipe, task: Task, reserved: list[dict[str,
                                          slot_id=slot["slot_id"], features={"contrast": slot.get("contrast")})))
         live = [c for _, c in cands]
         apply_filters(live, state, recipe.filters)
+        if label_check is not None:  # greedy answers: the same samples get the same verdicts as when generated
+            label_check.evaluate([c for c in live if c.alive])
         if judge is not None:
             fresh = []
             for row, c in cands:

@@ -15,6 +15,7 @@ from synthwright.core.store import RunStore
 from synthwright.engines import Engine
 from synthwright.evaluators.filters import Candidate, FilterState, apply_filters
 from synthwright.evaluators.judge import Judge
+from synthwright.evaluators.label_check import LabelCheck
 from synthwright.make.teacher_check import (
     check_teacher,
     stricter_gate_mode,
@@ -46,16 +47,19 @@ class RoundContext:
     state: FilterState
     judge: Judge | None
     bar: RunProgress
+    label_check: LabelCheck | None = None
     on_batch: Callable[[BatchReport], None] | None = None
     stopped: str | None = None  # why a budget cap stopped the run (budget.max_tokens / max_cost)
     allowance: int | None = None  # accepted samples the run may still add (--limit); None: no cap
 
 
 def settle(cands: list[Candidate], state: FilterState, recipe: Recipe, judge: Judge | None, room: dict[str, int], *,
-           key: Callable[[Candidate], str], allowance: int | None) -> int:
-    """Filters, then the judge, then each survivor's quota (`room[key(c)]`, taken as it is accepted) and the
-    `allowance` (None: no cap); returns how many were accepted."""
+           key: Callable[[Candidate], str], allowance: int | None, label_check: LabelCheck | None = None) -> int:
+    """Filters, then the label check and the judge, then each survivor's quota (`room[key(c)]`, taken as it is
+    accepted) and the `allowance` (None: no cap); returns how many were accepted."""
     apply_filters(cands, state, recipe.filters)
+    if label_check is not None:
+        label_check.evaluate([c for c in cands if c.alive])
     if judge is not None:  # the expensive check, only for what the cheap ones let through
         judge.evaluate([c for c in cands if c.alive])
     accepted = 0
@@ -120,7 +124,8 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
                                         slot_id=slot["slot_id"], features={"contrast": slot.get("contrast")}))
         live = [c for c in candidates if c is not None]
         accepted_now = settle(live, state, recipe, judge, room, key=lambda c: c.slot_id,
-                              allowance=None if allowance is None else allowance - total_accepted)
+                              allowance=None if allowance is None else allowance - total_accepted,
+                              label_check=ctx.label_check)
         calls, samples = [], []
         for (slot, _), request, seed, gen, c in zip(batch, requests, seeds, gens, candidates):
             calls.append(call_record(slot["slot_id"], round_, seed, request, gen, engine_info))

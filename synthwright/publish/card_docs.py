@@ -10,6 +10,7 @@ FILTER_DOCS = {
     "pii": "contains personal data (e-mail addresses, phone or card numbers…)",
     "placeholder": "contains placeholder text such as [Customer Name]",
     "refusal": "a refusal or assistant boilerplate (\"As an AI…\")",
+    "label_check": "the checking model read it as another label (label_check)",
     "judge": "the LLM judge failed it",
     "quota": "its slot's quota was already met",
     "limit": "the run's --limit was reached",

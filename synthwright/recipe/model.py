@@ -118,6 +118,23 @@ class JudgeConfig(_Closed):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Judge sampling temperature; 0 is greedy (reproducible).")
 
 
+class LabelCheckConfig(_Closed):
+    """Classification: a model reads each sample that passed the filters and picks its label among the sample's own
+    and that label's nearest neighbours (a constrained one-letter answer, options in a shuffled order). A sample whose
+    label it does not confirm is rejected or given the label it picked.
+
+    Off by default: on real messages with their true labels the default teacher confirms too few to be trusted
+    (docs/benchmarks.md has the share each model confirms). Turned on without a `model`, it reuses the teacher."""
+
+    enabled: bool = Field(default=False, description="Check each sample's label with a model.")
+    model: str | None = Field(default=None, description="Engine spec of the checking model; default: the teacher's.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Engine options for a checking engine of its own.")
+    neighbours: int = Field(default=3, ge=1, le=7, description="How many of the label's nearest labels are the other choices.")
+    on_disagree: Literal["reject", "relabel"] = Field(
+        default="reject", description="reject: the sample is rejected (filter label_check); relabel: it takes the label"
+                                      " the model picked and keeps its place in its slot's quota.")
+    batch_size: int | None = Field(default=None, ge=1, description="Samples per call to the engine; default: the engine's batch size.")
+
 class QualityConfig(_Closed):
     """Classification and dialogue (whose user messages the classifier reads, one goal a label): the quality loop.
     After the first pass over the plan, and after each re-planning step,
@@ -228,6 +245,7 @@ class Recipe(_Closed):
                                                                 repetition_penalty=1.1))
     filters: FilterConfig = Field(default_factory=FilterConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    label_check: LabelCheckConfig = Field(default_factory=LabelCheckConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     budget: Budget = Field(default_factory=Budget)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -298,8 +316,8 @@ class Recipe(_Closed):
 
     def generation_fingerprint(self) -> str:
         """What decides the model calls: the fingerprint less what only judges their results (filters, the
-        judge's thresholds). Runs that differ only outside it can replay the stored responses."""
-        data = self.model_dump(mode="json", exclude={"output", "budget", "license", "filters"})
+        label check, the judge's thresholds). Runs that differ only outside it can replay the stored responses."""
+        data = self.model_dump(mode="json", exclude={"output", "budget", "license", "filters", "label_check"})
         for name in POST_GENERATION_JUDGE_FIELDS:
             data["judge"].pop(name, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

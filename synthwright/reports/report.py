@@ -43,7 +43,7 @@ from synthwright.rundir.reader import open_run
 from synthwright.rundir.usage import usage
 from synthwright.rundir.views import dataset_splits, loop_summary
 
-FUNNEL_TAIL = ("judge", "quota", "limit", "quality_loop", "label_noise")
+FUNNEL_TAIL = ("label_check", "judge", "quota", "limit", "quality_loop", "label_noise")
 AXES = ("scenario", "persona", "style", "length")
 SAMPLE_CAP = 2000  # texts embedded for the diversity metrics
 NEAR_DUPLICATE_COSINE = 0.95

@@ -51,8 +51,8 @@ def open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
 def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
     """Open the run's store; refuse a changed recipe unless `restart`, which sets the old run aside.
 
-    A recipe changed only in what judges the model's output (filters, the judge's thresholds, output) is
-    taken as it is, and the store is marked for a replay of its stored responses (see make/replay.py)."""
+    A recipe changed only in what judges the model's output (filters, the label check, the judge's thresholds,
+    output) is taken as it is, and the store is marked for a replay of its stored responses (see make/replay.py)."""
     path = out_dir / "run.sqlite"
     if path.exists():
         store = RunStore(path)
@@ -71,7 +71,8 @@ def _open_store(recipe: Recipe, out_dir: Path, restart: bool) -> RunStore:
             raise ConfigError(
                 f"The recipe changed since the run in '{out_dir}' started in what it asks the model, so it cannot"
                 " resume; pass --restart to start over (the old run is kept) or choose another --out. (Changes to"
-                " filters, the judge's thresholds and output only are re-applied to the stored responses.)"
+                " filters, the label check, the judge's thresholds and output only are re-applied to the stored"
+                " responses.)"
             )
         keep = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
         keep.mkdir(parents=True)
