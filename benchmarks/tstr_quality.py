@@ -9,6 +9,8 @@ scored on the real *test* split:
     a  naive prompting: one prompt per sample naming the domain and the label; no planner, no filters
     b  the pipeline without the quality loop (planner, executor, filters; the defaults otherwise)
     s  as b, with the label-fidelity gate also rejecting samples that read as another label (reject_other_label)
+    v  as b, with the label check (--check-model, default the 1.5B) rejecting samples whose label it does not confirm
+    r  as v, relabelling them instead
     c  the pipeline with the quality loop, no real data
     d  the loop with a 10-per-label real dev set drawn from the *train* split (never in prompts or data)
 
@@ -25,8 +27,8 @@ data must clear), the classifier trained on 10 real examples per label (the same
 drawn from the train split), and on the full real train split (the ceiling). The recipes are in benchmarks/recipes/
 (label names and one line each, as a user would write).
 
-    python benchmarks/tstr_quality.py [--teacher SPEC] [--sets snips,amazon,yelp] [--arms a,b,s,c,d] [--per-label 20]
-                                      [--seeds 0,1,2] [--dtype float32]
+    python benchmarks/tstr_quality.py [--teacher SPEC] [--sets snips,amazon,yelp] [--arms a,b,s,v,r,c,d] [--per-label 20]
+                                      [--seeds 0,1,2] [--dtype float32] [--check-model SPEC]
     python benchmarks/tstr_quality.py --arms oracle --sets clinc45 --per-label 10 --seeds 0,1,2 [--oracle-planner builtin]
     python benchmarks/tstr_quality.py --references-only --seeds 0,1,2 [--sets snips,clinc150,clinc45,amazon,yelp]
 
@@ -58,7 +60,9 @@ SETS = {
 SUBSETS = {"clinc45": ("banking", "credit_cards", "travel")}  # whole CLINC150 domains: several close intents per topic
 ROOM_FATES = ("quota", "limit")  # a sample that passed every gate but found its slot full, or the run's --limit met
 ARMS = {"a": "naive prompting", "b": "pipeline, no loop", "s": "pipeline, no loop, reject_other_label",
+        "v": "pipeline, no loop, label check (reject)", "r": "pipeline, no loop, label check (relabel)",
         "c": "pipeline + loop", "d": "loop + 10/label real dev set"}
+CHECK_MODEL: list[str] = ["qwen2.5-coder-1.5b"]  # --check-model: the label check's model in arms v and r
 NAIVE_PROMPT = "{description}\nWrite one such text whose label is '{label}'."
 
 
@@ -111,7 +115,8 @@ def pipeline(recipe, engine, out: Path, quality: dict | None, restart: bool = Fa
     finally:
         store.close()
     return rows, {"calls": calls, "tokens": tokens + planner, "completion_tokens": completion, "seconds": seconds,
-                  "quality": result.stats.get("quality")}
+                  "quality": result.stats.get("quality"), "funnel": result.stats.get("funnel"),
+                  "label_check": result.stats.get("label_check")}
 
 
 OVERRIDE: dict = {}  # --override: recipe settings every arm's recipe gets, beside its own
@@ -387,7 +392,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default=default_teacher(), help="engine spec (default: $SYNTHWRIGHT_BENCH_TEACHER or default)")
     parser.add_argument("--sets", default="snips,clinc45,amazon,yelp")
-    parser.add_argument("--arms", default="a,b,c,d", help="a, b, s, c, d; or oracle")
+    parser.add_argument("--arms", default="a,b,c,d", help="a, b, s, v, r, c, d; or oracle")
+    parser.add_argument("--check-model", default=CHECK_MODEL[0], help="the label check's model in arms v and r")
     parser.add_argument("--per-label", type=int, default=20)
     parser.add_argument("--dev-per-label", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -404,6 +410,7 @@ def main() -> None:
                              " usable (the planner's built-in personas and situations fill in)")
     args = parser.parse_args()
     OVERRIDE.update(json.loads(args.override))
+    CHECK_MODEL[0] = args.check_model
     if args.arms == "oracle":
         oracle_benchmark(args)
         return
@@ -422,12 +429,20 @@ def strict(recipe):
     return recipe.model_copy(update={"filters": recipe.filters.model_copy(update={"label_fidelity": lf})})
 
 
+def checked(recipe, on_disagree: str):
+    """`recipe` with the label check on, by --check-model."""
+    check = recipe.label_check.model_copy(update={"enabled": True, "model": CHECK_MODEL[0], "on_disagree": on_disagree})
+    return recipe.model_copy(update={"label_check": check})
+
+
 def generate_arm(arm: str, recipe, engine, per_label: int, seed: int, dev_path: Path, out: Path):
     if arm == "a":
         return naive(recipe, engine, per_label, seed)
     quality = {"enabled": arm in ("c", "d")}
     if arm == "d":
         quality["dev_set"] = str(dev_path)
+    if arm in ("v", "r"):
+        recipe = checked(recipe, "reject" if arm == "v" else "relabel")
     return pipeline(strict(recipe) if arm == "s" else recipe, engine, out, quality, restart=True)
 
 
