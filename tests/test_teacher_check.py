@@ -93,3 +93,32 @@ def test_a_weak_teacher_turns_on_the_stricter_label_gate_and_its_earlier_samples
     else:
         assert "reject_other_label: true (or auto)" in check["message"]
         assert OTHER_LABEL in kept
+
+
+REFUND_TALK = ["where is the refund for my cancelled order", "the shop has not refunded me yet",
+               "i returned the shoes and the store still owes me the money", "my refund from the airline never arrived"]
+LOST_CARD_TALK = ["i lost my card on the bus this morning", "my debit card is gone, i think i dropped it at the gym",
+                  "cannot find my card anywhere", "i left my card in a taxi last night"]
+
+
+def test_samples_that_pass_every_check_but_read_as_another_label_make_a_teacher_weak(tmp_path):
+    texts = {"lost_card": REFUND_TALK + LOST_CARD_TALK,
+             "refund": ["still waiting on the money the store owes me back", "the refund for my parcel has not come through",
+                        "they promised my money back two weeks ago", "when will the merchant credit my refund"]}
+    recipe = recipe_dict(count={"per_category": 4}, budget={"max_rounds": 3},
+                         filters={"language": False, "near_duplicates": {"enabled": False}})
+    result = synthwright.run(recipe, out=tmp_path / "run", engine=ScriptedEngine(texts))
+    check = result.stats["teacher_check"]
+    assert check["weak"] and check["failed"] == {"other_label": 4} and check["accepted"] == 4
+    assert "4 read as another label" in check["message"] and "(reject_other_label: auto)" in check["message"]
+    kept = [r for split in result.dataset.values() for r in split]
+    assert {r["text"] for r in kept if r["label"] == "lost_card"} == set(LOST_CARD_TALK)
+
+
+def test_a_teacher_whose_samples_read_as_their_own_label_is_not_held_to_the_stricter_gate(tmp_path):
+    texts = {"lost_card": LOST_CARD_TALK * 2, "refund": REFUND_TALK * 2}
+    recipe = recipe_dict(count={"per_category": 4}, filters={"language": False, "near_duplicates": {"enabled": False},
+                                                             "exact_duplicates": False})
+    result = synthwright.run(recipe, out=tmp_path / "run", engine=ScriptedEngine(texts))
+    check = result.stats["teacher_check"]
+    assert not check["weak"] and "other_label" not in check["failed"]

@@ -1,9 +1,12 @@
 """Can the teacher write this recipe's data? Decided once, from the run's first samples, and kept in the store.
 
 When most of what the teacher wrote fails the checks that speak of the teacher (the output did not parse, reads as
-no label or another, speaks as the agent or a narrator, refuses, leaves template text, is in another language), the
-run says so in one sentence with the numbers and what to do, and the closing summary repeats it. Rejections for
-room (quota, limit) or repeats (duplicates, seed copies) say nothing about the teacher and do not count.
+no label, speaks as the agent or a narrator, refuses, leaves template text, is in another language) or, in a
+classification run whose stricter label gate is off, was accepted but reads as another label (nearer another
+label's name and description than its own), the run says so in one sentence with the numbers and what to do, and the
+closing summary repeats it. Rejections for room (quota, limit) or repeats (duplicates, seed copies) say nothing
+about the teacher and do not count. Real messages read as another label at 20-30% (docs/benchmarks.md), well under
+the share that makes a teacher weak, so a teacher that writes like real users is not held to the stricter gate.
 
 With a weak teacher, keeping only the samples nearest their own label pays (docs/benchmarks.md), so with
 `reject_other_label: auto` (the default) label fidelity rejects samples that read as another label from then on, and
@@ -13,7 +16,7 @@ the samples accepted before are checked again.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from synthwright.core.store import RunStore
 from synthwright.evaluators.filters import Candidate, FilterState, label_fidelity_filter
@@ -26,7 +29,8 @@ WEAK_SHARE = 0.5  # the teacher is too weak when at least this share fails its o
 TEACHER_FAILURES = {"parse": "did not parse", "label_fidelity": "read as no label or another",
                     "gibberish": "were not words",
                     "role": "spoke as the agent or a narrator", "refusal": "refused or talked about the task",
-                    "placeholder": "left template text", "language": "were in another language"}
+                    "placeholder": "left template text", "language": "were in another language",
+                    "other_label": "read as another label"}
 
 
 STRICTER_GATE = {
@@ -39,15 +43,18 @@ STRICTER_GATE = {
 }
 
 
-def verdict(fates: dict[str, int], spec: str, *, stricter_gate: str = "") -> dict[str, Any] | None:
+def verdict(fates: dict[str, int], spec: str, *, stricter_gate: str = "", other_label: int = 0) -> dict[str, Any] | None:
     """The check over a run's sample fates (filter or status → count), or None while there are too few samples.
-    `stricter_gate`: "suggest" (the recipe turned reject_other_label off), "auto" (the run turns it on) or ""."""
+    `stricter_gate`: "suggest" (the recipe turned reject_other_label off), "auto" (the run turns it on) or "";
+    `other_label`: how many of the accepted samples read as another label."""
     generated = sum(fates.values())
     if generated < MIN_SAMPLES:
         return None
-    failed = {name: fates[name] for name in TEACHER_FAILURES if fates.get(name)}
+    counts = {**fates, "other_label": other_label}
+    failed = {name: counts[name] for name in TEACHER_FAILURES if counts.get(name)}
     share = sum(failed.values()) / generated
-    result: dict[str, Any] = {"teacher": spec, "generated": generated, "accepted": fates.get("accepted", 0),
+    result: dict[str, Any] = {"teacher": spec, "generated": generated,
+                              "accepted": fates.get("accepted", 0) - other_label,
                               "failed": failed, "weak": share >= WEAK_SHARE, "message": None}
     if result["weak"]:
         reasons = "; ".join(f"{n} {TEACHER_FAILURES[name]}" for name, n in sorted(failed.items(), key=lambda kv: -kv[1]))
@@ -60,12 +67,17 @@ def verdict(fates: dict[str, int], spec: str, *, stricter_gate: str = "") -> dic
     return result
 
 
-def check_teacher(store: RunStore, spec: str, say: Any, *, stricter_gate: str = "") -> dict[str, Any] | None:
-    """Decide once the store holds enough samples; `say` hears the sentence when the teacher is too weak. Returns
-    the verdict when this call decided it, else None."""
+def check_teacher(store: RunStore, spec: str, say: Any, *, stricter_gate: str = "",
+                  other_label: Callable[[], int] = lambda: 0) -> dict[str, Any] | None:
+    """Decide once the store holds enough samples; `say` hears the sentence when the teacher is too weak;
+    `other_label()` counts the accepted samples that read as another label. Returns the verdict when this call
+    decided it, else None."""
     if store.get("teacher_check") is not None:
         return None
-    result = verdict(store.fate_counts(), spec, stricter_gate=stricter_gate)
+    fates = store.fate_counts()
+    if sum(fates.values()) < MIN_SAMPLES:
+        return None
+    result = verdict(fates, spec, stricter_gate=stricter_gate, other_label=other_label() if stricter_gate else 0)
     if result is None:
         return None
     store.put("teacher_check", result)
@@ -87,15 +99,22 @@ def stricter_gate_mode(cfg: FilterConfig, task: Task, state: FilterState) -> str
     return "auto" if lf.reject_other_label == "auto" else "suggest"
 
 
-def tighten_label_gate(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig) -> Counter[str]:
-    """Turn on `reject_other_label` for the rest of the run and hold the samples accepted so far to it: those that
-    read as another label are rejected in the store. Returns how many each slot lost."""
-    state.teacher_weak = True
+def read_as_other_label(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig) -> list[tuple[dict, Candidate]]:
+    """The accepted samples that the stricter label gate would reject, each with its rejected candidate; rejects
+    nothing."""
     contrast = {s["slot_id"]: s.get("contrast") for s in store.slots()}
     accepted = store.samples("accepted")
     cands = [Candidate(data=s["data"], text=task.text_of(s["data"]), category=s["category"], slot_id=s["slot_id"],
                        features={"contrast": contrast.get(s["slot_id"])}) for s in accepted]
-    label_fidelity_filter(cands, state, cfg)
-    lost = [(s, c) for s, c in zip(accepted, cands) if not c.alive]
+    strict = cfg.model_copy(update={"label_fidelity": cfg.label_fidelity.model_copy(update={"reject_other_label": True})})
+    label_fidelity_filter(cands, state, strict)
+    return [(s, c) for s, c in zip(accepted, cands) if not c.alive]
+
+
+def tighten_label_gate(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig) -> Counter[str]:
+    """Turn on `reject_other_label` for the rest of the run and hold the samples accepted so far to it: those that
+    read as another label are rejected in the store. Returns how many each slot lost."""
+    state.teacher_weak = True
+    lost = read_as_other_label(store, state, task, cfg)
     store.reject([s["sample_id"] for s, _ in lost], "label_fidelity", [c.reason for _, c in lost])
     return Counter(s["slot_id"] for s, _ in lost)
