@@ -133,3 +133,10 @@ def test_turning_the_check_on_replays_the_stored_responses(tmp_path):
 def test_a_check_that_cannot_apply_is_refused(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
         synthwright.run({**base(), **change}, out=tmp_path / "run", engine=ScriptedEngine(TEXTS))
+
+
+def test_a_checking_model_that_cannot_load_fails_before_any_generation(tmp_path):
+    engine = ScriptedEngine(TEXTS, pick=by_word)
+    with pytest.raises(ConfigError):
+        synthwright.run(base(model=str(tmp_path / "no-such-model")), out=tmp_path / "run", engine=engine)
+    assert engine.calls["GeneratedText"] == 0

@@ -213,8 +213,9 @@ def fill(ctx: RoundContext, teachers: Callable[[int], Engine], round_start: int,
     if ctx.stopped:
         return True
     engines = {i: teachers(i) for i in sorted({by_id[sid].get("teacher", 0) for sid in missing})}
-    if ctx.judge is not None:
-        ctx.judge.engine  # loaded now, so a judge that cannot load fails before any generation
+    for check in (ctx.label_check, ctx.judge):  # loaded now, so a model that cannot load fails before any generation
+        if check is not None:
+            check.engine
     target = sum(s["quota"] for s in slots)
     ctx.bar.start(recipe.name, target, target - sum(missing.values()), len(slots), len(slots) - len(missing))
     try:
