@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import synthwright
+from synthwright.cli.summary import print_summary
 from synthwright.core.errors import ConfigError
 from synthwright.evaluators.filters import Candidate
 from synthwright.evaluators.label_check import LabelCheck, choice_schema, shuffled
@@ -98,10 +99,12 @@ def base(**check):
                        filters={"language": False, "label_fidelity": {"enabled": False}, "label_noise": {"mode": "off"}})
 
 
-def test_a_run_rejects_what_the_check_does_not_confirm(tmp_path):
+def test_a_run_rejects_what_the_check_does_not_confirm(tmp_path, capsys):
     result = synthwright.run(base(), out=tmp_path / "run", engine=ScriptedEngine(TEXTS, pick=by_word))
     assert result.stats["funnel"] == {"accepted": 5, "label_check": 1}
     assert result.stats["label_check"]["checked"] == 6
+    print_summary(result)
+    assert "label check (scripted): 6 samples read" in capsys.readouterr().out
     rows = [r for split in result.dataset.values() for r in split]
     assert "the refund for my card never came" not in {r["text"] for r in rows}
 
@@ -111,6 +114,7 @@ def test_relabelled_samples_keep_their_slot_and_take_the_new_label(tmp_path):
                              engine=ScriptedEngine(TEXTS, pick=by_word))
     rows = {r["text"]: r["label"] for split in result.dataset.values() for r in split}
     assert len(rows) == 6 and rows["the refund for my card never came"] == "refund"
+    assert result.stats["label_check"]["relabelled"] == 1
     assert sorted(rows.values()).count("refund") == 4
 
 

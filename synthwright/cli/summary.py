@@ -47,6 +47,11 @@ def print_summary(result: Any, console: Console | None = None) -> None:
         console.print(f"replayed: the recipe changed only after generation, so its filters and judge thresholds were"
                       f" re-applied to {r['responses']} stored responses in {r['seconds']} s without generating"
                       + (f" ({r['judged_now']} samples judged for the first time)" if r["judged_now"] else ""))
+    lc = stats.get("label_check")
+    if lc:
+        refused = (stats.get("funnel") or {}).get("label_check", 0)
+        console.print(f"label check ({lc['model']}): {lc['checked']} samples read in {lc['seconds']:.0f} s,"
+                      f" {refused} rejected, {lc['relabelled']} relabelled")
     q = stats.get("quality")
     if q:
         last = q["steps"][-1]

@@ -57,6 +57,7 @@ class LabelCheck:
         self.sampling = Sampling(temperature=0.0, max_new_tokens=16, seed=recipe.seed)
         self.seconds = 0.0
         self.checked = 0
+        self.relabelled = 0
 
     @property
     def engine(self) -> Engine:
@@ -106,6 +107,7 @@ class LabelCheck:
         elif picked != c.category:
             if self.cfg.on_disagree == "relabel":
                 c.features["label_check"]["relabelled_from"] = c.category
+                self.relabelled += 1
                 c.category = picked
                 c.data = {**c.data, self.category_field: picked}
             else:
@@ -134,4 +136,5 @@ def describe_check(check: LabelCheck | None) -> dict[str, Any] | None:
     """What the run's stats say of the check."""
     if check is None or not check.checked:
         return None
-    return {"model": check.spec, "checked": check.checked, "seconds": round(check.seconds, 2)}
+    return {"model": check.spec, "checked": check.checked, "relabelled": check.relabelled,
+            "seconds": round(check.seconds, 2)}
