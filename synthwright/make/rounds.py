@@ -18,7 +18,7 @@ from synthwright.evaluators.judge import Judge
 from synthwright.evaluators.label_check import LabelCheck
 from synthwright.make.teacher_check import (
     check_teacher,
-    read_as_other_label,
+    count_other_label,
     stricter_gate_mode,
     tighten_label_gate,
 )
@@ -139,7 +139,7 @@ def run_round(ctx: RoundContext, engine: Engine, work: list[tuple[dict, int]], r
         store.record_batch(calls, samples)
         mode = stricter_gate_mode(recipe.filters, task, state)
         decided = check_teacher(store, engine_info.get("spec") or engine.spec, bar.note, stricter_gate=mode,
-                                other_label=lambda: len(read_as_other_label(store, state, task, recipe.filters)))
+                                other_label=lambda: count_other_label(store, state, task, recipe.filters))
         if decided and decided["weak"] and mode == "auto":
             freed = tighten_label_gate(store, state, task, recipe.filters)
             for slot_id, n in freed.items():

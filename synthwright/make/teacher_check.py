@@ -5,8 +5,9 @@ no label, speaks as the agent or a narrator, refuses, leaves template text, is i
 classification run whose stricter label gate is off, was accepted but reads as another label (nearer another
 label's name and description than its own), the run says so in one sentence with the numbers and what to do, and the
 closing summary repeats it. Rejections for room (quota, limit) or repeats (duplicates, seed copies) say nothing
-about the teacher and do not count. Real messages read as another label at 20-30% (docs/benchmarks.md), well under
-the share that makes a teacher weak, so a teacher that writes like real users is not held to the stricter gate.
+about the teacher and do not count. Real messages are nearer another label 20-30% of the time (docs/benchmarks.md),
+well under the share that makes a teacher weak, so a teacher that writes like real users is not held to the
+stricter gate.
 
 With a weak teacher, keeping only the samples nearest their own label pays (docs/benchmarks.md), so with
 `reject_other_label: auto` (the default) label fidelity rejects samples that read as another label from then on, and
@@ -109,6 +110,14 @@ def read_as_other_label(store: RunStore, state: FilterState, task: Task, cfg: Fi
     strict = cfg.model_copy(update={"label_fidelity": cfg.label_fidelity.model_copy(update={"reject_other_label": True})})
     label_fidelity_filter(cands, state, strict)
     return [(s, c) for s, c in zip(accepted, cands) if not c.alive]
+
+
+def count_other_label(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig) -> int:
+    """How many accepted samples are nearer another label's prototype than their own (by the gate's `margin`):
+    the stricter gate's test without its `min_similarity` floor, which also refuses many real messages that are
+    nearest their own label (most of Amazon's reviews, docs/benchmarks.md)."""
+    lf = cfg.label_fidelity.model_copy(update={"min_similarity": -1.0})
+    return len(read_as_other_label(store, state, task, cfg.model_copy(update={"label_fidelity": lf})))
 
 
 def tighten_label_gate(store: RunStore, state: FilterState, task: Task, cfg: FilterConfig) -> Counter[str]:
