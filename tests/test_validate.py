@@ -102,6 +102,8 @@ def test_engine_specs_and_api_keys_are_checked(tmp_path, monkeypatch):
         validate_recipe(write(tmp_path, recipe_dict(teacher={"model": "openai:gpt-4o-mini"})))
     with pytest.raises(CredentialsError, match="OPENAI_API_KEY is not set"):  # the judge's own model too
         validate_recipe(write(tmp_path, recipe_dict(judge={"enabled": True, "model": "openai:gpt-4o-mini"})))
+    with pytest.raises(CredentialsError, match="OPENAI_API_KEY is not set"):  # and the label check's
+        validate_recipe(write(tmp_path, recipe_dict(label_check={"enabled": True, "model": "openai:gpt-4o-mini"})))
     with pytest.raises(EngineSpecError, match="warp:drive"):
         validate_recipe(write(tmp_path, recipe_dict(teacher={"model": "warp:drive"})))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")

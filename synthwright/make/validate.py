@@ -81,8 +81,9 @@ def _files(recipe: Recipe) -> list[str]:
 def _engines(recipe: Recipe) -> list[str]:
     """Every engine spec names an engine, and a hosted model has its API key."""
     specs = [(t.model, t.options) for t in recipe.teachers]
-    if recipe.judge.enabled and recipe.judge.model is not None:
-        specs.append((recipe.judge.model, recipe.judge.options))
+    for check in (recipe.label_check, recipe.judge):
+        if check.enabled and check.model is not None:
+            specs.append((check.model, check.options))
     checked = []
     for spec, options in specs:
         kind = engine_kind(spec)
