@@ -10,7 +10,6 @@ the judge's label equals the sample's. A failing verdict rejects the sample with
 from __future__ import annotations
 
 import time
-from functools import cached_property
 from typing import Any, Callable
 
 from pydantic import BaseModel
@@ -19,6 +18,7 @@ from synthwright.core.prompts import render
 from synthwright.core.store_rows import StoredVerdict
 from synthwright.engines import ChatRequest, Engine, Generation, Sampling, load_engine
 from synthwright.evaluators.filters import Candidate
+from synthwright.evaluators.model_check import ModelCheck
 from synthwright.recipe.model import Recipe
 from synthwright.tasks import task_for
 
@@ -44,34 +44,18 @@ def decide(verdict: BaseModel | dict[str, Any], category: str, min_score: int, r
     return failed
 
 
-class Judge:
+class Judge(ModelCheck):
     """Judges candidates in batches with `engine` (an Engine, or a function returning one on first use)."""
 
     def __init__(self, recipe: Recipe, engine: Engine | Callable[[], Engine], *, owns_engine: bool = False):
+        super().__init__(engine, model=recipe.judge.model, owns_engine=owns_engine)
         self.recipe = recipe
         self.cfg = recipe.judge
         self.task = task_for(recipe.task)
         self.schema = self.task.verdict_schema(recipe)
-        self._engine = engine
-        self.owns_engine = owns_engine
         self.system = render("judge_system", fields={n: (f.description or n) for n, f in self.schema.model_fields.items()})
         self.sampling = Sampling(temperature=self.cfg.temperature, max_new_tokens=self.cfg.max_new_tokens,
                                  seed=recipe.seed)
-        self.seconds = 0.0
-
-    @property
-    def engine(self) -> Engine:
-        if not isinstance(self._engine, Engine):
-            self._engine = self._engine()
-        return self._engine
-
-    @cached_property
-    def engine_info(self) -> dict[str, Any]:
-        return self.engine.describe()
-
-    @property
-    def spec(self) -> str:
-        return self.engine_info.get("spec") or self.cfg.model or "teacher"
 
     def requests(self, cands: list[Candidate]) -> list[ChatRequest]:
         return [ChatRequest.user(self.task.judge_prompt(self.recipe, c), system=self.system) for c in cands]
@@ -119,11 +103,6 @@ class Judge:
             reason = (stored.verdict or {}).get("reason", "").strip() or "no reason given"
             c.reject("judge", f"{'; '.join(failed)} (judge: {reason})" if stored.verdict else
                      f"the judge gave no usable verdict ({stored.error})")
-
-    def close(self) -> None:
-        if self.owns_engine and isinstance(self._engine, Engine):
-            self._engine.close()
-
 
 def make_judge(recipe: Recipe, teacher: Callable[[], Engine], *, teacher_spec: str | None = None,
                engine: Engine | None = None, load: Callable[..., Engine] = load_engine) -> Judge | None:

@@ -13,7 +13,6 @@ import random
 import string
 import time
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field, create_model
 from synthwright.core.prompts import render
 from synthwright.engines import ChatRequest, Engine, Sampling
 from synthwright.evaluators.filters import Candidate
+from synthwright.evaluators.model_check import ModelCheck
 from synthwright.recipe.model import Recipe
 
 SYSTEM = "You sort messages by what their writer wants. Reply with one JSON object and nothing else."
@@ -39,35 +39,23 @@ def shuffled(labels: list[str], text: str, seed: int) -> list[str]:
     return order
 
 
-class LabelCheck:
+class LabelCheck(ModelCheck):
     """Checks candidates' labels in batches with `engine` (an Engine, or a function returning one on first use).
 
     `neighbours`: each label's nearest other labels, nearest first (the planner's `label_neighbours`)."""
 
     def __init__(self, recipe: Recipe, engine: Engine | Callable[[], Engine], neighbours: dict[str, list[str]], *,
                  category_field: str = "label", owns_engine: bool = False):
+        super().__init__(engine, model=recipe.label_check.model, owns_engine=owns_engine)
         self.recipe = recipe
         self.cfg = recipe.label_check
         self.meanings = {c.name: c.description for c in recipe.categories}
         self.choices = {label: [label] + list(neighbours.get(label, []))[:self.cfg.neighbours]
                         for label in self.meanings}
         self.category_field = category_field
-        self._engine = engine
-        self.owns_engine = owns_engine
         self.sampling = Sampling(temperature=0.0, max_new_tokens=16, seed=recipe.seed)
-        self.seconds = 0.0
         self.checked = 0
         self.relabelled = 0
-
-    @property
-    def engine(self) -> Engine:
-        if not isinstance(self._engine, Engine):
-            self._engine = self._engine()
-        return self._engine
-
-    @cached_property
-    def spec(self) -> str:
-        return self.engine.describe().get("spec") or self.cfg.model or "teacher"
 
     def options(self, c: Candidate) -> list[str]:
         return shuffled(self.choices[c.category], c.text, self.recipe.seed)
@@ -112,11 +100,6 @@ class LabelCheck:
                 c.data = {**c.data, self.category_field: picked}
             else:
                 c.reject("label_check", f"{self.spec} reads it as {picked!r}, not {c.category!r}")
-
-    def close(self) -> None:
-        if self.owns_engine and isinstance(self._engine, Engine):
-            self._engine.close()
-
 
 def make_label_check(recipe: Recipe, teacher: Callable[[], Engine], neighbours: dict[str, list[str]], *,
                      category_field: str, teacher_spec: str | None = None,
