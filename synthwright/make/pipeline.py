@@ -181,8 +181,7 @@ def run(
         if label_check is not None:
             stack.callback(label_check.close)
         replayed = replay_if_pending(store, recipe, judge, bar, reserved_rows(seeds, dev), label_check)
-        ctx = round_context(store, recipe, plan, seeds, dev, judge, bar, on_batch, limit)
-        ctx.label_check = label_check
+        ctx = round_context(store, recipe, plan, seeds, dev, judge, bar, on_batch, limit, label_check)
         stopped_by_limit = fill(ctx, teachers, 0, recipe.budget.max_rounds)
         if ctx.task.has_quality_loop and recipe.quality.enabled and not stopped_by_limit:
             stopped_by_limit = run_quality_loop(ctx, teachers, dev, plan)
@@ -197,7 +196,7 @@ def run(
 
 def round_context(store: RunStore, recipe: Recipe, plan: dict[str, Any], seeds: list[dict], dev: list[dict],
                   judge: Judge | None, bar: RunProgress, on_batch: Callable[[BatchReport], None] | None,
-                  limit: int | None) -> RoundContext:
+                  limit: int | None, label_check: LabelCheck | None = None) -> RoundContext:
     """What every round shares, with the samples accepted before (a resumed run) in the executor and filters."""
     task = task_for(recipe.task)
     executor = Executor(recipe, task, seeds, neighbours={c["name"]: c.get("neighbours", []) for c in plan["categories"]})
@@ -207,7 +206,8 @@ def round_context(store: RunStore, recipe: Recipe, plan: dict[str, Any], seeds: 
     # --limit counts the run's accepted samples, not this invocation's, so the same command converges
     allowance = None if limit is None else max(0, limit - len(accepted_before))
     return RoundContext(recipe=recipe, task=task, schema=task.schema(recipe), executor=executor, store=store,
-                        state=state, judge=judge, bar=bar, on_batch=on_batch, allowance=allowance)
+                        state=state, judge=judge, bar=bar, on_batch=on_batch, allowance=allowance,
+                        label_check=label_check)
 
 
 def label_check_for(recipe: Recipe, teachers: Teachers, seeds: list[dict]) -> LabelCheck | None:
