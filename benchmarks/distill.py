@@ -125,15 +125,14 @@ def unconstrained_validity(teacher_run: Path, recipe, base: str, student: str, n
     from synthwright.core.store import RunStore
     from synthwright.engines import load_engine
     from synthwright.finetune import schema_valid_rate
+    from synthwright.recipe.seeds import read_seeds
     from synthwright.tasks import task_for
 
     task = task_for(recipe.task)
     store = RunStore(teacher_run / "run.sqlite")
-    slots, accepted = store.slots(), store.samples("accepted")
+    slots = store.slots()
     store.close()
-    executor = Executor(recipe, task, [])
-    for s in accepted:
-        executor.add_accepted(s["data"], s["slot_id"], s["category"])
+    executor = Executor(recipe, task, read_seeds(recipe))
     requests = [executor.request(slots[i % len(slots)], 99, i // len(slots))[0] for i in range(n)]
     sampling = recipe.sampling.model_copy(update={"max_new_tokens": max_new_tokens})
     schema = task.schema(recipe)

@@ -1,16 +1,19 @@
 """What each stage buys: teacher run → SFT student (`distill`) → DPO student (`distill --method dpo`), one plan.
 
-Default: benchmarks/recipes/snips.yaml cut to 4 labels x 6 samples, SmolLM2-135M-Instruct (`smollm2`) as the
-teacher, SmolLM2-135M + LoRA (`smollm2`) as the SFT student, and one DPO round on pairs from the SFT student's
-own run of the teacher's plan. Every stage's run fills the teacher's plan (the same slots). Reports, per stage:
-acceptance rate and the share of each rejection reason, the schema-valid rate without constrained decoding
-(fresh executor prompts of the plan, free decoding), TSTR on the SNIPS test split (the 4 labels), times and
-peak memory (RSS of this process so far).
+Default: benchmarks/recipes/snips.yaml cut to 4 labels x 6 samples, the default teacher, the default model + LoRA
+as the SFT student, and one DPO round on pairs from the SFT student's own run of the teacher's plan. Every stage's
+run fills the teacher's plan (the same slots). Reports, per stage and seed: the share of executor calls whose sample
+passed every evaluator (accepted, or set aside only because its slot was full: what DPO rewards), the share accepted,
+each rejection reason, the schema-valid rate without constrained decoding (fresh executor prompts of the plan, free
+decoding), TSTR on the SNIPS test split (the 4 labels), times and peak memory (RSS of this process so far).
 
-    nice -n 10 python benchmarks/dpo.py [--categories 4] [--per-category 6] [--sft-steps 8] [--dpo-steps 6]
-                                        [--rounds 1] [--threads 1] [--out runs/bench-dpo]
+    nice -n 10 python benchmarks/dpo.py [--seeds 0,1] [--categories 4] [--per-category 6] [--sft-steps 8]
+                                        [--dpo-steps 6] [--rounds 1] [--threads 1] [--out runs/bench-dpo]
+                                        [--json benchmarks/dpo.results.json]
 
-Each phase reuses its output when it is complete (a second call redoes only what is missing).
+A seed sets the recipe's seed (the plan and sampling) and the SFT and DPO seeds (split, adapter, data order); each
+seed works in OUT/seed-N. Each phase reuses its output when it is complete (a second call redoes only what is
+missing).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 
+import _results
+
 
 def peak_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -34,8 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=str(ROOT / "benchmarks" / "recipes" / "snips.yaml"))
     parser.add_argument("--real", default=str(ROOT.parent / "shared" / "data" / "text" / "snips" / "test.jsonl"))
-    parser.add_argument("--teacher", default="smollm2")
-    parser.add_argument("--student", default="smollm2")
+    parser.add_argument("--teacher", default="default")
+    parser.add_argument("--student", default="default")
     parser.add_argument("--categories", type=int, default=4)
     parser.add_argument("--per-category", type=int, default=6)
     parser.add_argument("--sft-steps", type=int, default=8)
@@ -49,7 +54,9 @@ def main() -> None:
     parser.add_argument("--student-quality-loop", action="store_true",
                         help="Let the student runs re-plan with the quality loop (default: they fill the teacher's plan only).")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seeds", default="0", help="comma-separated; one teacher → SFT → DPO chain per seed")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench-dpo"))
+    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "dpo.results.json"))
     args = parser.parse_args()
 
     import torch
@@ -61,8 +68,50 @@ def main() -> None:
     import datasets
 
     datasets.disable_progress_bars()
-    from distill import unconstrained_validity
     from rich.console import Console
+
+    console = Console()
+    seeds = [int(x) for x in args.seeds.split(",")]
+    runs = [one_seed(args, seed, Path(args.out) / f"seed-{seed}", console) for seed in seeds]
+    results = {**_results.header("benchmarks/dpo.py", model=f"teacher {args.teacher}, student {args.student} + LoRA",
+                                 seeds=args.seeds),
+               "args": vars(args), "threads": torch.get_num_threads(), "runs": runs, "summary": summarize(runs)}
+    Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+    console.print("\n| stage | passed the evaluators / calls | accepted / calls | TSTR accuracy (mean, min-max) |")
+    console.print("|---|---|---|---|")
+    for name, s in results["summary"].items():
+        console.print(f"| {name} | {s['passed']} / {s['calls']} = {s['pass_rate']['mean']:.1%}"
+                      f" ({s['pass_rate']['min']:.1%}-{s['pass_rate']['max']:.1%}) | {s['accepted']} / {s['calls']}"
+                      f" = {s['rate']['mean']:.1%} | " + (f"{a['mean']:.3f} ({a['min']:.3f}-{a['max']:.3f}, {a['seeds']} seeds)"
+                                                         if (a := s["accuracy"]) else "-") + " |", highlight=False)
+    console.print(f"all numbers: {args.json}")
+
+
+def spread(values: list[float]) -> dict[str, float] | None:
+    """Mean and range; None when no seed has the figure (a run whose data has one label cannot train a classifier)."""
+    if not values:
+        return None
+    return {"mean": round(sum(values) / len(values), 4), "min": round(min(values), 4), "max": round(max(values), 4),
+            "seeds": len(values)}
+
+
+def summarize(runs: list[dict]) -> dict[str, dict]:
+    """Per stage over the seeds: the summed counts, and the mean and range of the rates and of TSTR accuracy."""
+    out = {}
+    for name in runs[0]["stages"]:
+        stages = [r["stages"][name] for r in runs]
+        out[name] = {"calls": sum(s["calls"] for s in stages), "passed": sum(s["passed"] for s in stages),
+                     "accepted": sum(s["accepted"] for s in stages),
+                     "pass_rate": spread([s["pass_rate"] for s in stages if s["pass_rate"] is not None]),
+                     "rate": spread([s["rate"] for s in stages if s["rate"] is not None]),
+                     "accuracy": spread([r["tstr"][name]["accuracy"] for r in runs if r["tstr"][name]])}
+    return out
+
+
+def one_seed(args, seed: int, out: Path, console) -> dict:
+    """One teacher → SFT student → DPO student chain; also written to OUT/benchmark.json."""
+    from distill import unconstrained_validity
 
     import synthwright
     from synthwright.finetune import DistillConfig, compare_runs, distill
@@ -74,14 +123,13 @@ def main() -> None:
     )
     from synthwright.rundir.reader import open_run
 
-    console = Console()
-    out = Path(args.out)
+    console.rule(f"seed {seed}")
     out.mkdir(parents=True, exist_ok=True)
     recipe = synthwright.load_recipe(args.recipe)
     recipe = recipe.model_copy(update={
         "categories": recipe.categories[: args.categories], "seeds": None,
         "count": recipe.count.model_copy(update={"per_category": args.per_category, "total": None}),
-        "teacher": recipe.teacher.model_copy(update={"model": args.teacher})})
+        "teacher": recipe.teacher.model_copy(update={"model": args.teacher}), "seed": seed})
     labels = {c.name for c in recipe.categories}
     real = out / "real-test.jsonl"
     rows = [json.loads(line) for line in Path(args.real).read_text().splitlines() if line.strip()]
@@ -106,7 +154,7 @@ def main() -> None:
     def sft():
         if (sft_dir / "student.json").is_file():
             return json.loads((sft_dir / "metrics.json").read_text())
-        cfg = DistillConfig(max_steps=args.sft_steps, learning_rate=args.sft_lr, batch_size=8, seed=0)
+        cfg = DistillConfig(max_steps=args.sft_steps, learning_rate=args.sft_lr, batch_size=8, seed=seed)
         return distill(out / "teacher", args.student, sft_dir, cfg, progress=True).metrics
 
     sft_metrics = stage("sft_distill", sft)
@@ -119,7 +167,7 @@ def main() -> None:
         if (dpo_dir / "student.json").is_file():
             return json.loads((dpo_dir / "student.json").read_text())["rounds"]
         cfg = DistillConfig(max_steps=args.dpo_steps, learning_rate=args.dpo_lr, batch_size=4, beta=args.beta,
-                            warmup_ratio=0.0, seed=0)
+                            warmup_ratio=0.0, seed=seed)
         return refine_with_dpo(out / "teacher", str(sft_dir), dpo_dir, cfg, rounds=args.rounds, progress=True,
                                recipe_changes=changes).rounds
 
@@ -149,23 +197,19 @@ def main() -> None:
         per_stage[name] = {**a, "rejection_share": {k: v / a["calls"] for k, v in sorted(rejected.items())}}
     tstr = {"teacher": to_sft.data["teacher"]["tstr"], "sft": to_sft.data["student"]["tstr"],
             "dpo": to_dpo.data["student"]["tstr"]}
-    result = {"args": vars(args), "threads": torch.get_num_threads(), "timings_s": timings, "peak_rss_mib": memory,
+    result = {"seed": seed, "timings_s": timings, "peak_rss_mib": memory,
               "sft": {k: sft_metrics.get(k) for k in ("initial_val_loss", "best_val_loss", "steps", "train_seconds")},
               "dpo_rounds": dpo_rounds, "stages": per_stage, "validity": validity,
               "tstr": {k: (v and {m: v[m] for m in ("accuracy", "macro_f1")}) for k, v in tstr.items()},
               "judge": {"sft": to_dpo.data["teacher"]["judge"], "dpo": to_dpo.data["student"]["judge"]},
               "diversity": {"sft": to_dpo.data["teacher"]["diversity"], "dpo": to_dpo.data["student"]["diversity"]}}
     (out / "benchmark.json").write_text(json.dumps(result, indent=2, default=str))
-
-    base = per_stage["sft"]["rate"] or 0.0
-    console.print("\n| stage | accepted / calls | acceptance | vs SFT | rejections (share of calls) | TSTR acc / macro-F1 |")
-    console.print("|---|---|---|---|---|---|")
-    for name, s in per_stage.items():
+    for name, st in per_stage.items():
         t = result["tstr"][name]
-        reasons = ", ".join(f"{k} {v:.0%}" for k, v in s["rejection_share"].items()) or "-"
-        console.print(f"| {name} | {s['accepted']} / {s['calls']} | {s['rate']:.0%} | {(s['rate'] - base) * 100:+.0f} pts"
-                      f" | {reasons} | {t['accuracy']:.3f} / {t['macro_f1']:.3f} |" if t else
-                      f"| {name} | {s['accepted']} / {s['calls']} | {s['rate']:.0%} | - | {reasons} | - |", highlight=False)
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(st["fates"].items(), key=lambda kv: -kv[1]) if k != "accepted")
+        console.print(f"seed {seed} {name}: passed the evaluators {st['passed']} / {st['calls']} ({st['pass_rate']:.1%}),"
+                      f" accepted {st['accepted']} ({st['rate']:.1%}); {reasons}"
+                      + (f"; TSTR {t['accuracy']:.3f} / {t['macro_f1']:.3f}" if t else ""), highlight=False)
     console.print(f"unconstrained schema-valid on {validity['prompts']} fresh prompts: SFT {validity['base']:.0%},"
                   f" DPO {validity['student']:.0%}")
     for r in dpo_rounds:
@@ -173,8 +217,7 @@ def main() -> None:
                       f" in {r['metrics']['train_seconds']} s, loss {r['metrics']['first_loss']:.3f} →"
                       f" {r['metrics']['final_loss']:.3f}, reward accuracy {r['metrics']['final_reward_accuracy']}")
     console.print({"timings_s": timings, "peak_rss_mib": memory}, highlight=False)
-    console.print(f"all numbers: {out / 'benchmark.json'}")
-
+    return result
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -69,6 +70,24 @@ def test_pairs_of_a_tiny_run_match_its_store(tiny_run, pairs_dir):
 
     loaded = load_dataset("json", data_files=str(pairs_dir / "train.jsonl"), split="train")
     assert len(loaded) == len(rows) and is_conversational(loaded[0])
+
+
+def test_a_sample_set_aside_for_a_full_slot_passed_the_evaluators(tiny_run, tmp_path):
+    from synthwright.finetune.dpo_loop import acceptance
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = acceptance(run)
+    assert before["calls"] > 0 and before["accepted"] > 0 and before["passed"] >= before["accepted"]
+    db = sqlite3.connect(run / "run.sqlite")
+    failed = [i for (i,) in db.execute("SELECT sample_id FROM samples WHERE filter = 'length' LIMIT 2")]
+    assert len(failed) == 2
+    db.executemany("UPDATE samples SET filter = 'quota' WHERE sample_id = ?", [(i,) for i in failed])
+    db.commit()
+    db.close()
+    after = acceptance(run)
+    assert after["accepted"] == before["accepted"] and after["rate"] == before["rate"]
+    assert after["passed"] == before["passed"] + 2 and after["pass_rate"] == after["passed"] / after["calls"]
 
 
 def test_export_with_preferences_carries_the_same_pairs(tiny_run, pairs_dir, tmp_path):

@@ -204,7 +204,8 @@ def _refine(run_dir: str, student: str, out: Optional[str], cfg: DistillConfig, 
     for r in done.rounds:
         m = r["metrics"]
         run = r.get("run_acceptance")
-        seen = f" · its run accepted {run['accepted']} of {run['calls']} calls" if run else ""
+        seen = (f" · its run: {run['passed']} of {run['calls']} calls passed the evaluators, {run['accepted']} accepted"
+                if run else "")
         Console().print(f"round {r['round']}: {r['pair_count']} pairs{seen} · {m['steps']} DPO steps · loss"
                         f" {m['first_loss']:.3f} → {m['final_loss']:.3f}", highlight=False, soft_wrap=True)
     Console().print(f"[green]DPO student written[/] to {done.out_dir} · use it: synthwright run RECIPE --teacher"

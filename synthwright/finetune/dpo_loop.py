@@ -17,7 +17,7 @@ from synthwright.core.errors import ConfigError
 from synthwright.finetune.config import DistillConfig
 from synthwright.finetune.distiller import check_out_dir
 from synthwright.finetune.dpo import DPOResult, train_dpo
-from synthwright.finetune.preferences import preferences
+from synthwright.finetune.preferences import NOT_WORSE, preferences
 from synthwright.recipe.model import Recipe
 from synthwright.rundir.reader import RunDir, open_run
 
@@ -102,9 +102,13 @@ def seed_plan(teacher_run: Path, student_run: Path, recipe: Recipe) -> None:
 
 
 def acceptance(run_dir: str | Path) -> dict[str, Any]:
-    """Executor calls, accepted samples, their ratio and the fate of every sample of a run."""
+    """Executor calls, the fate of every sample of a run, and two counts over the calls: `accepted` (in the dataset)
+    and `passed` (every evaluator let it through: accepted, or set aside for a reason that says nothing of its
+    quality, such as a full slot). `pass_rate` is what a student trained on the evaluators' verdicts learns to raise."""
     with open_run(run_dir).store() as store:
         fates = store.fate_counts()
         calls = len(store.executor_calls())
     accepted = fates.get("accepted", 0)
-    return {"calls": calls, "accepted": accepted, "rate": accepted / calls if calls else None, "fates": fates}
+    passed = accepted + sum(fates.get(fate, 0) for fate in NOT_WORSE)
+    return {"calls": calls, "accepted": accepted, "rate": accepted / calls if calls else None,
+            "passed": passed, "pass_rate": passed / calls if calls else None, "fates": fates}
