@@ -435,6 +435,28 @@ def checked(recipe, on_disagree: str):
     return recipe.model_copy(update={"label_check": check})
 
 
+def loop_steps_on_real(run_dir: Path, test: list[dict]) -> list[dict] | None:
+    """Each quality-loop step's data (the accepted samples it measured) scored on the real test split, beside the
+    loop's own score for it: does each step the loop keeps raise real accuracy? None without loop steps."""
+    from synthwright.core.store import RunStore
+
+    if not (run_dir / "run.sqlite").is_file():
+        return None
+    store = RunStore(run_dir / "run.sqlite")
+    try:
+        steps, samples = store.loop_steps(), {s["sample_id"]: s for s in store.samples()}
+    finally:
+        store.close()
+    out = []
+    for step in steps:
+        rows = [{"text": samples[i]["data"]["text"], "label": samples[i]["category"]}
+                for i in step.signal.get("sample_ids", [])]
+        out.append({"step": step.step, "samples": len(rows), "loop_score": step.signal.get("score"),
+                    "source": step.signal.get("source"), "action": step.decision.action,
+                    "real_accuracy": score(rows, test)["accuracy"] if rows else None})
+    return out or None
+
+
 def generate_arm(arm: str, recipe, engine, per_label: int, seed: int, dev_path: Path, out: Path):
     if arm == "a":
         return naive(recipe, engine, per_label, seed)
@@ -488,6 +510,12 @@ def generating_arms(args) -> None:
                     "count": base.count.model_copy(update={"per_category": args.per_label, "total": None}), "seed": seed})
                 console.print(f"[bold]{name} / {arm}: {ARMS[arm]}, seed {seed}[/bold]")
                 rows, cost = generate_arm(arm, recipe, engine, args.per_label, seed, dev_path, work / f"{name}-{arm}-{seed}")
+                if arm in ("c", "d"):
+                    cost["loop_steps"] = loop_steps_on_real(work / f"{name}-{arm}-{seed}", test)
+                    for st in cost["loop_steps"] or []:
+                        console.print(f"  loop step {st['step']}: {st['samples']} samples, loop score"
+                                      f" {st['loop_score']} ({st['source']}), real accuracy {st['real_accuracy']},"
+                                      f" then {st['action']}")
                 s, with_real = score(rows, test), score(rows + dev, test)
                 auc = realism_auc([r["text"] for r in rows], [r["text"] for r in dev], embedder="minilm", seed=seed)
                 runs.append({"seed": seed, "commit": results["commit"], **cost, "samples": len(rows), "accuracy": s["accuracy"], "realism_auc": auc,

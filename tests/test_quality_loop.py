@@ -41,6 +41,11 @@ def test_loop_replans_a_confused_pair_and_the_signal_improves(tmp_path):
         assert [s.step for s in steps] == list(range(len(q["steps"])))
         replaced = [s for s in store.samples() if s["filter"] == "quality_loop"]
         assert len(replaced) == sum(s["replaced"] for s in q["steps"])
+        measured = [set(s.signal["sample_ids"]) for s in steps]  # each step names the samples it measured
+        assert [len(m) for m in measured] == [s.signal["samples"] for s in steps]
+        gone = measured[0] - measured[1]  # what step 0 set aside, step 1 no longer saw
+        assert len(gone) == first["replaced"] and gone <= {s["sample_id"] for s in replaced}
+        assert measured[-1] == {s["sample_id"] for s in store.samples("accepted")}
         assert all("quality loop's classifier" in s["reason"] for s in replaced)
         assert sum(s["category"] == "fees" and "says 'refund'" in s["reason"] for s in replaced) >= first["replaced"] // 2
         # the target stays the target plus the extra quota the loop gave weak labels

@@ -82,6 +82,7 @@ def next_step(store: RunStore, recipe: Recipe, dev: list[dict[str, str]], plan: 
     stored_signal = {k: v for k, v in signal.items() if k not in ("misclassified", "unrealistic")}
     stored_signal["misclassified"] = len(signal.get("misclassified", []))
     stored_signal["unrealistic"] = len(signal.get("unrealistic", []))
+    stored_signal["sample_ids"] = [s["sample_id"] for s in accepted]  # what this step measured, to score it later
     if stored_signal.get("dev"):
         stored_signal["dev"] = {k: v for k, v in stored_signal["dev"].items() if k != "errors"}
         stored_signal["dev"]["errors"] = len(signal["dev"]["errors"])
