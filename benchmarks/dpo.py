@@ -78,13 +78,15 @@ def main() -> None:
                "args": vars(args), "threads": torch.get_num_threads(), "runs": runs, "summary": summarize(runs)}
     Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
 
-    console.print("\n| stage | passed the evaluators / calls | accepted / calls | TSTR accuracy (mean, min-max) |")
+    console.print("\n| stage | passed the evaluators / calls (mean of the seeds' rates, range) | accepted / calls | TSTR"
+                  " accuracy (mean, range) |")
     console.print("|---|---|---|---|")
     for name, s in results["summary"].items():
-        console.print(f"| {name} | {s['passed']} / {s['calls']} = {s['pass_rate']['mean']:.1%}"
-                      f" ({s['pass_rate']['min']:.1%}-{s['pass_rate']['max']:.1%}) | {s['accepted']} / {s['calls']}"
-                      f" = {s['rate']['mean']:.1%} | " + (f"{a['mean']:.3f} ({a['min']:.3f}-{a['max']:.3f}, {a['seeds']} seeds)"
-                                                         if (a := s["accuracy"]) else "-") + " |", highlight=False)
+        console.print(f"| {name} | {s['passed']} / {s['calls']}, per seed {s['pass_rate']['mean']:.1%}"
+                      f" ({s['pass_rate']['min']:.1%}-{s['pass_rate']['max']:.1%}) | {s['accepted']} / {s['calls']},"
+                      f" per seed {s['rate']['mean']:.1%} | " + (f"{a['mean']:.3f} ({a['min']:.3f}-{a['max']:.3f},"
+                                                                  f" {a['seeds']} seeds)" if (a := s["accuracy"]) else "-")
+                      + " |", highlight=False)
     console.print(f"all numbers: {args.json}")
 
 
@@ -218,6 +220,7 @@ def one_seed(args, seed: int, out: Path, console) -> dict:
                       f" {r['metrics']['final_loss']:.3f}, reward accuracy {r['metrics']['final_reward_accuracy']}")
     console.print({"timings_s": timings, "peak_rss_mib": memory}, highlight=False)
     return result
+
 
 if __name__ == "__main__":
     main()

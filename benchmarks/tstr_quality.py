@@ -440,8 +440,6 @@ def loop_steps_on_real(run_dir: Path, test: list[dict]) -> list[dict] | None:
     loop's own score for it: does each step the loop keeps raise real accuracy? None without loop steps."""
     from synthwright.core.store import RunStore
 
-    if not (run_dir / "run.sqlite").is_file():
-        return None
     store = RunStore(run_dir / "run.sqlite")
     try:
         steps, samples = store.loop_steps(), {s["sample_id"]: s for s in store.samples()}

@@ -104,6 +104,7 @@ class Judge(ModelCheck):
             c.reject("judge", f"{'; '.join(failed)} (judge: {reason})" if stored.verdict else
                      f"the judge gave no usable verdict ({stored.error})")
 
+
 def make_judge(recipe: Recipe, teacher: Callable[[], Engine], *, teacher_spec: str | None = None,
                engine: Engine | None = None, load: Callable[..., Engine] = load_engine) -> Judge | None:
     """The run's judge, or None when `judge.enabled` is false.

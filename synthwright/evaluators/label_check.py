@@ -101,6 +101,7 @@ class LabelCheck(ModelCheck):
             else:
                 c.reject("label_check", f"{self.spec} reads it as {picked!r}, not {c.category!r}")
 
+
 def make_label_check(recipe: Recipe, teacher: Callable[[], Engine], neighbours: dict[str, list[str]], *,
                      category_field: str, teacher_spec: str | None = None,
                      load: Callable[..., Engine]) -> LabelCheck | None:
