@@ -516,7 +516,9 @@ def generating_arms(args) -> None:
                                       f" then {st['action']}")
                 s, with_real = score(rows, test), score(rows + dev, test)
                 auc = realism_auc([r["text"] for r in rows], [r["text"] for r in dev], embedder="minilm", seed=seed)
-                runs.append({"seed": seed, "commit": results["commit"], **cost, "samples": len(rows), "accuracy": s["accuracy"], "realism_auc": auc,
+                runs.append({"seed": seed, "commit": results["commit"], "machine": results["machine"],
+                             "teacher_dtype": results["teacher"].get("dtype"),
+                             **cost, "samples": len(rows), "accuracy": s["accuracy"], "realism_auc": auc,
                              "macro_f1": s["macro_f1"], "f1_per_label": s.get("f1_per_label"),
                              "with_10_real_per_label": {"accuracy": with_real["accuracy"],
                                                         "macro_f1": with_real["macro_f1"]},
